@@ -1,0 +1,60 @@
+/**
+ * The security settings kept in the security record beside the user table: communication enables,
+ * the client whitelist, TLS choice, lockout policy and password policy (DESIGN §4). Plain data with the
+ * factory defaults; validation of changes arrives with the interfaces that change them.
+ */
+import { ANONYMOUS_SLOT } from './slots.ts';
+
+export interface LockoutPolicy {
+  /** Failures per (account, source) before each further attempt is delayed. */
+  readonly delayAfterFailures: number;
+  /** First delay in ms; doubles with every further failure. */
+  readonly baseDelayMs: number;
+  /** Failures per (account, source) after which the pair is locked. */
+  readonly lockAfterFailures: number;
+  readonly lockSeconds: number;
+  /** Consecutive failures per account after which it is locked whatever the source (≤ 100, NIST SP 800-63B). */
+  readonly accountLockAfterFailures: number;
+}
+
+export interface CommunicationSettings {
+  readonly modbusTcp: boolean;
+  readonly modbusRtu: boolean;
+  readonly modbusTls: boolean;
+  /** Slot whose permissions Modbus TCP and RTU requests act with. */
+  readonly modbusSlot: number;
+  readonly rtuSlot: number;
+  /** Accept API keys over plain HTTP (off: HTTPS only). */
+  readonly apiKeysOverHttp: boolean;
+}
+
+export interface SecuritySettings {
+  readonly passwordMinLength: number;
+  readonly lockout: LockoutPolicy;
+  readonly communication: CommunicationSettings;
+  /** IPv4/IPv6 addresses and CIDR ranges; empty = every address may connect. */
+  readonly whitelist: readonly string[];
+  /** `self-signed` (generated at first boot) or `uploaded`. */
+  readonly tls: 'self-signed' | 'uploaded';
+}
+
+export const DEFAULT_SECURITY_SETTINGS: SecuritySettings = {
+  passwordMinLength: 8,
+  lockout: {
+    delayAfterFailures: 3,
+    baseDelayMs: 1000,
+    lockAfterFailures: 10,
+    lockSeconds: 300,
+    accountLockAfterFailures: 100,
+  },
+  communication: {
+    modbusTcp: false,
+    modbusRtu: false,
+    modbusTls: false,
+    modbusSlot: ANONYMOUS_SLOT,
+    rtuSlot: ANONYMOUS_SLOT,
+    apiKeysOverHttp: false,
+  },
+  whitelist: [],
+  tls: 'self-signed',
+};

@@ -1,0 +1,204 @@
+/**
+ * The security event log: a ring of erase blocks holding sealed entries. Appending never erases
+ * anything but the oldest block, so a full ring overwrites the oldest events and never fails.
+ *
+ * Block: 16-byte header (magic "MGL1", block sequence number) then entries. Entry: length (u16,
+ * programmed last: the entry's commit point), a 24-byte nonce, and a secretbox of the CBOR plaintext
+ * `[blockSeq, index, event]`, so an entry cannot be moved to another place without failing to verify.
+ */
+import { randomBytes } from 'node:crypto';
+import nacl from 'tweetnacl';
+import type { Flash } from './flash.ts';
+import { cbor } from './sealed-record.ts';
+
+const LOG_MAGIC = Uint8Array.of(0x4d, 0x47, 0x4c, 0x31); // "MGL1"
+const BLOCK_HEADER_BYTES = 16;
+const ENTRY_PREFIX_BYTES = 2 + nacl.secretbox.nonceLength;
+const ERASED_LENGTH = 0xffff;
+/** Entries per block stay below this, so `blockSeq * 256 + index` numbers every event uniquely. */
+const MAX_ENTRIES_PER_BLOCK = 256;
+
+export type EventResult = 'ok' | 'denied' | 'failed';
+
+/** One security event (DESIGN §4): who, through what, from where, what, how it ended, when. */
+export interface SecurityEvent {
+  /** Milliseconds since the epoch. */
+  readonly time: number;
+  /** What happened, e.g. `login`, `user.add`, `password.change`, `factory-reset`, `boot`. */
+  readonly type: string;
+  /** `web`, `rest`, `modbus-tcp`, `modbus-rtu`, `display`, `cli`, `system`. */
+  readonly interface: string;
+  readonly result: EventResult;
+  /** The acting slot, when known. */
+  readonly slot?: number;
+  /** Source address (IP, serial port), when there is one. */
+  readonly source?: string;
+  /** Short free text: the target slot, the error code. Never a secret. */
+  readonly detail?: string;
+}
+
+export interface StoredEvent extends SecurityEvent {
+  /** Increases with every event; pages of the audit log are cut by it. */
+  readonly id: number;
+}
+
+interface BlockState {
+  readonly block: number;
+  readonly seq: number;
+  /** Offset where the next entry goes, or null when the block takes no more. */
+  readonly appendAt: number | null;
+  readonly entries: number;
+}
+
+export class EventLog {
+  private active: BlockState | null = null;
+  /** Entries that failed to verify during the last scan (damage, tamper, torn write). */
+  damagedEntries = 0;
+
+  constructor(
+    private readonly flash: Flash,
+    private readonly firstBlock: number,
+    private readonly blockCount: number,
+    private readonly key: Uint8Array,
+  ) {
+    this.active = this.newestBlock();
+  }
+
+  /** Appends one event; rolls over to (and erases) the oldest block when the current one is full. */
+  append(event: SecurityEvent): void {
+    const plaintextFor = (seq: number, index: number) => cbor.encode([seq, index, stripUndefined(event)]);
+    let active = this.active;
+    if (active === null || active.appendAt === null || active.entries >= MAX_ENTRIES_PER_BLOCK - 1) {
+      active = this.activateNext();
+    }
+    let sealed = this.seal(plaintextFor(active.seq, active.entries));
+    if (active.appendAt === null || active.appendAt + sealed.length > this.flash.blockSize) {
+      active = this.activateNext();
+      sealed = this.seal(plaintextFor(active.seq, active.entries));
+    }
+    const at = active.appendAt as number;
+    this.flash.program(active.block, at + 2, sealed.subarray(2));
+    this.flash.program(active.block, at, sealed.subarray(0, 2));
+    this.flash.sync();
+    this.active = { ...active, appendAt: at + sealed.length, entries: active.entries + 1 };
+  }
+
+  /** Every readable event, oldest first. */
+  readAll(): StoredEvent[] {
+    this.damagedEntries = 0;
+    const blocks = this.validBlocks().sort((a, b) => a.seq - b.seq);
+    return blocks.flatMap((block) => this.scan(block.block, block.seq).events);
+  }
+
+  /** Erases the whole ring (factory reset). */
+  eraseAll(): void {
+    for (let i = 0; i < this.blockCount; i++) this.flash.erase(this.firstBlock + i);
+    this.active = null;
+  }
+
+  private seal(plaintext: Uint8Array): Uint8Array {
+    const nonce = new Uint8Array(randomBytes(nacl.secretbox.nonceLength));
+    const box = nacl.secretbox(plaintext, nonce, this.key);
+    const maxBox = this.flash.blockSize - BLOCK_HEADER_BYTES - ENTRY_PREFIX_BYTES;
+    if (box.length > maxBox) throw new RangeError(`security event of ${box.length} bytes is too large`);
+    const entry = new Uint8Array(ENTRY_PREFIX_BYTES + box.length);
+    new DataView(entry.buffer).setUint16(0, box.length);
+    entry.set(nonce, 2);
+    entry.set(box, ENTRY_PREFIX_BYTES);
+    return entry;
+  }
+
+  private activateNext(): BlockState {
+    const blocks = this.validBlocks();
+    const newest = blocks.reduce<{ block: number; seq: number } | null>(
+      (a, b) => (a && a.seq > b.seq ? a : b),
+      null,
+    );
+    const index = newest === null ? 0 : (newest.block - this.firstBlock + 1) % this.blockCount;
+    const block = this.firstBlock + index;
+    const seq = (newest?.seq ?? 0) + 1;
+    this.flash.erase(block);
+    const header = new Uint8Array(BLOCK_HEADER_BYTES).fill(0xff);
+    header.set(LOG_MAGIC, 0);
+    new DataView(header.buffer).setUint32(4, seq);
+    this.flash.program(block, 0, header);
+    this.active = { block, seq, appendAt: BLOCK_HEADER_BYTES, entries: 0 };
+    return this.active;
+  }
+
+  private newestBlock(): BlockState | null {
+    const newest = this.validBlocks().reduce<{ block: number; seq: number } | null>(
+      (a, b) => (a && a.seq > b.seq ? a : b),
+      null,
+    );
+    if (newest === null) return null;
+    const { appendAt, events } = this.scan(newest.block, newest.seq);
+    return { ...newest, appendAt, entries: events.length };
+  }
+
+  private validBlocks(): { block: number; seq: number }[] {
+    const blocks: { block: number; seq: number }[] = [];
+    for (let i = 0; i < this.blockCount; i++) {
+      const block = this.firstBlock + i;
+      const header = this.flash.read(block, 0, BLOCK_HEADER_BYTES);
+      if (!LOG_MAGIC.every((byte, j) => header[j] === byte)) continue;
+      const seq = new DataView(header.buffer, header.byteOffset).getUint32(4);
+      if (seq !== 0xffffffff) blocks.push({ block, seq });
+    }
+    return blocks;
+  }
+
+  /** Reads one block's entries; stops at the first unreadable one, after which the block takes no more. */
+  private scan(block: number, seq: number): { events: StoredEvent[]; appendAt: number | null } {
+    const data = this.flash.read(block, 0, this.flash.blockSize);
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const events: StoredEvent[] = [];
+    let at = BLOCK_HEADER_BYTES;
+    while (at + ENTRY_PREFIX_BYTES <= data.length) {
+      const length = view.getUint16(at);
+      if (length === ERASED_LENGTH) {
+        const clean = data.subarray(at).every((byte) => byte === 0xff);
+        if (!clean) this.damagedEntries++;
+        return { events, appendAt: clean ? at : null };
+      }
+      const end = at + ENTRY_PREFIX_BYTES + length;
+      const box =
+        length >= nacl.secretbox.overheadLength && end <= data.length
+          ? data.subarray(at + ENTRY_PREFIX_BYTES, end)
+          : null;
+      const plaintext =
+        box && nacl.secretbox.open(box, data.subarray(at + 2, at + ENTRY_PREFIX_BYTES), this.key);
+      const event = plaintext ? decodeEntry(plaintext, seq, events.length) : null;
+      if (!event) {
+        this.damagedEntries++;
+        return { events, appendAt: null };
+      }
+      events.push(event);
+      at = end;
+    }
+    return { events, appendAt: null };
+  }
+}
+
+function decodeEntry(plaintext: Uint8Array, seq: number, index: number): StoredEvent | null {
+  try {
+    const decoded = cbor.decode(plaintext) as unknown;
+    if (!Array.isArray(decoded) || decoded[0] !== seq || decoded[1] !== index) return null;
+    const event = decoded[2] as SecurityEvent;
+    if (
+      typeof event !== 'object' ||
+      event === null ||
+      typeof event.type !== 'string' ||
+      typeof event.time !== 'number'
+    ) {
+      return null;
+    }
+    return { ...event, id: seq * MAX_ENTRIES_PER_BLOCK + index };
+  } catch {
+    return null;
+  }
+}
+
+function stripUndefined(event: SecurityEvent): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(event).filter(([, value]) => value !== undefined));
+}

@@ -1,0 +1,253 @@
+/**
+ * The secure store: the security record on flash, sealed under a key derived from the device root
+ * key, kept as two mirrored copies (A then B) with a sequence number and guarded by a monotonic counter
+ * kept apart from the flash.
+ *
+ * A commit writes copy A (seq n+1), advances the counter to n+1, then writes copy B. A power cut at
+ * any byte leaves either the old state (A torn, B old, counter n) or the new one (A new; B old, torn
+ * or new); boot repairs the lagging copy. Because both copies normally hold the newest state, one
+ * damaged copy never loses it, and the counter can be strict: a valid copy older than the counter is a
+ * replayed image and is refused. With no usable copy the device enters safe mode, never defaults: only
+ * a physical-presence factory reset leaves it.
+ */
+
+import { createVerifier } from '../auth/password-verifier.ts';
+import { DEFAULT_ADMIN_PASSWORD } from '../core/password-rules.ts';
+import { DEFAULT_SECURITY_SETTINGS } from '../core/security-settings.ts';
+import { createDefaultTable } from '../core/user-table.ts';
+import type { KeyProvider, MonotonicCounter } from '../keys/key-provider.ts';
+import { EventLog, type SecurityEvent } from './event-log.ts';
+import type { Flash } from './flash.ts';
+import {
+  CONFIG_RECORD_BLOCKS,
+  FIRST_LOG_BLOCK,
+  LOG_BLOCK_COUNT,
+  MIN_BLOCK_COUNT,
+  REQUIRED_BLOCK_SIZE,
+  SECURITY_RECORD_BLOCKS,
+} from './flash-layout.ts';
+import { deriveKey } from './record-keys.ts';
+import { type CopyState, SealedRecordPair } from './sealed-record.ts';
+import {
+  decodeSecurityState,
+  encodeSecurityState,
+  SECURITY_RECORD_KIND,
+  type SecurityState,
+} from './security-record.ts';
+
+export interface SecureStoreDeps {
+  readonly flash: Flash;
+  readonly keys: KeyProvider;
+  readonly counter: MonotonicCounter;
+  /** Milliseconds since the epoch; injected so tests and the simulator control time. */
+  readonly now: () => number;
+}
+
+/** What `inspect` and the ready line can say about each copy, without any secret. */
+export interface CopyReport {
+  readonly copy: 'A' | 'B';
+  readonly state: CopyState['state'] | 'rolled-back';
+  readonly seq?: number;
+  readonly reason?: string;
+}
+
+export type StoreOpenResult =
+  | {
+      readonly mode: 'normal';
+      readonly store: SecureStore;
+      readonly firstBoot: boolean;
+      /** What boot mended: a lagging copy, the counter. */
+      readonly repaired: readonly string[];
+      readonly copies: readonly CopyReport[];
+    }
+  | { readonly mode: 'safe'; readonly reason: string; readonly copies: readonly CopyReport[] };
+
+export interface OpenOptions {
+  /** Look only: no first-boot set-up, no repair, no event. For `inspect`. */
+  readonly readOnly?: boolean;
+  /** KDF iterations for the factory admin verifier (default: the verifier module's default). */
+  readonly kdfIterations?: number;
+}
+
+export class SecureStore {
+  private constructor(
+    private readonly deps: SecureStoreDeps,
+    private readonly pair: SealedRecordPair,
+    readonly log: EventLog,
+    private current: SecurityState,
+    private seq: number,
+  ) {}
+
+  get state(): SecurityState {
+    return this.current;
+  }
+
+  /** The sequence number of the committed state. */
+  get sequence(): number {
+    return this.seq;
+  }
+
+  /**
+   * Stores `next` power-fail-safely, then logs `event` if given. Throws RangeError before touching
+   * flash if the record would not fit its block.
+   */
+  commit(next: SecurityState, event?: SecurityEvent): void {
+    const payload = encodeSecurityState(next);
+    const seq = this.seq + 1;
+    this.pair.writeCopy(0, seq, payload);
+    this.deps.counter.advance(seq);
+    this.pair.writeCopy(1, seq, payload);
+    this.current = next;
+    this.seq = seq;
+    if (event) this.log.append(event);
+  }
+
+  /** Logs an event that changes no state (a login, a denied request). */
+  record(event: SecurityEvent): void {
+    this.log.append(event);
+  }
+
+  /** Bytes the record for `state` takes on flash. */
+  sealedSize(state: SecurityState): number {
+    return this.pair.sealedSize(encodeSecurityState(state));
+  }
+
+  /**
+   * Opens the store. First boot (no root key and no counter yet) formats the partition and stores the
+   * factory table; otherwise the newest valid copy not older than the counter is loaded, or the result
+   * is safe mode with the reason.
+   */
+  static async open(deps: SecureStoreDeps, options: OpenOptions = {}): Promise<StoreOpenResult> {
+    const { flash, keys, counter } = deps;
+    if (flash.blockSize !== REQUIRED_BLOCK_SIZE || flash.blockCount < MIN_BLOCK_COUNT) {
+      return safe(
+        `flash partition is ${flash.blockCount}×${flash.blockSize} bytes; at least ${MIN_BLOCK_COUNT}×${REQUIRED_BLOCK_SIZE} needed`,
+      );
+    }
+    let rootKey: Uint8Array | null;
+    let counterValue: number | null;
+    try {
+      rootKey = keys.loadRootKey();
+      counterValue = counter.read();
+    } catch (error) {
+      return safe((error as Error).message);
+    }
+    const neverCommitted = counterValue === null || counterValue === 0;
+    if (rootKey === null) {
+      if (!neverCommitted) return safe('the device root key is missing; the security record cannot be read');
+      if (options.readOnly) return safe('not initialised: no root key yet (first boot pending)');
+      formatPartition(flash);
+      rootKey = keys.createRootKey();
+      counter.advance(0);
+    }
+
+    const pair = new SealedRecordPair(
+      flash,
+      SECURITY_RECORD_BLOCKS,
+      SECURITY_RECORD_KIND,
+      deriveKey(rootKey, 'record/security'),
+    );
+    const log = new EventLog(flash, FIRST_LOG_BLOCK, LOG_BLOCK_COUNT, deriveKey(rootKey, 'event-log'));
+    const copies = pair.read().map((copy) => decodeCopy(copy));
+    const reports = copies.map((copy, i) => report(copy, i, counterValue));
+    const valid = copies.filter((copy): copy is DecodedCopy => copy.state === 'valid');
+
+    if (valid.length === 0) {
+      if (!neverCommitted)
+        return safe('no valid copy of the security record (both damaged or erased)', reports);
+      if (options.readOnly) return safe('not initialised: first boot did not complete', reports);
+      counter.advance(0);
+      const defaults = await factoryState(options.kdfIterations);
+      const store = new SecureStore(deps, pair, log, defaults, 0);
+      store.commit(defaults, { time: deps.now(), type: 'first-boot', interface: 'system', result: 'ok' });
+      return { mode: 'normal', store, firstBoot: true, repaired: [], copies: reports };
+    }
+
+    const newest = valid.reduce((a, b) => (b.seq > a.seq ? b : a));
+    if (counterValue === null) return safe('the anti-rollback counter is missing', reports);
+    if (newest.seq < counterValue) {
+      return safe(
+        `rollback refused: newest record has sequence ${newest.seq}, the counter is at ${counterValue}`,
+        reports,
+      );
+    }
+
+    const store = new SecureStore(deps, pair, log, newest.decoded, newest.seq);
+    const repaired: string[] = [];
+    if (!options.readOnly) {
+      if (newest.seq > counterValue) {
+        counter.advance(newest.seq);
+        repaired.push(`counter advanced to ${newest.seq}`);
+      }
+      copies.forEach((copy, i) => {
+        if (copy.state === 'valid' && copy.seq === newest.seq) return;
+        pair.writeCopy(i as 0 | 1, newest.seq, newest.payload);
+        repaired.push(`copy ${i === 0 ? 'A' : 'B'} rewritten (${describeCopy(copy)})`);
+      });
+    }
+    return { mode: 'normal', store, firstBoot: false, repaired, copies: reports };
+  }
+}
+
+/**
+ * Factory reset (physical presence only: the display at boot, or the CLI as root). Destroys the root
+ * key first (everything sealed becomes unreadable at once), then the counter, then erases the
+ * partition; the next open is a first boot with the factory table.
+ */
+export function factoryReset(flash: Flash, keys: KeyProvider, counter: MonotonicCounter): void {
+  keys.destroyRootKey();
+  counter.reset();
+  for (let block = 0; block < flash.blockCount; block++) flash.erase(block);
+  flash.sync();
+}
+
+/** The factory state: admin / CBM_1234 (must change), localgui, anonymous, default settings. */
+export async function factoryState(kdfIterations?: number): Promise<SecurityState> {
+  const verifier = await createVerifier(
+    DEFAULT_ADMIN_PASSWORD,
+    kdfIterations ? { iterations: kdfIterations } : {},
+  );
+  return { table: createDefaultTable(verifier), settings: DEFAULT_SECURITY_SETTINGS };
+}
+
+type DecodedCopy = {
+  readonly state: 'valid';
+  readonly seq: number;
+  readonly payload: unknown;
+  readonly decoded: SecurityState;
+};
+type LoadedCopy = Exclude<CopyState, { state: 'valid' }> | DecodedCopy;
+
+function decodeCopy(copy: CopyState): LoadedCopy {
+  if (copy.state !== 'valid') return copy;
+  try {
+    return { ...copy, decoded: decodeSecurityState(copy.payload) };
+  } catch (error) {
+    return { state: 'invalid', reason: `authenticated but malformed: ${(error as Error).message}` };
+  }
+}
+
+function describeCopy(copy: LoadedCopy): string {
+  if (copy.state === 'valid') return `was sequence ${copy.seq}`;
+  return copy.state === 'invalid' ? copy.reason : 'was blank';
+}
+
+function formatPartition(flash: Flash): void {
+  for (const block of [...SECURITY_RECORD_BLOCKS, ...CONFIG_RECORD_BLOCKS]) flash.erase(block);
+  for (let i = 0; i < LOG_BLOCK_COUNT; i++) flash.erase(FIRST_LOG_BLOCK + i);
+  flash.sync();
+}
+
+function report(copy: LoadedCopy, index: number, counterValue: number | null): CopyReport {
+  const name = index === 0 ? 'A' : 'B';
+  if (copy.state === 'valid') {
+    const rolledBack = counterValue !== null && copy.seq < counterValue;
+    return { copy: name, state: rolledBack ? 'rolled-back' : 'valid', seq: copy.seq };
+  }
+  if (copy.state === 'invalid') return { copy: name, state: 'invalid', reason: copy.reason };
+  return { copy: name, state: 'blank' };
+}
+
+function safe(reason: string, copies: readonly CopyReport[] = []): StoreOpenResult {
+  return { mode: 'safe', reason, copies };
+}
