@@ -1,0 +1,106 @@
+/**
+ * The device's command line (DESIGN §6): every flag, its default, and validation that names the flag
+ * that is wrong. Port 0 means "any free port"; `null` means the listener is off.
+ */
+import { parseArgs } from 'node:util';
+
+export interface DeviceOptions {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly httpPort: number | null;
+  readonly httpsPort: number | null;
+  readonly modbusPort: number | null;
+  readonly modbusTlsPort: number | null;
+  /** Serial device for Modbus RTU, or null. */
+  readonly rtu: string | null;
+  /** `tty` (the console), `none`, or a serial device / pty path. */
+  readonly display: string;
+  /** Run against the simulated meter. */
+  readonly sim: boolean;
+  /** Simulator: die as by power loss once this many bytes have been written to flash. */
+  readonly simPowercutAfterBytes: number | null;
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const DEVICE_USAGE = `usage: metergate [run] [options]
+
+Boots the metergate device.
+
+  --data-dir DIR                  data directory: flash image, keys (default ./var)
+  --host ADDR                     address to listen on (default 127.0.0.1)
+  --http-port N                   HTTP port, 0 = any free port (default 8080)
+  --https-port N                  HTTPS port (default 8443)
+  --modbus-port N                 Modbus TCP port when enabled (default 5020)
+  --modbus-tls-port N             Modbus/TCP Security port when enabled (default 8020)
+  --rtu PATH                      serial device for Modbus RTU
+  --display tty|none|PATH         local display: console, off, or a serial device / pty
+  --sim                           use the simulated meter
+  --sim-powercut-after-bytes N    simulator: lose power after N bytes written to flash
+  -h, --help                      this text
+
+When every listener is bound, one line 'metergate ready <json>' is printed on stdout.`;
+
+/** Parses argv (without node and script). Throws UsageError naming the bad flag. */
+export function parseDeviceOptions(argv: readonly string[], env: { isTTY: boolean }): DeviceOptions | 'help' {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  const extra = positionals.filter((arg, i) => !(i === 0 && arg === 'run'));
+  if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  return {
+    dataDir: values['data-dir'] ?? './var',
+    host: values.host ?? '127.0.0.1',
+    httpPort: port(values['http-port'], '--http-port', 8080),
+    httpsPort: port(values['https-port'], '--https-port', 8443),
+    modbusPort: port(values['modbus-port'], '--modbus-port', 5020),
+    modbusTlsPort: port(values['modbus-tls-port'], '--modbus-tls-port', 8020),
+    rtu: values.rtu ?? null,
+    display: values.display ?? (env.isTTY ? 'tty' : 'none'),
+    sim: values.sim ?? false,
+    simPowercutAfterBytes:
+      values['sim-powercut-after-bytes'] === undefined
+        ? null
+        : count(values['sim-powercut-after-bytes'], '--sim-powercut-after-bytes'),
+  };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      'data-dir': { type: 'string' },
+      host: { type: 'string' },
+      'http-port': { type: 'string' },
+      'https-port': { type: 'string' },
+      'modbus-port': { type: 'string' },
+      'modbus-tls-port': { type: 'string' },
+      rtu: { type: 'string' },
+      display: { type: 'string' },
+      sim: { type: 'boolean' },
+      'sim-powercut-after-bytes': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+function port(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = count(value, flag);
+  if (n > 65535) throw new UsageError(`${flag} must be a port number 0–65535, got '${value}'`);
+  return n;
+}
+
+function count(value: string, flag: string): number {
+  if (!/^\d{1,10}$/.test(value)) throw new UsageError(`${flag} must be a whole number, got '${value}'`);
+  return Number(value);
+}

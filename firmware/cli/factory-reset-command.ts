@@ -1,0 +1,64 @@
+/**
+ * `metergate factory-reset --data-dir D --yes`: the CLI's physical-presence factory reset. Only root
+ * on the device (or the firmware user owning the data dir) may run it, and never while a device process
+ * uses the data dir. Erases users, keys, certificates and the log; the next boot makes a new root key
+ * and the factory table (admin / CBM_1234, which must then be changed).
+ */
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { dataDirPaths, lockDataDir } from '../boot/data-dir.ts';
+import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
+import { FlashImageError } from '../store/flash.ts';
+import { factoryReset } from '../store/secure-store.ts';
+import { NorFlash } from '../../sim/nor-flash.ts';
+import { parseCommandArgs } from './command-args.ts';
+import { CliError, type CommandIo } from './cli-error.ts';
+
+const USAGE = `usage: metergate factory-reset --data-dir DIR --yes
+
+Erases every user, API key, certificate and the security event log, and destroys the root key.
+The next boot starts as a new device: admin / CBM_1234, which must be changed at first login.
+Physical presence: run it as root on the device, with the device process stopped.`;
+
+export async function factoryResetCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandArgs(argv, { 'data-dir': { type: 'string' }, yes: { type: 'boolean' } });
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (!values.yes) throw new CliError('this erases every user, key and the log; add --yes to confirm', 2);
+  const paths = dataDirPaths(values['data-dir'] ?? './var');
+  if (!existsSync(paths.dir)) throw new CliError(`no data directory at ${paths.dir}`);
+  const uid = process.getuid?.();
+  if (uid !== 0 && uid !== statSync(paths.dir).uid) {
+    throw new CliError(`factory reset needs physical presence: run it as root on the device`);
+  }
+  let unlock: () => void;
+  try {
+    unlock = lockDataDir(paths);
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}; stop the device first`);
+  }
+  try {
+    let flash: NorFlash;
+    try {
+      flash = NorFlash.open({ path: paths.flashImage, create: true });
+    } catch (error) {
+      if (!(error instanceof FlashImageError)) throw error;
+      // An image of the wrong size is replaced by a blank one of the right size.
+      rmSync(paths.flashImage, { force: true });
+      flash = NorFlash.open({ path: paths.flashImage, create: true });
+    }
+    try {
+      factoryReset(flash, new FileKeyProvider(paths.keysDir), new FileMonotonicCounter(paths.keysDir));
+    } finally {
+      flash.close();
+    }
+  } finally {
+    unlock();
+  }
+  io.out(
+    `factory reset of ${paths.dir} done: users, API keys, certificates and the event log erased, root key destroyed.\n` +
+      'The next boot creates a new root key and the factory table (admin / CBM_1234, to be changed at first login).',
+  );
+  return 0;
+}

@@ -1,0 +1,102 @@
+/**
+ * `metergate inspect --data-dir D [--json]`: the slots (names, types, permission names, flags), the
+ * health of both record copies and the event log. Read-only, and never prints a secret or verifier.
+ */
+import { existsSync } from 'node:fs';
+import { dataDirPaths } from '../boot/data-dir.ts';
+import { SLOT_COUNT } from '../core/slots.ts';
+import { describeEntry } from '../core/user-table.ts';
+import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
+import { FlashImageError } from '../store/flash.ts';
+import { SecureStore } from '../store/secure-store.ts';
+import { NorFlash } from '../../sim/nor-flash.ts';
+import { parseCommandArgs } from './command-args.ts';
+import { CliError, type CommandIo } from './cli-error.ts';
+
+const USAGE = `usage: metergate inspect --data-dir DIR [--json]
+
+Shows the user table, the security settings and the health of the flash store of a data directory.
+Never shows a password, verifier or key. Exit code 3 when the store would put the device in safe mode.`;
+
+export async function inspectCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandArgs(argv, { 'data-dir': { type: 'string' }, json: { type: 'boolean' } });
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  const paths = dataDirPaths(values['data-dir'] ?? './var');
+  if (!existsSync(paths.flashImage)) {
+    throw new CliError(`no flash image at ${paths.flashImage}: has a device booted on this data dir?`);
+  }
+  let flash: NorFlash;
+  try {
+    flash = NorFlash.open({ path: paths.flashImage });
+  } catch (error) {
+    if (error instanceof FlashImageError) throw new CliError(error.message, 3);
+    throw error;
+  }
+  try {
+    const opened = await SecureStore.open(
+      { flash, keys: new FileKeyProvider(paths.keysDir), counter: new FileMonotonicCounter(paths.keysDir), now: Date.now },
+      { readOnly: true },
+    );
+    if (opened.mode === 'safe') {
+      if (values.json) io.out(JSON.stringify({ mode: 'safe', reason: opened.reason, copies: opened.copies }, null, 2));
+      else {
+        io.out(`data dir: ${paths.dir}\nmode: SAFE: ${opened.reason}`);
+        for (const copy of opened.copies) io.out(`copy ${copy.copy}: ${copy.state}${copy.reason ? ` (${copy.reason})` : ''}`);
+      }
+      return 3;
+    }
+    const { store } = opened;
+    const { table, settings } = store.state;
+    const slots = Array.from({ length: SLOT_COUNT }, (_, slot) => describeEntry(table, slot));
+    const events = store.log.readAll();
+    const report = {
+      mode: 'normal',
+      sequence: store.sequence,
+      copies: opened.copies,
+      slots,
+      settings: {
+        passwordMinLength: settings.passwordMinLength,
+        communication: settings.communication,
+        whitelist: settings.whitelist,
+        lockout: settings.lockout,
+        tls: settings.tls,
+      },
+      eventLog: { events: events.length, damaged: store.log.damagedEntries },
+    };
+    if (values.json) {
+      io.out(JSON.stringify(report, null, 2));
+      return 0;
+    }
+    io.out(`data dir: ${paths.dir}`);
+    io.out(
+      `mode: normal, security record sequence ${store.sequence} (${opened.copies
+        .map((c) => `copy ${c.copy} ${c.state}${c.seq !== undefined ? ` #${c.seq}` : ''}`)
+        .join(', ')})`,
+    );
+    io.out('');
+    io.out(`${'slot'.padEnd(5)}${'type'.padEnd(10)}${'name'.padEnd(34)}permissions / flags`);
+    for (const slot of slots) {
+      const rights = slot.type === 'empty' ? '' : slot.permissions.join(', ') || '(none)';
+      const flags = slot.flags.length ? `  [${slot.flags.join(', ')}]` : '';
+      io.out(`${String(slot.slot).padEnd(5)}${slot.type.padEnd(10)}${(slot.name ?? '-').padEnd(34)}${rights}${flags}`);
+    }
+    io.out('');
+    const comm = settings.communication;
+    io.out(
+      `modbus tcp: ${onOff(comm.modbusTcp)}, modbus rtu: ${onOff(comm.modbusRtu)}, modbus/tcp security: ${onOff(comm.modbusTls)}, ` +
+        `modbus acts as slot ${comm.modbusSlot} (${table.slots[comm.modbusSlot]?.name ?? 'empty'})`,
+    );
+    io.out(`client whitelist: ${settings.whitelist.length ? settings.whitelist.join(', ') : '(empty: every address may connect)'}`);
+    io.out(`event log: ${events.length} events${store.log.damagedEntries ? `, ${store.log.damagedEntries} damaged` : ''}`);
+    return 0;
+  } finally {
+    flash.close();
+  }
+}
+
+function onOff(value: boolean): string {
+  return value ? 'enabled' : 'blocked';
+}

@@ -1,0 +1,50 @@
+/**
+ * `metergate <command>`: the commissioning command line. Each command parses its own flags, prints
+ * one clear line on error and exits non-zero (2: usage, 1: failure, 3: device in safe mode).
+ */
+import { factoryResetCommand } from './factory-reset-command.ts';
+import { inspectCommand } from './inspect-command.ts';
+import { CliError, type CommandIo } from './cli-error.ts';
+
+type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; run: Command }> = {
+  inspect: { summary: 'show the user table and store health of a data dir (never a secret)', run: inspectCommand },
+  'factory-reset': {
+    summary: 'erase users, keys, certificates and log; new root key (root only)',
+    run: factoryResetCommand,
+  },
+};
+
+export const CLI_USAGE = `usage: metergate <command> [options]
+
+commands:
+  run             boot the device (see 'metergate run --help')
+${Object.entries(COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(15)} ${command.summary}`)
+  .join('\n')}
+
+'metergate <command> --help' describes a command.`;
+
+export async function runCli(argv: readonly string[], io: CommandIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.out(CLI_USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`metergate: unknown command '${name}'\n${CLI_USAGE}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.err(`metergate ${name}: ${error.message}`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}
+

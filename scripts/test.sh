@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The one test entry point (CI runs it through .ci/run): installs what the tests need and is missing
+# (Debian packages when root, npm ci, a build), then runs typecheck, lint and every test suite.
+# Exits non-zero on any failure. Needs no standard input.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+export NODE_OPTIONS="${NODE_OPTIONS:-} --no-warnings=ExperimentalWarning"
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Debian packages the suites drive as real peers. Installed when missing; as non-root a missing one
+# is an error, never a skip.
+DEBIAN_PACKAGES=()
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/test.sh: missing Debian packages ${missing[*]} and not root: install them with apt-get" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund </dev/null
+fi
+
+step "build"
+node scripts/build.mjs
+
+step "typecheck (tsc --noEmit, strict)"
+npx --no-install tsc --noEmit -p tsconfig.json
+
+step "lint and format check (biome)"
+npx --no-install biome check .
+
+step "tests (node:test)"
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+node --import tsx --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 "${files[@]}" </dev/null

@@ -1,0 +1,95 @@
+/**
+ * Starts the real device process (dist/device.mjs, as built by scripts/build.mjs) for end-to-end
+ * tests: waits for its ready line within a bound, collects stderr, and kills it by PID afterwards.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+export const DEVICE_ENTRY = join(REPO_ROOT, 'dist', 'device.mjs');
+export const CLI_ENTRY = join(REPO_ROOT, 'dist', 'cli.mjs');
+
+export interface ReadyInfo {
+  readonly mode: 'normal' | 'safe';
+  readonly http: number | null;
+  readonly https: number | null;
+  readonly modbusTcp: number | null;
+  readonly modbusTls: number | null;
+  readonly safeReason?: string;
+}
+
+export interface RunningDevice {
+  readonly process: ChildProcess;
+  readonly ready: ReadyInfo;
+  /** Everything the device wrote to stderr so far. */
+  stderr(): string;
+  /** Everything on stdout so far. */
+  stdout(): string;
+  /** SIGTERM, wait for the exit (bounded), SIGKILL if it hangs. Resolves with the exit code/signal. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Port-0 listeners on loopback unless the test says otherwise. */
+export const LOOPBACK_PORTS = ['--host', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--display', 'none'];
+
+export async function startDevice(args: readonly string[], timeoutMs = 15_000): Promise<RunningDevice> {
+  const child = spawn(process.execPath, [DEVICE_ENTRY, '--sim', ...LOOPBACK_PORTS, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const ready = await new Promise<ReadyInfo>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`device not ready within ${timeoutMs} ms; stderr:\n${stderr}`));
+    }, timeoutMs);
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      const match = /^metergate ready (.*)$/m.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve(JSON.parse(match[1] as string) as ReadyInfo);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`device exited (${code ?? signal}) before ready; stderr:\n${stderr}`));
+    });
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return { code: child.exitCode, signal: child.signalCode };
+    }
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const [code, signal] = await exited;
+    clearTimeout(timer);
+    return { code, signal };
+  };
+  return { process: child, ready, stderr: () => stderr, stdout: () => stdout, stop };
+}
+
+/** Runs the device to completion (for runs expected to die or refuse), bounded in time. */
+export function runDeviceToExit(args: readonly string[], timeoutMs = 15_000) {
+  return spawnSync(process.execPath, [DEVICE_ENTRY, '--sim', ...LOOPBACK_PORTS, ...args], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs `metergate <command>` (dist/cli.mjs) to completion, bounded in time. */
+export function runCli(args: readonly string[], timeoutMs = 30_000) {
+  return spawnSync(process.execPath, [CLI_ENTRY, ...args], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
