@@ -6,9 +6,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--if-stale'], { stdio: 'inherit' });
+const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--if-stale'], {
+  stdio: 'inherit',
+});
 if (built.status !== 0) process.exit(built.status ?? 1);
 
 const [first] = process.argv.slice(2);
-const isDevice = first === 'run' || (first !== undefined && first.startsWith('--') && first !== '--help');
+const isDevice = first === 'run' || (first?.startsWith('--') && first !== '--help');
 await import(join(root, 'dist', isDevice ? 'device.mjs' : 'cli.mjs'));

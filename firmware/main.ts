@@ -53,7 +53,9 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   process.stdout.write(`metergate ready ${JSON.stringify(device.ready)}\n`);
-  log(`data in ${options.dataDir}; ${device.ready.mode === 'safe' ? 'SAFE MODE' : 'running'} (Ctrl-C to stop)`);
+  log(
+    `data in ${options.dataDir}; ${device.ready.mode === 'safe' ? 'SAFE MODE' : 'running'} (Ctrl-C to stop)`,
+  );
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -2,10 +2,11 @@
  * Boot: builds the device's object graph from its options and starts it. The one place that wires
  * flash, keys, store and (as they arrive) listeners together; modules get what they need passed in.
  */
-import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
-import { FlashImageError, type Flash } from '../store/flash.ts';
-import { SecureStore, type StoreOpenResult } from '../store/secure-store.ts';
+
 import { NorFlash } from '../../sim/nor-flash.ts';
+import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
+import { type Flash, FlashImageError } from '../store/flash.ts';
+import { SecureStore, type StoreOpenResult } from '../store/secure-store.ts';
 import { dataDirPaths, lockDataDir } from './data-dir.ts';
 import type { DeviceOptions } from './device-options.ts';
 

@@ -1,5 +1,5 @@
 /** Flag parsing shared by the CLI commands: strict, with the bad flag named in a CliError. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { CliError } from './cli-error.ts';
 
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
@@ -7,7 +7,11 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   options: T,
 ) {
   try {
-    return parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true });
+    return parseArgs({
+      args: [...argv],
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    });
   } catch (error) {
     throw new CliError((error as Error).message, 2);
   }

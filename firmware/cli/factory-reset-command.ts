@@ -5,13 +5,13 @@
  * and the factory table (admin / CBM_1234, which must then be changed).
  */
 import { existsSync, rmSync, statSync } from 'node:fs';
+import { NorFlash } from '../../sim/nor-flash.ts';
 import { dataDirPaths, lockDataDir } from '../boot/data-dir.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { FlashImageError } from '../store/flash.ts';
 import { factoryReset } from '../store/secure-store.ts';
-import { NorFlash } from '../../sim/nor-flash.ts';
-import { parseCommandArgs } from './command-args.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
+import { parseCommandArgs } from './command-args.ts';
 
 const USAGE = `usage: metergate factory-reset --data-dir DIR --yes
 

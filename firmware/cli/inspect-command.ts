@@ -3,15 +3,15 @@
  * health of both record copies and the event log. Read-only, and never prints a secret or verifier.
  */
 import { existsSync } from 'node:fs';
+import { NorFlash } from '../../sim/nor-flash.ts';
 import { dataDirPaths } from '../boot/data-dir.ts';
 import { SLOT_COUNT } from '../core/slots.ts';
 import { describeEntry } from '../core/user-table.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { FlashImageError } from '../store/flash.ts';
 import { SecureStore } from '../store/secure-store.ts';
-import { NorFlash } from '../../sim/nor-flash.ts';
-import { parseCommandArgs } from './command-args.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
+import { parseCommandArgs } from './command-args.ts';
 
 const USAGE = `usage: metergate inspect --data-dir DIR [--json]
 
@@ -37,14 +37,21 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
   }
   try {
     const opened = await SecureStore.open(
-      { flash, keys: new FileKeyProvider(paths.keysDir), counter: new FileMonotonicCounter(paths.keysDir), now: Date.now },
+      {
+        flash,
+        keys: new FileKeyProvider(paths.keysDir),
+        counter: new FileMonotonicCounter(paths.keysDir),
+        now: Date.now,
+      },
       { readOnly: true },
     );
     if (opened.mode === 'safe') {
-      if (values.json) io.out(JSON.stringify({ mode: 'safe', reason: opened.reason, copies: opened.copies }, null, 2));
+      if (values.json)
+        io.out(JSON.stringify({ mode: 'safe', reason: opened.reason, copies: opened.copies }, null, 2));
       else {
         io.out(`data dir: ${paths.dir}\nmode: SAFE: ${opened.reason}`);
-        for (const copy of opened.copies) io.out(`copy ${copy.copy}: ${copy.state}${copy.reason ? ` (${copy.reason})` : ''}`);
+        for (const copy of opened.copies)
+          io.out(`copy ${copy.copy}: ${copy.state}${copy.reason ? ` (${copy.reason})` : ''}`);
       }
       return 3;
     }
@@ -81,7 +88,9 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
     for (const slot of slots) {
       const rights = slot.type === 'empty' ? '' : slot.permissions.join(', ') || '(none)';
       const flags = slot.flags.length ? `  [${slot.flags.join(', ')}]` : '';
-      io.out(`${String(slot.slot).padEnd(5)}${slot.type.padEnd(10)}${(slot.name ?? '-').padEnd(34)}${rights}${flags}`);
+      io.out(
+        `${String(slot.slot).padEnd(5)}${slot.type.padEnd(10)}${(slot.name ?? '-').padEnd(34)}${rights}${flags}`,
+      );
     }
     io.out('');
     const comm = settings.communication;
@@ -89,8 +98,12 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
       `modbus tcp: ${onOff(comm.modbusTcp)}, modbus rtu: ${onOff(comm.modbusRtu)}, modbus/tcp security: ${onOff(comm.modbusTls)}, ` +
         `modbus acts as slot ${comm.modbusSlot} (${table.slots[comm.modbusSlot]?.name ?? 'empty'})`,
     );
-    io.out(`client whitelist: ${settings.whitelist.length ? settings.whitelist.join(', ') : '(empty: every address may connect)'}`);
-    io.out(`event log: ${events.length} events${store.log.damagedEntries ? `, ${store.log.damagedEntries} damaged` : ''}`);
+    io.out(
+      `client whitelist: ${settings.whitelist.length ? settings.whitelist.join(', ') : '(empty: every address may connect)'}`,
+    );
+    io.out(
+      `event log: ${events.length} events${store.log.damagedEntries ? `, ${store.log.damagedEntries} damaged` : ''}`,
+    );
     return 0;
   } finally {
     flash.close();

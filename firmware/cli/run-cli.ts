@@ -2,14 +2,18 @@
  * `metergate <command>`: the commissioning command line. Each command parses its own flags, prints
  * one clear line on error and exits non-zero (2: usage, 1: failure, 3: device in safe mode).
  */
+
+import { CliError, type CommandIo } from './cli-error.ts';
 import { factoryResetCommand } from './factory-reset-command.ts';
 import { inspectCommand } from './inspect-command.ts';
-import { CliError, type CommandIo } from './cli-error.ts';
 
 type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; run: Command }> = {
-  inspect: { summary: 'show the user table and store health of a data dir (never a secret)', run: inspectCommand },
+  inspect: {
+    summary: 'show the user table and store health of a data dir (never a secret)',
+    run: inspectCommand,
+  },
   'factory-reset': {
     summary: 'erase users, keys, certificates and log; new root key (root only)',
     run: factoryResetCommand,
@@ -47,4 +51,3 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     throw error;
   }
 }
-

@@ -98,11 +98,15 @@ export function actorFor(table: UserTable, slot: number): Actor {
   };
 }
 
-/** What a slot may do: admin always everything; others their stored set, normalized. */
+/**
+ * What a slot may do: the admin (a user in slot 0) always everything; others their stored set,
+ * normalized. Anything else found in slot 0 (a hand-made image, a bug) gets only its own set.
+ */
 export function effectivePermissions(table: UserTable, slot: number): PermissionSet {
-  if (slot === ADMIN_SLOT) return ALL_PERMISSIONS;
   const entry = table.slots[slot];
-  return entry ? normalizePermissions(entry.permissions) : 0;
+  if (!entry) return 0;
+  if (slot === ADMIN_SLOT && entry.type === 'user') return ALL_PERMISSIONS;
+  return normalizePermissions(entry.permissions);
 }
 
 /**
@@ -218,6 +222,8 @@ export function setPassword(
   verifier: PasswordVerifier,
   options: { readonly currentPasswordVerified: boolean; readonly mustChangePassword?: boolean },
 ): UserTable {
+  // Rights first: a caller without them learns nothing about which slots exist.
+  if (actor.slot !== slot) authorize(actor, 'security.write');
   const entry = entryAt(table, slot);
   if (entry.type !== 'user') {
     throw new CoreError('wrong-entry-type', `slot ${slot} ('${entry.name}') has no password`, { slot });

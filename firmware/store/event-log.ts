@@ -121,7 +121,11 @@ export class EventLog {
     const header = new Uint8Array(BLOCK_HEADER_BYTES).fill(0xff);
     header.set(LOG_MAGIC, 0);
     new DataView(header.buffer).setUint32(4, seq);
-    this.flash.program(block, 0, header);
+    // Magic last: a header torn before it is whole leaves no block, never one whose sequence number
+    // is half programmed (a prefix of the bytes with the rest 0xFF: a huge number that would throw
+    // every later event id forward).
+    this.flash.program(block, LOG_MAGIC.length, header.subarray(LOG_MAGIC.length));
+    this.flash.program(block, 0, header.subarray(0, LOG_MAGIC.length));
     this.active = { block, seq, appendAt: BLOCK_HEADER_BYTES, entries: 0 };
     return this.active;
   }

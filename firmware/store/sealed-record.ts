@@ -1,10 +1,12 @@
 /**
  * One sealed record copy in one erase block, and the A/B pair that holds two of them.
  *
- * A copy is a 40-byte header and a tweetnacl secretbox (XSalsa20-Poly1305) of the CBOR plaintext
+ * A copy is a 40-byte header (magic, kind, version, two reserved zero bytes, seq u32 BE, box length
+ * u32 BE, nonce) and a tweetnacl secretbox (XSalsa20-Poly1305) of the CBOR plaintext
  * `[kind, seq, payload]`. The header's kind and seq are repeated inside the box and compared after
- * opening, so the whole copy is authenticated. The magic is programmed last: until it is on flash the
- * copy does not exist, which is what makes a torn write harmless (mbed TDBStore's header-last rule).
+ * opening, and the reserved bytes must be zero, so the whole copy is authenticated. The magic is
+ * programmed last: until it is on flash the copy does not exist, which is what makes a torn write
+ * harmless (mbed TDBStore's header-last rule).
  */
 import { randomBytes } from 'node:crypto';
 import { Encoder } from 'cbor-x';
@@ -59,6 +61,10 @@ export function openCopy(key: Uint8Array, kind: number, block: Uint8Array): Copy
   if (block[4] !== kind) return { state: 'invalid', reason: `record kind ${block[4]}, expected ${kind}` };
   if (block[5] !== RECORD_FORMAT_VERSION)
     return { state: 'invalid', reason: `unknown format version ${block[5]}` };
+  // Bytes 6–7 are reserved (written as zero) and not inside the box: refuse anything else, so that
+  // every header byte is either a checked constant, compared with the sealed content, or authenticated.
+  if (block[6] !== 0 || block[7] !== 0)
+    return { state: 'invalid', reason: 'reserved header bytes are not zero' };
   const seq = view.getUint32(8);
   const boxLength = view.getUint32(12);
   if (boxLength < nacl.secretbox.overheadLength || RECORD_HEADER_BYTES + boxLength > block.length) {

@@ -132,13 +132,17 @@ export class SecureStore {
     } catch (error) {
       return safe((error as Error).message);
     }
-    const neverCommitted = counterValue === null || counterValue === 0;
     if (rootKey === null) {
-      if (!neverCommitted) return safe('the device root key is missing; the security record cannot be read');
+      if (counterValue !== null && counterValue > 0) {
+        return safe('the device root key is missing; the security record cannot be read');
+      }
       if (options.readOnly) return safe('not initialised: no root key yet (first boot pending)');
       formatPartition(flash);
-      rootKey = keys.createRootKey();
+      // The counter before the key: an interrupted first boot then never leaves a root key without a
+      // counter, so that state can be refused below as a lost or deleted counter.
       counter.advance(0);
+      counterValue = 0;
+      rootKey = keys.createRootKey();
     }
 
     const pair = new SealedRecordPair(
@@ -152,11 +156,14 @@ export class SecureStore {
     const reports = copies.map((copy, i) => report(copy, i, counterValue));
     const valid = copies.filter((copy): copy is DecodedCopy => copy.state === 'valid');
 
+    // With a root key there is always a counter (see above): without one, neither a replay nor wiped
+    // copies could be told from a first boot, and defaults would bring back the factory admin password.
+    if (counterValue === null) return safe('the anti-rollback counter is missing', reports);
+
     if (valid.length === 0) {
-      if (!neverCommitted)
+      if (counterValue > 0)
         return safe('no valid copy of the security record (both damaged or erased)', reports);
       if (options.readOnly) return safe('not initialised: first boot did not complete', reports);
-      counter.advance(0);
       const defaults = await factoryState(options.kdfIterations);
       const store = new SecureStore(deps, pair, log, defaults, 0);
       store.commit(defaults, { time: deps.now(), type: 'first-boot', interface: 'system', result: 'ok' });
@@ -164,7 +171,6 @@ export class SecureStore {
     }
 
     const newest = valid.reduce((a, b) => (b.seq > a.seq ? b : a));
-    if (counterValue === null) return safe('the anti-rollback counter is missing', reports);
     if (newest.seq < counterValue) {
       return safe(
         `rollback refused: newest record has sequence ${newest.seq}, the counter is at ${counterValue}`,

@@ -25,7 +25,8 @@ interface InspectReport {
 
 function inspect(dataDir: string): { status: number | null; report: InspectReport | null; stderr: string } {
   const result = runCli(['inspect', '--data-dir', dataDir, '--json']);
-  const report = result.status === 0 || result.status === 3 ? (JSON.parse(result.stdout) as InspectReport) : null;
+  const report =
+    result.status === 0 || result.status === 3 ? (JSON.parse(result.stdout) as InspectReport) : null;
   return { status: result.status, report, stderr: result.stderr };
 }
 
@@ -39,7 +40,13 @@ describe('device boot', () => {
   it('first boot prints one ready line, creates key and image, and stops cleanly on SIGTERM', async () => {
     const dir = join(root, 'first');
     const device = await startDevice(['--data-dir', dir]);
-    assert.deepEqual(device.ready, { mode: 'normal', http: null, https: null, modbusTcp: null, modbusTls: null });
+    assert.deepEqual(device.ready, {
+      mode: 'normal',
+      http: null,
+      https: null,
+      modbusTcp: null,
+      modbusTls: null,
+    });
     assert.match(device.stderr(), /first boot/);
     assert.equal(statSync(join(dir, 'keys', 'root.key')).mode & 0o777, 0o600);
     assert.equal(statSync(join(dir, 'keys')).mode & 0o777, 0o700);

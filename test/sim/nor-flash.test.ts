@@ -7,7 +7,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
 import { FlashImageError, PowerLossError } from '../../firmware/store/flash.ts';
 import { DEFAULT_BLOCK_COUNT, DEFAULT_BLOCK_SIZE, flipBit, NorFlash } from '../../sim/nor-flash.ts';
@@ -23,12 +22,22 @@ function tempImage(t: TestContext): string {
 }
 
 function openSmall(t: TestContext, path: string, extra: { powerCutAfterBytes?: number } = {}): NorFlash {
-  const flash = NorFlash.open({ path, blockSize: BLOCK_SIZE, blockCount: BLOCK_COUNT, create: true, ...extra });
-  let closed = false;
-  t.after(() => {
-    if (!closed) flash.close();
-    closed = true;
+  const flash = NorFlash.open({
+    path,
+    blockSize: BLOCK_SIZE,
+    blockCount: BLOCK_COUNT,
+    create: true,
+    ...extra,
   });
+  // Tests close it themselves to reopen the file; the cleanup closes it only if they did not.
+  const close = flash.close.bind(flash);
+  let closed = false;
+  flash.close = () => {
+    if (closed) return;
+    closed = true;
+    close();
+  };
+  t.after(() => flash.close());
   return flash;
 }
 
@@ -211,7 +220,7 @@ describe('NorFlash', () => {
 
   it("onPowerCut 'kill' SIGKILLs the process after exactly k bytes reach the file", (t) => {
     const path = tempImage(t);
-    const module = pathToFileURL(join(import.meta.dirname, '../../sim/nor-flash.ts')).href;
+    const module = new URL('../../sim/nor-flash.ts', import.meta.url).href;
     const script = `
       import { NorFlash } from ${JSON.stringify(module)};
       const flash = NorFlash.open({ path: ${JSON.stringify(path)}, blockSize: ${BLOCK_SIZE},

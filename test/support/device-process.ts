@@ -31,7 +31,16 @@ export interface RunningDevice {
 }
 
 /** Port-0 listeners on loopback unless the test says otherwise. */
-export const LOOPBACK_PORTS = ['--host', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--display', 'none'];
+export const LOOPBACK_PORTS = [
+  '--host',
+  '127.0.0.1',
+  '--http-port',
+  '0',
+  '--https-port',
+  '0',
+  '--display',
+  'none',
+];
 
 export async function startDevice(args: readonly string[], timeoutMs = 15_000): Promise<RunningDevice> {
   const child = spawn(process.execPath, [DEVICE_ENTRY, '--sim', ...LOOPBACK_PORTS, ...args], {

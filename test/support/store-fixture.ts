@@ -48,7 +48,7 @@ export function createDataDir(): DataDir {
 export function tempDataDir(t: { after(fn: () => void): void }): DataDir {
   const data = createDataDir();
   t.after(() => {
-    closeAll();
+    closeAll(data);
     rmSync(data.dir, { recursive: true, force: true });
   });
   return data;
@@ -71,11 +71,13 @@ export interface Booted {
   close(): void;
 }
 
-const open = new Set<Booted>();
+/** Boots not yet closed, by data dir. */
+const open = new Map<string, Set<Booted>>();
 
-/** Closes every flash a boot left open (the fixture's cleanup does it too). */
-export function closeAll(): void {
-  for (const booted of open) booted.close();
+/** Closes every flash a boot of `data` left open (the fixture's cleanup does it too). */
+export function closeAll(data: DataDir): void {
+  for (const booted of open.get(data.dir) ?? []) booted.close();
+  open.delete(data.dir);
 }
 
 /** Opens flash, keys, counter and store from the data dir's files. */
@@ -102,11 +104,12 @@ export async function boot(data: DataDir, options: BootOptions = {}): Promise<Bo
     close() {
       if (closed) return;
       closed = true;
-      open.delete(booted);
+      open.get(data.dir)?.delete(booted);
       flash.close();
     },
   };
-  open.add(booted);
+  if (!open.has(data.dir)) open.set(data.dir, new Set());
+  open.get(data.dir)?.add(booted);
   return booted;
 }
 

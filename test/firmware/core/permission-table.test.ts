@@ -18,8 +18,8 @@ import {
   MINMAX_RESET,
   normalizePermissions,
   PERMISSIONS,
-  PRESETS,
   type PermissionName,
+  PRESETS,
   permissionBit,
   permissionNames,
   permissionsFromNames,
@@ -180,7 +180,10 @@ describe('security.write implies security.read', () => {
 
   it('normalizePermissions adds security.read and drops undeclared bits', () => {
     assert.equal(normalizePermissions(SECURITY_WRITE), SECURITY_WRITE | SECURITY_READ);
-    assert.equal(normalizePermissions(SECURITY_WRITE | CONFIG_READ), SECURITY_WRITE | SECURITY_READ | CONFIG_READ);
+    assert.equal(
+      normalizePermissions(SECURITY_WRITE | CONFIG_READ),
+      SECURITY_WRITE | SECURITY_READ | CONFIG_READ,
+    );
     assert.equal(normalizePermissions(SECURITY_READ), SECURITY_READ);
     assert.equal(normalizePermissions(0), 0);
     assert.equal(normalizePermissions(0xffff), ALL_PERMISSIONS);
@@ -208,7 +211,10 @@ describe('unknown permission', () => {
         assert.deepEqual(error.details.known, [...DESIGN_NAMES]);
       };
       assert.throws(() => permissionBit(name), coreError('unknown-permission', check));
-      assert.throws(() => permissionsFromNames(['meters.read', name]), coreError('unknown-permission', check));
+      assert.throws(
+        () => permissionsFromNames(['meters.read', name]),
+        coreError('unknown-permission', check),
+      );
     });
   }
 });
@@ -260,7 +266,11 @@ describe('presets', () => {
         () => presetPermissions(name),
         coreError('unknown-preset', (error) => {
           assert.ok(error.message.includes(`'${name}'`), error.message);
-          assert.deepEqual([...(error.details.known ?? [])].sort(), ['all', 'all-except-security', 'read-only']);
+          assert.deepEqual([...(error.details.known ?? [])].sort(), [
+            'all',
+            'all-except-security',
+            'read-only',
+          ]);
         }),
       );
     });
