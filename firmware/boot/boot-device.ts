@@ -1,13 +1,28 @@
 /**
  * Boot: builds the device's object graph from its options and starts it. The one place that wires
- * flash, keys, store and (as they arrive) listeners together; modules get what they need passed in.
+ * flash, keys, store, services and listeners together; modules get what they need passed in.
  */
 
 import { NorFlash } from '../../sim/nor-flash.ts';
+import { SimMeter } from '../../sim/sim-meter.ts';
+import { deriveDeviceIdentity } from '../auth/device-identity.ts';
+import { LoginChallenges } from '../auth/login-challenges.ts';
+import { LoginThrottle } from '../auth/login-throttle.ts';
+import { SessionStore } from '../auth/session-store.ts';
+import { type AddressFilter, createAddressFilter } from '../http/client-whitelist.ts';
+import { createApiApp } from '../http/create-api-app.ts';
+import { startHttpListeners } from '../http/http-listeners.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
+import { LoginService } from '../services/login-service.ts';
+import { MeteringService } from '../services/metering-service.ts';
+import { SecurityService } from '../services/security-service.ts';
+import { ConfigStore } from '../store/config-store.ts';
 import { type Flash, FlashImageError } from '../store/flash.ts';
+import { deriveKey } from '../store/record-keys.ts';
 import { SecureStore, type StoreOpenResult } from '../store/secure-store.ts';
-import { dataDirPaths, lockDataDir } from './data-dir.ts';
+import { TlsService } from '../tls/tls-service.ts';
+import { DEVICE_MODEL, FIRMWARE_VERSION } from '../version.ts';
+import { type DataDirPaths, dataDirPaths, deviceSerial, lockDataDir } from './data-dir.ts';
 import type { DeviceOptions } from './device-options.ts';
 
 /** The JSON of the `metergate ready` line: every listener's bound port, null when off or blocked. */
@@ -37,12 +52,11 @@ export interface BootHooks {
 export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Promise<Device> {
   const paths = dataDirPaths(options.dataDir);
   const unlock = lockDataDir(paths);
-  const cleanups: (() => void)[] = [unlock];
+  const cleanups: (() => void | Promise<void>)[] = [unlock];
   const stop = async () => {
-    for (const cleanup of cleanups.reverse()) cleanup();
+    for (const cleanup of cleanups.reverse()) await cleanup();
   };
 
-  let opened: StoreOpenResult;
   try {
     let flash: Flash;
     try {
@@ -54,35 +68,130 @@ export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Prom
       });
     } catch (error) {
       if (!(error instanceof FlashImageError)) throw error;
-      opened = { mode: 'safe', reason: error.message, copies: [] };
-      return finish(opened, stop, hooks);
+      return safeMode({ mode: 'safe', reason: error.message, copies: [] }, stop, hooks);
     }
     cleanups.push(() => flash.close());
-    opened = await SecureStore.open({
+    const opened = await SecureStore.open({
       flash,
       keys: new FileKeyProvider(paths.keysDir),
       counter: new FileMonotonicCounter(paths.keysDir),
       now: hooks.now,
     });
+    if (opened.mode === 'safe') return safeMode(opened, stop, hooks);
+    if (opened.firstBoot)
+      hooks.log('first boot: root key created, flash formatted, factory user table stored');
+    for (const repair of opened.repaired) hooks.log(`flash repaired: ${repair}`);
+    return await startServices(options, paths, flash, opened, cleanups, stop, hooks);
   } catch (error) {
     await stop();
     throw error;
   }
-  return finish(opened, stop, hooks);
 }
 
-function finish(opened: StoreOpenResult, stop: () => Promise<void>, hooks: BootHooks): Device {
-  const listeners = { http: null, https: null, modbusTcp: null, modbusTls: null };
-  if (opened.mode === 'safe') {
+async function startServices(
+  options: DeviceOptions,
+  paths: DataDirPaths,
+  flash: Flash,
+  opened: Extract<StoreOpenResult, { mode: 'normal' }>,
+  cleanups: (() => void | Promise<void>)[],
+  stop: () => Promise<void>,
+  hooks: BootHooks,
+): Promise<Device> {
+  const { store, rootKey } = opened;
+  const now = hooks.now;
+  const configStore = ConfigStore.open(flash, rootKey);
+  if (configStore.defaultedBecause)
+    hooks.log(`configuration: ${configStore.defaultedBecause}; using defaults`);
+
+  let whitelist: { entries: readonly string[]; filter: AddressFilter } = { entries: [], filter: () => true };
+  const allowed = () => {
+    const entries = security.state.settings.whitelist;
+    if (entries !== whitelist.entries) whitelist = { entries, filter: createAddressFilter(entries) };
+    return whitelist.filter;
+  };
+
+  const security = new SecurityService(store, { now });
+  const sessionKey = deriveKey(rootKey, 'session');
+  const identity = deriveDeviceIdentity(rootKey);
+  const sessions = new SessionStore();
+  const login = new LoginService({
+    security,
+    challenges: new LoginChallenges(sessionKey),
+    throttle: new LoginThrottle(() => security.state.settings.lockout),
+    sessions,
+    identity,
+    decoyKey: sessionKey,
+    now,
+  });
+  if (!options.sim) hooks.log('no metering front end on this board yet: serving simulated values');
+  const metering = new MeteringService(new SimMeter(now()), configStore, security, now);
+  const tls = new TlsService(paths.tlsDir, rootKey, now);
+  if ((await tls.ensure()).created) hooks.log('HTTPS: self-signed certificate created');
+
+  let httpsPort: number | null = null;
+  let reloadTls = () => {};
+  const { app } = createApiApp({
+    security,
+    login,
+    sessions,
+    metering,
+    eventLog: store.log,
+    tls,
+    device: {
+      model: DEVICE_MODEL,
+      serialNumber: deviceSerial(paths),
+      firmwareVersion: FIRMWARE_VERSION,
+      deviceKey: identity.publicKey,
+      ports: () => ({ https: httpsPort }),
+    },
+    now,
+    onTlsChange: () => reloadTls(),
+  });
+  const listeners = await startHttpListeners(app.fetch, {
+    host: options.host,
+    httpPort: options.httpPort,
+    httpsPort: options.httpsPort,
+    credentials: () => tls.current(),
+    allowed,
+  });
+  cleanups.push(() => listeners.close());
+  httpsPort = listeners.https;
+  reloadTls = () => listeners.reloadTls();
+
+  store.record({ time: now(), type: 'boot', interface: 'system', result: 'ok' });
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  if (listeners.http !== null) hooks.log(`website and REST: http://${host}:${listeners.http}/`);
+  if (listeners.https !== null) {
     hooks.log(
-      `SAFE MODE: ${opened.reason}. The device serves nothing until a factory reset at the device ` +
-        '(display: hold Back+OK during boot; or `metergate factory-reset --yes` as root).',
+      `website and REST: https://${host}:${listeners.https}/ (certificate ${tls.info().fingerprint256})`,
     );
-    return { ready: { mode: 'safe', ...listeners, safeReason: opened.reason }, store: null, stop };
   }
-  const { store } = opened;
-  if (opened.firstBoot) hooks.log('first boot: root key created, flash formatted, factory user table stored');
-  for (const repair of opened.repaired) hooks.log(`flash repaired: ${repair}`);
-  store.record({ time: hooks.now(), type: 'boot', interface: 'system', result: 'ok' });
-  return { ready: { mode: 'normal', ...listeners }, store, stop };
+  return {
+    ready: { mode: 'normal', http: listeners.http, https: listeners.https, modbusTcp: null, modbusTls: null },
+    store,
+    stop,
+  };
+}
+
+function safeMode(
+  opened: Extract<StoreOpenResult, { mode: 'safe' }>,
+  stop: () => Promise<void>,
+  hooks: BootHooks,
+): Device {
+  hooks.log(
+    `SAFE MODE: ${opened.reason}. The device serves nothing until a factory reset at the device ` +
+      '(display: hold Back+OK during boot; or `metergate factory-reset --yes` as root).',
+  );
+  return {
+    ready: {
+      mode: 'safe',
+      http: null,
+      https: null,
+      modbusTcp: null,
+      modbusTls: null,
+      safeReason: opened.reason,
+    },
+    store: null,
+    stop,
+  };
 }

@@ -2,7 +2,8 @@
  * The device's data directory: where the flash image, the key store and the lock live, and the lock
  * that keeps a second device process (or a factory reset) from using a data dir that is in use.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export interface DataDirPaths {
@@ -12,6 +13,10 @@ export interface DataDirPaths {
   /** Root key and anti-rollback counter (mode 0700). */
   readonly keysDir: string;
   readonly lockFile: string;
+  /** HTTPS certificate and its sealed private key. */
+  readonly tlsDir: string;
+  /** The device's serial number (hardware identity: survives a factory reset). */
+  readonly serialFile: string;
 }
 
 export function dataDirPaths(dir: string): DataDirPaths {
@@ -21,6 +26,8 @@ export function dataDirPaths(dir: string): DataDirPaths {
     flashImage: join(root, 'flash.img'),
     keysDir: join(root, 'keys'),
     lockFile: join(root, 'metergate.pid'),
+    tlsDir: join(root, 'tls'),
+    serialFile: join(root, 'serial'),
   };
 }
 
@@ -58,4 +65,17 @@ export function lockHolder(paths: DataDirPaths): number | null {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
   }
+}
+
+/** The serial number, made once (like a factory-programmed one) and kept through factory resets. */
+export function deviceSerial(paths: DataDirPaths): string {
+  try {
+    const serial = readFileSync(paths.serialFile, 'ascii').trim();
+    if (/^MG\d{8}$/.test(serial)) return serial;
+  } catch {
+    // first boot: made below
+  }
+  const serial = `MG${String(randomInt(0, 100_000_000)).padStart(8, '0')}`;
+  writeFileSync(paths.serialFile, `${serial}\n`, { mode: 0o644 });
+  return serial;
 }

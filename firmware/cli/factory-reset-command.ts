@@ -50,6 +50,7 @@ export async function factoryResetCommand(argv: readonly string[], io: CommandIo
     }
     try {
       factoryReset(flash, new FileKeyProvider(paths.keysDir), new FileMonotonicCounter(paths.keysDir));
+      rmSync(paths.tlsDir, { recursive: true, force: true });
     } finally {
       flash.close();
     }

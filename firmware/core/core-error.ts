@@ -18,7 +18,8 @@ export type CoreErrorCode =
   | 'last-security-admin'
   | 'wrong-password'
   | 'wrong-entry-type'
-  | 'invalid-setting';
+  | 'invalid-setting'
+  | 'invalid-sealed-secret';
 
 export interface CoreErrorDetails {
   /** The input field the error is about, when there is one. */

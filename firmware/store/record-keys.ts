@@ -6,7 +6,13 @@ import { hkdfSync } from 'node:crypto';
 
 const SALT = new TextEncoder().encode('metergate root key v1');
 
-export type KeyPurpose = 'record/security' | 'record/config' | 'event-log' | 'session' | 'device-identity';
+export type KeyPurpose =
+  | 'record/security'
+  | 'record/config'
+  | 'event-log'
+  | 'session'
+  | 'device-identity'
+  | 'tls-key';
 
 export function deriveKey(rootKey: Uint8Array, purpose: KeyPurpose): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', rootKey, SALT, `metergate/${purpose}/v1`, 32));

@@ -55,6 +55,8 @@ export type StoreOpenResult =
   | {
       readonly mode: 'normal';
       readonly store: SecureStore;
+      /** For the other keys derived from it (configuration, device identity, sessions, TLS). */
+      readonly rootKey: Uint8Array;
       readonly firstBoot: boolean;
       /** What boot mended: a lagging copy, the counter. */
       readonly repaired: readonly string[];
@@ -167,7 +169,7 @@ export class SecureStore {
       const defaults = await factoryState(options.kdfIterations);
       const store = new SecureStore(deps, pair, log, defaults, 0);
       store.commit(defaults, { time: deps.now(), type: 'first-boot', interface: 'system', result: 'ok' });
-      return { mode: 'normal', store, firstBoot: true, repaired: [], copies: reports };
+      return { mode: 'normal', store, rootKey, firstBoot: true, repaired: [], copies: reports };
     }
 
     const newest = valid.reduce((a, b) => (b.seq > a.seq ? b : a));
@@ -191,7 +193,7 @@ export class SecureStore {
         repaired.push(`copy ${i === 0 ? 'A' : 'B'} rewritten (${describeCopy(copy)})`);
       });
     }
-    return { mode: 'normal', store, firstBoot: false, repaired, copies: reports };
+    return { mode: 'normal', store, rootKey, firstBoot: false, repaired, copies: reports };
   }
 }
 

@@ -1,0 +1,56 @@
+/**
+ * Validation of security settings before they are stored: ranges of the lockout and password policy,
+ * the Modbus principals, and the client whitelist's addresses and CIDR ranges. Errors name the field.
+ */
+import { isIP } from 'node:net';
+import { CoreError } from './core-error.ts';
+import type { SecuritySettings } from './security-settings.ts';
+import { isSlotNumber } from './slots.ts';
+import type { UserTable } from './user-table.ts';
+
+export const MAX_WHITELIST_ENTRIES = 16;
+
+export function validateSecuritySettings(settings: SecuritySettings, table: UserTable): SecuritySettings {
+  const fail = (field: string, message: string): never => {
+    throw new CoreError('invalid-setting', `${field}: ${message}`, { field });
+  };
+  const int = (field: string, value: number, min: number, max: number) => {
+    if (!Number.isInteger(value) || value < min || value > max)
+      fail(field, `must be a whole number from ${min} to ${max}`);
+  };
+  int('passwordMinLength', settings.passwordMinLength, 8, 64);
+  const { lockout } = settings;
+  int('lockout.delayAfterFailures', lockout.delayAfterFailures, 1, 100);
+  int('lockout.baseDelayMs', lockout.baseDelayMs, 0, 60_000);
+  int('lockout.lockAfterFailures', lockout.lockAfterFailures, lockout.delayAfterFailures, 100);
+  int('lockout.lockSeconds', lockout.lockSeconds, 1, 86_400);
+  int('lockout.accountLockAfterFailures', lockout.accountLockAfterFailures, 1, 100);
+  for (const field of ['modbusSlot', 'rtuSlot'] as const) {
+    const slot = settings.communication[field];
+    if (!isSlotNumber(slot) || table.slots[slot] === null)
+      fail(`communication.${field}`, 'must name an occupied slot 0–7');
+  }
+  if (settings.whitelist.length > MAX_WHITELIST_ENTRIES) {
+    fail('whitelist', `at most ${MAX_WHITELIST_ENTRIES} entries`);
+  }
+  settings.whitelist.forEach((entry, i) => {
+    if (parseWhitelistEntry(entry) === null)
+      fail(`whitelist[${i}]`, `'${entry}' is not an IPv4/IPv6 address or CIDR range`);
+  });
+  return settings;
+}
+
+/** `a.b.c.d`, `a.b.c.d/n`, an IPv6 address or `v6/n`; null when malformed. */
+export function parseWhitelistEntry(
+  entry: string,
+): { address: string; family: 4 | 6; prefix: number } | null {
+  const match = /^([^/\s]+)(?:\/(\d{1,3}))?$/.exec(entry);
+  if (!match) return null;
+  const address = match[1] as string;
+  const family = isIP(address);
+  if (family !== 4 && family !== 6) return null;
+  const max = family === 4 ? 32 : 128;
+  const prefix = match[2] === undefined ? max : Number(match[2]);
+  if (prefix > max) return null;
+  return { address, family, prefix };
+}

@@ -1,0 +1,119 @@
+/**
+ * Declaring a REST route: its OpenAPI definition (zod schemas, which also validate the request) and
+ * the permission it needs, in the permission table's terms. The gate middleware attached to each route
+ * is the only place REST decides access; the declarations list is what the authorization-matrix
+ * test walks, and a route registered without one fails that test.
+ */
+import { createRoute, type OpenAPIHono, type RouteConfig, type RouteHandler } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { secretsEqual } from '../auth/session-store.ts';
+import { CoreError } from '../core/core-error.ts';
+import type { PermissionName } from '../core/permission-table.ts';
+import { authorize } from '../core/user-table.ts';
+import { ApiError } from './api-error.ts';
+import type { AppEnv } from './app-env.ts';
+
+/**
+ * `public`: anyone. `authenticated`: a session or an API key. `user-session`: a logged-in user (a
+ * cookie session), allowed even while the password must be changed. Otherwise a permission.
+ */
+export type Requirement = 'public' | 'authenticated' | 'user-session' | PermissionName;
+
+export interface RouteDeclaration {
+  readonly method: string;
+  /** OpenAPI form, e.g. `/api/v1/users/{slot}`. */
+  readonly path: string;
+  readonly requires: Requirement;
+  readonly summary: string;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export class ApiBuilder {
+  readonly declarations: RouteDeclaration[] = [];
+
+  constructor(readonly app: OpenAPIHono<AppEnv>) {}
+
+  route<R extends RouteConfig>(requires: Requirement, config: R, handler: RouteHandler<R, AppEnv>): void {
+    const route = createRoute({ ...config, middleware: [gate(requires)] });
+    this.declarations.push({
+      method: config.method.toUpperCase(),
+      path: config.path,
+      requires,
+      summary: config.summary ?? '',
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: the handler is typed by the caller against `config`.
+    this.app.openapi(route as any, handler as any);
+  }
+}
+
+/** The REST gate: same-origin and CSRF checks on state changes, then the route's requirement. */
+export function gate(requires: Requirement): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const principal = c.get('principal');
+    if (!SAFE_METHODS.has(c.req.method)) {
+      checkSameOrigin(
+        c.req.header('origin'),
+        c.req.header('sec-fetch-site'),
+        c.req.header('host'),
+        c.get('context').interface,
+      );
+      if (principal.kind === 'session') {
+        const token = c.req.header('x-csrf-token');
+        if (!token || !principal.session || !secretsEqual(token, principal.session.csrfToken)) {
+          throw new ApiError(403, 'csrf', 'missing or wrong X-CSRF-Token header for this session');
+        }
+      }
+    }
+    if (requires === 'public') return next();
+    if (principal.kind === 'anonymous' && requires !== 'user-session' && requires !== 'authenticated') {
+      try {
+        authorize(principal.actor, requires);
+      } catch (error) {
+        if (error instanceof CoreError && error.code === 'permission-denied') {
+          throw new ApiError(
+            401,
+            'authentication-required',
+            `log in or send an API key: '${requires}' is required`,
+            {
+              permission: requires,
+            },
+          );
+        }
+        throw error;
+      }
+      return next();
+    }
+    if (principal.kind === 'anonymous') {
+      throw new ApiError(401, 'authentication-required', 'log in or send an API key');
+    }
+    if (requires === 'user-session') {
+      if (principal.kind !== 'session')
+        throw new ApiError(403, 'user-session-required', 'only a logged-in user can do this');
+      return next();
+    }
+    if (requires !== 'authenticated') authorize(principal.actor, requires);
+    return next();
+  };
+}
+
+/** Refuses cross-site state changes: a browser sends Origin (and Sec-Fetch-Site) with them. */
+function checkSameOrigin(
+  origin: string | undefined,
+  fetchSite: string | undefined,
+  host: string | undefined,
+  iface: string,
+): void {
+  if (fetchSite === 'cross-site' || fetchSite === 'same-site') {
+    throw new ApiError(403, 'cross-origin', 'cross-origin state-changing requests are refused');
+  }
+  if (origin === undefined) return;
+  const scheme = iface === 'https' ? 'https' : 'http';
+  if (origin !== `${scheme}://${host ?? ''}`) {
+    throw new ApiError(
+      403,
+      'cross-origin',
+      `cross-origin state-changing requests are refused (origin ${origin})`,
+    );
+  }
+}

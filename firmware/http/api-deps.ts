@@ -1,0 +1,29 @@
+/** What the REST routes are given by boot: the services and a few device facts. Nothing is imported. */
+import type { SessionStore } from '../auth/session-store.ts';
+import type { LoginService } from '../services/login-service.ts';
+import type { MeteringService } from '../services/metering-service.ts';
+import type { SecurityService } from '../services/security-service.ts';
+import type { EventLog } from '../store/event-log.ts';
+import type { TlsService } from '../tls/tls-service.ts';
+
+export interface DeviceFacts {
+  readonly model: string;
+  readonly serialNumber: string;
+  readonly firmwareVersion: string;
+  readonly deviceKey: Uint8Array;
+  /** Bound ports right now (null = off), for `info`. */
+  readonly ports: () => { readonly https: number | null };
+}
+
+export interface ApiDeps {
+  readonly security: SecurityService;
+  readonly login: LoginService;
+  readonly sessions: SessionStore;
+  readonly metering: MeteringService;
+  readonly eventLog: EventLog;
+  readonly tls: TlsService;
+  readonly device: DeviceFacts;
+  readonly now: () => number;
+  /** Called after a certificate upload, so the HTTPS listener serves the new one. */
+  readonly onTlsChange?: () => void;
+}

@@ -1,0 +1,89 @@
+/**
+ * The REST error format `{"error":{"code","message","field"?,"permission"?}}` and the one mapping from
+ * core and auth errors to HTTP statuses (DESIGN §6).
+ */
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { CoreError, type CoreErrorCode } from '../core/core-error.ts';
+import { AuthError } from '../services/login-service.ts';
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly extra: {
+      readonly field?: string;
+      readonly permission?: string;
+      readonly retryAfterMs?: number;
+    } = {},
+  ) {
+    super(message);
+  }
+}
+
+const CORE_STATUS: Record<CoreErrorCode, ContentfulStatusCode> = {
+  'unknown-permission': 400,
+  'unknown-preset': 400,
+  'unknown-role': 400,
+  'invalid-username': 400,
+  'invalid-password': 400,
+  'invalid-setting': 400,
+  'invalid-sealed-secret': 400,
+  'wrong-entry-type': 400,
+  'permission-denied': 403,
+  'password-change-required': 403,
+  'wrong-password': 401,
+  'not-found': 404,
+  'name-taken': 409,
+  'table-full': 409,
+  'protected-slot': 409,
+  'last-security-admin': 409,
+};
+
+const AUTH_STATUS = {
+  'invalid-credentials': 401,
+  locked: 423,
+  'rate-limited': 429,
+  'local-only': 403,
+} as const;
+
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof CoreError) {
+    return new ApiError(CORE_STATUS[error.code], error.code, error.message, {
+      field: error.details.field,
+      permission: error.details.permission,
+    });
+  }
+  if (error instanceof AuthError) {
+    return new ApiError(AUTH_STATUS[error.code], error.code, error.message, {
+      retryAfterMs: error.retryAfterMs,
+    });
+  }
+  if (error instanceof HTTPException) {
+    const status = error.status as ContentfulStatusCode;
+    if (status === 413) return new ApiError(413, 'body-too-large', 'request body is too large');
+    if (/malformed json/i.test(error.message)) {
+      return new ApiError(400, 'invalid-json', 'the request body is not valid JSON', { field: 'body' });
+    }
+    return new ApiError(
+      status,
+      status === 400 ? 'bad-request' : 'http-error',
+      error.message || 'bad request',
+    );
+  }
+  return new ApiError(500, 'internal', 'internal error');
+}
+
+export function errorResponse(c: Context, error: ApiError): Response {
+  if (error.extra.retryAfterMs !== undefined) {
+    c.header('Retry-After', String(Math.max(1, Math.ceil(error.extra.retryAfterMs / 1000))));
+  }
+  const body: Record<string, string> = { code: error.code, message: error.message };
+  if (error.extra.field) body.field = error.extra.field;
+  if (error.extra.permission) body.permission = error.extra.permission;
+  return c.json({ error: body }, error.status);
+}

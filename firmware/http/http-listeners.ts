@@ -1,0 +1,109 @@
+/**
+ * The HTTP and HTTPS listeners around the app: the client whitelist applied at accept, TLS 1.2+ with
+ * forward-secret AEAD suites only, header/request/idle timeouts and a connection cap, and the
+ * certificate swapped in place after an upload.
+ */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import type { TlsCredentials } from '../tls/tls-service.ts';
+import type { AddressFilter } from './client-whitelist.ts';
+
+export const TLS_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export interface HttpListenerOptions {
+  readonly host: string;
+  readonly httpPort: number | null;
+  readonly httpsPort: number | null;
+  readonly credentials: () => TlsCredentials;
+  /** Asked for every new connection: false drops it. */
+  readonly allowed: () => AddressFilter;
+  /** Per listener. Default 64. */
+  readonly maxConnections?: number;
+}
+
+export interface HttpListeners {
+  readonly http: number | null;
+  readonly https: number | null;
+  /** Serves the current credentials to new TLS connections. */
+  reloadTls(): void;
+  close(): Promise<void>;
+}
+
+export async function startHttpListeners(
+  fetch: Parameters<typeof getRequestListener>[0],
+  options: HttpListenerOptions,
+): Promise<HttpListeners> {
+  const listener = getRequestListener(fetch);
+  const servers: Server[] = [];
+  const tlsOptions = () => ({
+    ...options.credentials(),
+    minVersion: 'TLSv1.2' as const,
+    ciphers: TLS_CIPHERS,
+    honorCipherOrder: true,
+  });
+
+  const harden = (server: Server) => {
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+    server.maxConnections = options.maxConnections ?? 64;
+    server.setTimeout(60_000, (socket: Socket) => socket.destroy());
+    server.on('connection', (socket: Socket) => {
+      if (!options.allowed()(socket.remoteAddress)) socket.destroy();
+    });
+    server.on('clientError', (_error, socket: Socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    servers.push(server);
+    return server;
+  };
+
+  const listen = (server: Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, options.host, () => resolve((server.address() as AddressInfo).port));
+    });
+
+  let httpsServer: ReturnType<typeof createHttpsServer> | null = null;
+  let httpPort: number | null = null;
+  let httpsPort: number | null = null;
+  try {
+    if (options.httpPort !== null)
+      httpPort = await listen(harden(createHttpServer(listener)), options.httpPort);
+    if (options.httpsPort !== null) {
+      httpsServer = createHttpsServer(tlsOptions(), listener);
+      httpsServer.on('tlsClientError', () => {});
+      httpsPort = await listen(harden(httpsServer), options.httpsPort);
+    }
+  } catch (error) {
+    await Promise.all(servers.map(closeServer));
+    throw error;
+  }
+
+  return {
+    http: httpPort,
+    https: httpsPort,
+    reloadTls: () => httpsServer?.setSecureContext(tlsOptions()),
+    close: async () => {
+      await Promise.all(servers.map(closeServer));
+    },
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

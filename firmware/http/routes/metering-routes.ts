@@ -1,0 +1,254 @@
+/** Measurements, energy meters, min/max and their resets, and the device configuration. */
+import { z } from '@hono/zod-openapi';
+import { BAUD_RATES } from '../../core/device-config.ts';
+import type { ApiBuilder } from '../api-builder.ts';
+import type { ApiDeps } from '../api-deps.ts';
+import { jsonBody, jsonResponse, OkSchema } from '../schemas.ts';
+
+const Phases = z.array(z.number()).length(3);
+const MeasurementsSchema = z
+  .object({
+    time: z.string(),
+    voltage: Phases.openapi({ description: 'U1N, U2N, U3N in V' }),
+    current: Phases.openapi({ description: 'I1, I2, I3 in A' }),
+    activePower: Phases.openapi({ description: 'W per phase' }),
+    reactivePower: Phases.openapi({ description: 'var per phase' }),
+    apparentPower: Phases.openapi({ description: 'VA per phase' }),
+    powerFactor: Phases,
+    total: z.object({
+      activePower: z.number(),
+      reactivePower: z.number(),
+      apparentPower: z.number(),
+      powerFactor: z.number(),
+    }),
+    frequency: z.number().openapi({ description: 'Hz' }),
+  })
+  .openapi('Measurements');
+
+const MetersSchema = z
+  .object({
+    activeImportWh: z.number(),
+    activeExportWh: z.number(),
+    reactiveImportVarh: z.number(),
+    reactiveExportVarh: z.number(),
+    resetAt: z.string().nullable(),
+  })
+  .openapi('Meters');
+
+const MinMaxSchema = z
+  .object({
+    activePowerMax: z.number(),
+    activePowerMin: z.number(),
+    currentMax: z.number(),
+    since: z.string(),
+  })
+  .openapi('MinMax');
+
+const ConfigSchema = z
+  .object({
+    measurement: z.object({ vtRatio: z.number(), ctRatio: z.number(), wordOrder: z.enum(['ABCD', 'CDAB']) }),
+    communication: z.object({
+      modbusTcp: z.boolean(),
+      modbusRtu: z.boolean(),
+      modbusTls: z.boolean(),
+      unitId: z.number(),
+      modbusSlot: z.number(),
+      rtuSlot: z.number(),
+      rtu: z.object({ baudRate: z.number(), parity: z.enum(['none', 'even', 'odd']), stopBits: z.number() }),
+    }),
+  })
+  .openapi('Config');
+
+const ConfigPatchSchema = z
+  .object({
+    measurement: z
+      .object({
+        vtRatio: z.number().min(1).max(10000).optional(),
+        ctRatio: z.number().min(1).max(10000).optional(),
+        wordOrder: z.enum(['ABCD', 'CDAB']).optional(),
+      })
+      .strict()
+      .optional(),
+    communication: z
+      .object({
+        modbusTcp: z.boolean().optional(),
+        modbusRtu: z.boolean().optional(),
+        modbusTls: z.boolean().optional(),
+        unitId: z.number().int().min(1).max(247).optional(),
+        modbusSlot: z.number().int().min(0).max(7).optional(),
+        rtuSlot: z.number().int().min(0).max(7).optional(),
+        rtu: z
+          .object({
+            baudRate: z
+              .number()
+              .int()
+              .refine((v) => (BAUD_RATES as readonly number[]).includes(v), `one of ${BAUD_RATES.join(', ')}`)
+              .optional(),
+            parity: z.enum(['none', 'even', 'odd']).optional(),
+            stopBits: z.union([z.literal(1), z.literal(2)]).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .openapi('ConfigPatch');
+
+export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
+  const { metering } = deps;
+
+  api.route(
+    'measurements.read',
+    {
+      method: 'get',
+      path: '/api/v1/measurements',
+      summary: 'Instantaneous values per phase and totals (primary side)',
+      responses: { 200: jsonResponse(MeasurementsSchema, 'Measurements') },
+    },
+    (c) => {
+      const m = metering.measurements(c.get('principal').actor);
+      return c.json(
+        {
+          time: new Date(m.time).toISOString(),
+          voltage: [...m.u],
+          current: [...m.i],
+          activePower: [...m.p],
+          reactivePower: [...m.q],
+          apparentPower: [...m.s],
+          powerFactor: [...m.pf],
+          total: {
+            activePower: m.pTotal,
+            reactivePower: m.qTotal,
+            apparentPower: m.sTotal,
+            powerFactor: m.pfTotal,
+          },
+          frequency: m.f,
+        },
+        200,
+      );
+    },
+  );
+
+  api.route(
+    'meters.read',
+    {
+      method: 'get',
+      path: '/api/v1/meters',
+      summary: 'Energy meters (primary side)',
+      responses: { 200: jsonResponse(MetersSchema, 'Energy meters') },
+    },
+    (c) => {
+      const m = metering.meters(c.get('principal').actor);
+      return c.json({ ...m, resetAt: m.resetAt === null ? null : new Date(m.resetAt).toISOString() }, 200);
+    },
+  );
+
+  api.route(
+    'meters.reset',
+    {
+      method: 'post',
+      path: '/api/v1/meters/reset',
+      summary: 'Resets the energy meters',
+      responses: { 200: jsonResponse(OkSchema, 'Reset') },
+    },
+    (c) => {
+      metering.resetMeters(c.get('principal').actor, c.get('context'));
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+
+  api.route(
+    'measurements.read',
+    {
+      method: 'get',
+      path: '/api/v1/minmax',
+      summary: 'Min/max values since their last reset',
+      responses: { 200: jsonResponse(MinMaxSchema, 'Min/max') },
+    },
+    (c) => {
+      const m = metering.minMax(c.get('principal').actor);
+      return c.json(
+        {
+          activePowerMax: m.pMax,
+          activePowerMin: m.pMin,
+          currentMax: m.iMax,
+          since: new Date(m.since).toISOString(),
+        },
+        200,
+      );
+    },
+  );
+
+  api.route(
+    'minmax.reset',
+    {
+      method: 'post',
+      path: '/api/v1/minmax/reset',
+      summary: 'Resets the min/max values',
+      responses: { 200: jsonResponse(OkSchema, 'Reset') },
+    },
+    (c) => {
+      metering.resetMinMax(c.get('principal').actor, c.get('context'));
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+
+  const currentConfig = () => {
+    const config = metering.config;
+    const communication = deps.security.state.settings.communication;
+    return {
+      measurement: { vtRatio: config.vtRatio, ctRatio: config.ctRatio, wordOrder: config.wordOrder },
+      communication: {
+        modbusTcp: communication.modbusTcp,
+        modbusRtu: communication.modbusRtu,
+        modbusTls: communication.modbusTls,
+        unitId: config.unitId,
+        modbusSlot: communication.modbusSlot,
+        rtuSlot: communication.rtuSlot,
+        rtu: config.rtu,
+      },
+    };
+  };
+
+  api.route(
+    'config.read',
+    {
+      method: 'get',
+      path: '/api/v1/config',
+      summary: 'Measurement and communication settings',
+      responses: { 200: jsonResponse(ConfigSchema, 'Settings') },
+    },
+    (c) => c.json(currentConfig(), 200),
+  );
+
+  api.route(
+    'config.write',
+    {
+      method: 'patch',
+      path: '/api/v1/config',
+      summary:
+        'Changes measurement and communication settings (the Modbus principal also needs security.write)',
+      request: jsonBody(ConfigPatchSchema),
+      responses: { 200: jsonResponse(ConfigSchema, 'The new settings') },
+    },
+    async (c) => {
+      const patch = c.req.valid('json');
+      const actor = c.get('principal').actor;
+      const ctx = c.get('context');
+      const { unitId, rtu, modbusTcp, modbusRtu, modbusTls, modbusSlot, rtuSlot } = patch.communication ?? {};
+      const security = Object.fromEntries(
+        Object.entries({ modbusTcp, modbusRtu, modbusTls, modbusSlot, rtuSlot }).filter(
+          ([, v]) => v !== undefined,
+        ),
+      );
+      if (Object.keys(security).length > 0) await deps.security.updateCommunication(actor, security, ctx);
+      const measurement = Object.fromEntries(
+        Object.entries({ ...patch.measurement, unitId, rtu }).filter(([, v]) => v !== undefined),
+      );
+      if (Object.keys(measurement).length > 0) metering.updateConfig(actor, measurement, ctx);
+      return c.json(currentConfig(), 200);
+    },
+  );
+}

@@ -1,0 +1,87 @@
+/** `info` and `permissions`: what anyone may know about the device, nothing secret. */
+import { z } from '@hono/zod-openapi';
+import { toBase64Url } from '../../auth/encoding.ts';
+import { PERMISSIONS, PRESETS, permissionNames, ROLE_TEMPLATES } from '../../core/permission-table.ts';
+import type { ApiBuilder } from '../api-builder.ts';
+import type { ApiDeps } from '../api-deps.ts';
+import { jsonResponse } from '../schemas.ts';
+
+const InfoSchema = z
+  .object({
+    model: z.string(),
+    serialNumber: z.string(),
+    firmwareVersion: z.string(),
+    deviceKey: z
+      .string()
+      .openapi({ description: 'X25519 public key that passwords are sealed to (base64url)' }),
+    https: z.object({ enabled: z.boolean(), port: z.number().nullable() }),
+    modbus: z.object({ tcp: z.boolean(), rtu: z.boolean(), tls: z.boolean() }),
+    time: z.string(),
+  })
+  .openapi('Info');
+
+const PermissionTableSchema = z
+  .object({
+    permissions: z.array(z.object({ bit: z.number(), name: z.string(), description: z.string() })),
+    presets: z.record(z.string(), z.array(z.string())),
+    roles: z.record(z.string(), z.object({ description: z.string(), permissions: z.array(z.string()) })),
+  })
+  .openapi('PermissionTable');
+
+export function registerPublicRoutes(api: ApiBuilder, deps: ApiDeps): void {
+  api.route(
+    'public',
+    {
+      method: 'get',
+      path: '/api/v1/info',
+      summary: 'Device identity and which interfaces are enabled',
+      responses: { 200: jsonResponse(InfoSchema, 'Device information') },
+    },
+    (c) => {
+      const communication = deps.security.state.settings.communication;
+      const httpsPort = deps.device.ports().https;
+      return c.json(
+        {
+          model: deps.device.model,
+          serialNumber: deps.device.serialNumber,
+          firmwareVersion: deps.device.firmwareVersion,
+          deviceKey: toBase64Url(deps.device.deviceKey),
+          https: { enabled: httpsPort !== null, port: httpsPort },
+          modbus: {
+            tcp: communication.modbusTcp,
+            rtu: communication.modbusRtu,
+            tls: communication.modbusTls,
+          },
+          time: new Date(deps.now()).toISOString(),
+        },
+        200,
+      );
+    },
+  );
+
+  api.route(
+    'public',
+    {
+      method: 'get',
+      path: '/api/v1/permissions',
+      summary: 'The permission table, API-key presets and IEC 62351-8 role templates',
+      responses: { 200: jsonResponse(PermissionTableSchema, 'The permission table') },
+    },
+    (c) =>
+      c.json(
+        {
+          permissions: PERMISSIONS.map((p) => ({ bit: p.bit, name: p.name, description: p.description })),
+          presets: Object.fromEntries(
+            Object.entries(PRESETS).map(([name, set]) => [name, permissionNames(set)]),
+          ),
+          roles: Object.fromEntries(
+            Object.entries(ROLE_TEMPLATES).map(([name, role]) => [
+              name,
+              { description: role.description, permissions: permissionNames(role.permissions) },
+            ]),
+          ),
+        },
+        200,
+      ),
+  );
+}

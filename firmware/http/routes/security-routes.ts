@@ -1,0 +1,376 @@
+/**
+ * Users and API keys, security settings, the audit log and the TLS certificate: everything that needs
+ * security.* or audit.read. Passwords arrive sealed to the device key, for the user they will belong to.
+ */
+import { z } from '@hono/zod-openapi';
+import { openSealedPassword } from '../../auth/sealed-secret.ts';
+import { type PresetName, permissionsFromNames, rolePermissions } from '../../core/permission-table.ts';
+import { SLOT_COUNT } from '../../core/slots.ts';
+import { describeEntry, entryAt } from '../../core/user-table.ts';
+import type { ApiBuilder } from '../api-builder.ts';
+import type { ApiDeps } from '../api-deps.ts';
+import { ApiError } from '../api-error.ts';
+import {
+  jsonBody,
+  jsonResponse,
+  OkSchema,
+  PermissionListSchema,
+  PresetSchema,
+  RoleSchema,
+  SealedSecretSchema,
+  SlotParamSchema,
+  UsernameFieldSchema,
+} from '../schemas.ts';
+
+const SlotSchema = z
+  .object({
+    slot: z.number(),
+    type: z.enum(['user', 'api-key', 'standard', 'empty']),
+    name: z.string().nullable(),
+    permissions: z.array(z.string()),
+    flags: z.array(z.string()),
+    epoch: z.number(),
+  })
+  .openapi('Slot');
+
+const NewUserSchema = z
+  .object({
+    type: z.literal('user'),
+    name: UsernameFieldSchema,
+    password: SealedSecretSchema,
+    permissions: PermissionListSchema.optional(),
+    role: RoleSchema.optional(),
+    localOnly: z.boolean().optional(),
+  })
+  .strict();
+const NewApiKeySchema = z
+  .object({ type: z.literal('api-key'), name: UsernameFieldSchema, preset: PresetSchema })
+  .strict();
+const NewEntrySchema = z.discriminatedUnion('type', [NewUserSchema, NewApiKeySchema]).openapi('NewEntry');
+const CreatedSchema = z
+  .object({
+    slot: z.number(),
+    key: z.string().optional().openapi({ description: 'the API key: shown this once, never again' }),
+  })
+  .openapi('Created');
+
+const EntryPatchSchema = z
+  .object({
+    name: UsernameFieldSchema.optional(),
+    password: SealedSecretSchema.optional(),
+    permissions: PermissionListSchema.optional(),
+    localOnly: z.boolean().optional(),
+  })
+  .strict()
+  .openapi('EntryPatch');
+
+const LockoutSchema = z.object({
+  delayAfterFailures: z.number().int(),
+  baseDelayMs: z.number().int(),
+  lockAfterFailures: z.number().int(),
+  lockSeconds: z.number().int(),
+  accountLockAfterFailures: z.number().int(),
+});
+const SecuritySchema = z
+  .object({
+    passwordMinLength: z.number().int(),
+    lockout: LockoutSchema,
+    whitelist: z.array(z.string()),
+    apiKeysOverHttp: z.boolean(),
+  })
+  .openapi('SecuritySettings');
+const SecurityPatchSchema = z
+  .object({
+    passwordMinLength: z.number().int().min(8).max(64).optional(),
+    lockout: LockoutSchema.partial().strict().optional(),
+    whitelist: z.array(z.string().max(64)).max(16).optional(),
+    apiKeysOverHttp: z.boolean().optional(),
+  })
+  .strict()
+  .openapi('SecurityPatch');
+
+const AuditQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z.coerce.number().int().min(0).optional().openapi({ description: 'only events with a smaller id' }),
+  type: z
+    .string()
+    .max(40)
+    .optional()
+    .openapi({ description: 'only events of this type (prefix match: "login")' }),
+});
+const AuditSchema = z
+  .object({
+    events: z.array(
+      z.object({
+        id: z.number(),
+        time: z.string(),
+        type: z.string(),
+        interface: z.string(),
+        result: z.string(),
+        slot: z.number().optional(),
+        source: z.string().optional(),
+        detail: z.string().optional(),
+      }),
+    ),
+    next: z.number().nullable().openapi({ description: 'pass as `before` for the next (older) page' }),
+  })
+  .openapi('AuditPage');
+
+const TlsInfoSchema = z
+  .object({
+    source: z.enum(['self-signed', 'uploaded']),
+    subject: z.string(),
+    issuer: z.string(),
+    subjectAltName: z.string().nullable(),
+    fingerprint256: z.string(),
+    validFrom: z.string(),
+    validTo: z.string(),
+  })
+  .openapi('TlsInfo');
+const TlsUploadSchema = z
+  .object({ certificate: z.string().max(32_768), privateKey: z.string().max(16_384) })
+  .strict()
+  .openapi('TlsUpload');
+
+export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
+  const { security } = deps;
+  const listSlots = () => {
+    const { table } = security.state;
+    return Array.from({ length: SLOT_COUNT }, (_, slot) => ({
+      ...describeEntry(table, slot),
+      epoch: table.epochs[slot] ?? 0,
+    }));
+  };
+  const sealed = (value: z.infer<typeof SealedSecretSchema>, username: string, field: string) =>
+    openSealedPassword(deps.login.deviceSecretKey, value, { purpose: 'set-password', username }, field);
+
+  api.route(
+    'security.read',
+    {
+      method: 'get',
+      path: '/api/v1/users',
+      summary: 'The 8 slots: names, types, permissions, flags (never a secret)',
+      responses: { 200: jsonResponse(z.object({ slots: z.array(SlotSchema) }), 'The user table') },
+    },
+    (c) => c.json({ slots: listSlots() }, 200),
+  );
+
+  api.route(
+    'security.write',
+    {
+      method: 'post',
+      path: '/api/v1/users',
+      summary: 'Adds a user (password sealed) or an API key (returned once) in a free slot 3–7',
+      request: jsonBody(NewEntrySchema),
+      responses: { 201: jsonResponse(CreatedSchema, 'Created') },
+    },
+    async (c) => {
+      const body = c.req.valid('json');
+      const actor = c.get('principal').actor;
+      const ctx = c.get('context');
+      if (body.type === 'api-key') {
+        const { slot, key } = await security.addApiKey(
+          actor,
+          { name: body.name, preset: body.preset as PresetName },
+          ctx,
+        );
+        return c.json({ slot, key }, 201);
+      }
+      if (body.permissions !== undefined && body.role !== undefined) {
+        throw new ApiError(400, 'invalid-field', 'give either permissions or role, not both', {
+          field: 'role',
+        });
+      }
+      const permissions =
+        body.role !== undefined ? rolePermissions(body.role) : permissionsFromNames(body.permissions ?? []);
+      const slot = await security.addUser(
+        actor,
+        {
+          name: body.name,
+          password: sealed(body.password, body.name, 'password'),
+          permissions,
+          localOnly: body.localOnly,
+        },
+        ctx,
+      );
+      return c.json({ slot }, 201);
+    },
+  );
+
+  api.route(
+    'security.write',
+    {
+      method: 'patch',
+      path: '/api/v1/users/{slot}',
+      summary: 'Changes name, password (sealed for the name after the change), permissions or local-only',
+      request: { params: SlotParamSchema, ...jsonBody(EntryPatchSchema) },
+      responses: { 200: jsonResponse(SlotSchema, 'The changed slot') },
+    },
+    async (c) => {
+      const { slot } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const actor = c.get('principal').actor;
+      const current = entryAt(security.state.table, slot);
+      await security.updateEntry(
+        actor,
+        slot,
+        {
+          name: body.name,
+          permissions: body.permissions === undefined ? undefined : permissionsFromNames(body.permissions),
+          localOnly: body.localOnly,
+          password:
+            body.password === undefined
+              ? undefined
+              : sealed(body.password, body.name ?? current.name, 'password'),
+        },
+        c.get('context'),
+      );
+      return c.json(listSlots()[slot] as z.infer<typeof SlotSchema>, 200);
+    },
+  );
+
+  api.route(
+    'security.write',
+    {
+      method: 'delete',
+      path: '/api/v1/users/{slot}',
+      summary: 'Deletes a user or revokes an API key (slots 3–7), at once',
+      request: { params: SlotParamSchema },
+      responses: { 200: jsonResponse(OkSchema, 'Deleted') },
+    },
+    async (c) => {
+      const { slot } = c.req.valid('param');
+      await security.removeEntry(c.get('principal').actor, slot, c.get('context'));
+      deps.sessions.endSlot(slot);
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+
+  const currentSecurity = () => {
+    const s = security.state.settings;
+    return {
+      passwordMinLength: s.passwordMinLength,
+      lockout: s.lockout,
+      whitelist: [...s.whitelist],
+      apiKeysOverHttp: s.communication.apiKeysOverHttp,
+    };
+  };
+
+  api.route(
+    'security.read',
+    {
+      method: 'get',
+      path: '/api/v1/security',
+      summary: 'Security settings: client whitelist, lockout policy, password length, API keys over HTTP',
+      responses: { 200: jsonResponse(SecuritySchema, 'Security settings') },
+    },
+    (c) => c.json(currentSecurity(), 200),
+  );
+
+  api.route(
+    'security.write',
+    {
+      method: 'patch',
+      path: '/api/v1/security',
+      summary: 'Changes security settings',
+      request: jsonBody(SecurityPatchSchema),
+      responses: { 200: jsonResponse(SecuritySchema, 'The new settings') },
+    },
+    async (c) => {
+      const patch = c.req.valid('json');
+      const current = security.state.settings;
+      await security.updateSettings(
+        c.get('principal').actor,
+        {
+          ...current,
+          passwordMinLength: patch.passwordMinLength ?? current.passwordMinLength,
+          lockout: { ...current.lockout, ...patch.lockout },
+          whitelist: patch.whitelist ?? current.whitelist,
+          communication: {
+            ...current.communication,
+            apiKeysOverHttp: patch.apiKeysOverHttp ?? current.communication.apiKeysOverHttp,
+          },
+        },
+        c.get('context'),
+      );
+      return c.json(currentSecurity(), 200);
+    },
+  );
+
+  api.route(
+    'audit.read',
+    {
+      method: 'get',
+      path: '/api/v1/audit',
+      summary: 'The security event log, newest first, paged',
+      request: { query: AuditQuerySchema },
+      responses: { 200: jsonResponse(AuditSchema, 'A page of events') },
+    },
+    (c) => {
+      const { limit, before, type } = c.req.valid('query');
+      const all = deps.eventLog
+        .readAll()
+        .filter(
+          (e) => (before === undefined || e.id < before) && (type === undefined || e.type.startsWith(type)),
+        )
+        .reverse();
+      const page = all.slice(0, limit);
+      return c.json(
+        {
+          events: page.map((e) => ({ ...e, time: new Date(e.time).toISOString() })),
+          next: all.length > limit ? (page.at(-1)?.id ?? null) : null,
+        },
+        200,
+      );
+    },
+  );
+
+  api.route(
+    'security.read',
+    {
+      method: 'get',
+      path: '/api/v1/tls',
+      summary: 'The HTTPS certificate: fingerprint, subject, validity',
+      responses: { 200: jsonResponse(TlsInfoSchema, 'Certificate information') },
+    },
+    (c) => c.json(deps.tls.info(), 200),
+  );
+
+  api.route(
+    'security.write',
+    {
+      method: 'put',
+      path: '/api/v1/tls',
+      summary:
+        'Installs a PEM certificate and its private key (HTTPS only: a private key never crosses plain HTTP)',
+      request: jsonBody(TlsUploadSchema),
+      responses: { 200: jsonResponse(TlsInfoSchema, 'The new certificate') },
+    },
+    (c) => {
+      const ctx = c.get('context');
+      if (ctx.interface !== 'https') {
+        throw new ApiError(
+          403,
+          'https-required',
+          'upload certificates over HTTPS: a private key must not cross plain HTTP',
+        );
+      }
+      const body = c.req.valid('json');
+      const event = {
+        type: 'tls.upload',
+        interface: ctx.interface,
+        source: ctx.source,
+        slot: c.get('principal').actor.slot,
+      };
+      try {
+        const info = deps.tls.upload(body.certificate, body.privateKey);
+        security.record({ ...event, result: 'ok', detail: info.fingerprint256 });
+        deps.onTlsChange?.();
+        return c.json(info, 200);
+      } catch (error) {
+        security.record({ ...event, result: 'failed', detail: (error as { code?: string }).code });
+        throw error;
+      }
+    },
+  );
+}

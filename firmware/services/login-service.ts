@@ -1,0 +1,188 @@
+/**
+ * The login protocol of docs/auth-protocol.md, device side: challenges, signature checks against the
+ * stored verifier, brute-force throttling, sessions. Unknown names, standard users and API-key labels
+ * get a decoy salt and a decoy key, so every failure takes the same path and gives the same answer.
+ */
+import { createHmac } from 'node:crypto';
+import { type ProofPurpose, proofMessage } from '../auth/auth-messages.ts';
+import type { DeviceIdentity } from '../auth/device-identity.ts';
+import type { LoginChallenges } from '../auth/login-challenges.ts';
+import type { LoginThrottle } from '../auth/login-throttle.ts';
+import { DEFAULT_KDF_ITERATIONS, publicKeyFromSeed, verifySignature } from '../auth/password-verifier.ts';
+import type { Session, SessionStore } from '../auth/session-store.ts';
+import { findSlotByName, type UserEntry } from '../core/user-table.ts';
+import type { RequestContext } from './request-context.ts';
+import type { SecurityService } from './security-service.ts';
+
+export type AuthErrorCode = 'invalid-credentials' | 'locked' | 'rate-limited' | 'local-only';
+
+/** A refused login; the HTTP adapter maps it to 401 / 423 / 429 / 403 with Retry-After. */
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  constructor(
+    readonly code: AuthErrorCode,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface Challenge {
+  readonly nonce: Uint8Array;
+  readonly salt: Uint8Array;
+  readonly kdf: 'pbkdf2-sha256';
+  readonly iterations: number;
+  readonly expiresAt: number;
+  readonly deviceKey: Uint8Array;
+}
+
+export interface LoginDeps {
+  readonly security: SecurityService;
+  readonly challenges: LoginChallenges;
+  readonly throttle: LoginThrottle;
+  readonly sessions: SessionStore;
+  readonly identity: DeviceIdentity;
+  /** Keys the decoy salts and public keys of names without a verifier. */
+  readonly decoyKey: Uint8Array;
+  readonly now: () => number;
+}
+
+export class LoginService {
+  constructor(private readonly deps: LoginDeps) {}
+
+  /** The device key's secret half, for opening sealed passwords. */
+  get deviceSecretKey(): Uint8Array {
+    return this.deps.identity.secretKey;
+  }
+
+  /** Step 1: a nonce and the user's KDF parameters (decoys for a name without a password). */
+  challenge(username: string): Challenge {
+    const { nonce, expiresAt } = this.deps.challenges.issue(username, this.deps.now());
+    const user = this.userNamed(username);
+    return {
+      nonce,
+      salt: user ? user.entry.verifier.salt : this.deps.challenges.decoySalt(username),
+      kdf: 'pbkdf2-sha256',
+      iterations: user ? user.entry.verifier.iterations : DEFAULT_KDF_ITERATIONS,
+      expiresAt,
+      deviceKey: this.deps.identity.publicKey,
+    };
+  }
+
+  /**
+   * Step 2: checks the signature over the login message and opens a session. Throws AuthError;
+   * `webLogin` false is the display, where local-only users may log in.
+   */
+  login(
+    username: string,
+    nonce: Uint8Array,
+    signature: Uint8Array,
+    ctx: RequestContext,
+    options: { readonly webLogin: boolean } = { webLogin: true },
+  ): { token: string; session: Session } {
+    const slot = this.verifyProof('login', username, nonce, signature, ctx);
+    const entry = this.deps.security.state.table.slots[slot] as UserEntry;
+    if (options.webLogin && entry.localOnly) {
+      this.deps.security.record({
+        type: 'login',
+        interface: ctx.interface,
+        source: ctx.source,
+        slot,
+        result: 'denied',
+        detail: 'local-only',
+      });
+      throw new AuthError('local-only', `'${username}' may log in at the local display only`);
+    }
+    const epoch = this.deps.security.state.table.epochs[slot] ?? 0;
+    const opened = this.deps.sessions.create(slot, epoch, ctx.source ?? '', this.deps.now());
+    this.deps.security.record({
+      type: 'login',
+      interface: ctx.interface,
+      source: ctx.source,
+      slot,
+      result: 'ok',
+    });
+    return opened;
+  }
+
+  /**
+   * Checks a proof of the password (a signature of the protocol message for `purpose` over a nonce
+   * issued to `username`), throttled like a login. Returns the user's slot; throws AuthError.
+   */
+  verifyProof(
+    purpose: ProofPurpose,
+    username: string,
+    nonce: Uint8Array,
+    signature: Uint8Array,
+    ctx: RequestContext,
+  ): number {
+    const now = this.deps.now();
+    const source = ctx.source ?? '';
+    const verdict = this.deps.throttle.check(username, source, now);
+    if (!verdict.allowed) {
+      this.deps.security.record({
+        type: purpose === 'login' ? 'login' : 'password.proof',
+        interface: ctx.interface,
+        source: ctx.source,
+        result: 'denied',
+        detail: verdict.reason,
+      });
+      throw verdict.reason === 'locked'
+        ? new AuthError('locked', 'too many failed logins: locked for a while', verdict.retryAfterMs)
+        : new AuthError(
+            'rate-limited',
+            'too many failed logins: wait before trying again',
+            verdict.retryAfterMs,
+          );
+    }
+    const user = this.userNamed(username);
+    // One signature check on every path, against the real or a decoy key: the same work either way.
+    const publicKey = user ? user.entry.verifier.publicKey : this.decoyPublicKey(username);
+    const fresh = this.deps.challenges.consume(nonce, username, now);
+    const valid = verifySignature(publicKey, proofMessage(purpose, username, nonce), signature);
+    if (!(user && fresh && valid)) {
+      const next = this.deps.throttle.fail(username, source, now);
+      this.deps.security.record({
+        type: purpose === 'login' ? 'login' : 'password.proof',
+        interface: ctx.interface,
+        source: ctx.source,
+        slot: user?.slot,
+        result: 'failed',
+        detail: [
+          user ? undefined : 'no such user',
+          fresh ? undefined : 'stale nonce',
+          next.allowed ? undefined : next.reason,
+        ]
+          .filter(Boolean)
+          .join(', '),
+      });
+      throw new AuthError('invalid-credentials', 'wrong username or password');
+    }
+    this.deps.throttle.succeed(username, source);
+    return user.slot;
+  }
+
+  logout(token: string, slot: number, ctx: RequestContext): void {
+    this.deps.sessions.end(token);
+    this.deps.security.record({
+      type: 'logout',
+      interface: ctx.interface,
+      source: ctx.source,
+      slot,
+      result: 'ok',
+    });
+  }
+
+  private userNamed(username: string): { slot: number; entry: UserEntry } | null {
+    const table = this.deps.security.state.table;
+    const slot = findSlotByName(table, username);
+    const entry = slot === null ? null : table.slots[slot];
+    return slot !== null && entry?.type === 'user' ? { slot, entry } : null;
+  }
+
+  private decoyPublicKey(username: string): Uint8Array {
+    const seed = createHmac('sha256', this.deps.decoyKey).update(`key\n${username}`).digest();
+    return publicKeyFromSeed(new Uint8Array(seed));
+  }
+}

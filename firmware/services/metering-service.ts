@@ -1,0 +1,111 @@
+/**
+ * Metering operations every interface shares (REST, Modbus, display): reading values scaled by the
+ * VT/CT ratios, resetting meters and min/max, and changing the measurement configuration. Each checks
+ * the actor through the one gate and logs commands and configuration changes as security events.
+ */
+import type { DeviceConfig } from '../core/device-config.ts';
+import { type Actor, authorize } from '../core/user-table.ts';
+import {
+  type EnergyMeters,
+  type Measurements,
+  type MeterSource,
+  type MinMax,
+  scaleToPrimary,
+} from '../meter/meter-source.ts';
+import type { ConfigStore } from '../store/config-store.ts';
+import type { RequestContext } from './request-context.ts';
+import type { SecurityService } from './security-service.ts';
+
+export class MeteringService {
+  constructor(
+    private readonly meter: MeterSource,
+    private readonly configStore: ConfigStore,
+    private readonly security: SecurityService,
+    private readonly now: () => number,
+  ) {}
+
+  get config(): DeviceConfig {
+    return this.configStore.config;
+  }
+
+  measurements(actor: Actor): Measurements {
+    authorize(actor, 'measurements.read');
+    return scaleToPrimary(this.meter.measurements(this.now()), this.configStore.config);
+  }
+
+  /** Energy on the primary side. */
+  meters(actor: Actor): EnergyMeters {
+    authorize(actor, 'meters.read');
+    const m = this.meter.meters(this.now());
+    const k = this.configStore.config.vtRatio * this.configStore.config.ctRatio;
+    return {
+      ...m,
+      activeImportWh: Math.floor(m.activeImportWh * k),
+      activeExportWh: Math.floor(m.activeExportWh * k),
+      reactiveImportVarh: Math.floor(m.reactiveImportVarh * k),
+      reactiveExportVarh: Math.floor(m.reactiveExportVarh * k),
+    };
+  }
+
+  minMax(actor: Actor): MinMax {
+    authorize(actor, 'measurements.read');
+    const m = this.meter.minMax(this.now());
+    const { vtRatio, ctRatio } = this.configStore.config;
+    return {
+      ...m,
+      pMax: m.pMax * vtRatio * ctRatio,
+      pMin: m.pMin * vtRatio * ctRatio,
+      iMax: m.iMax * ctRatio,
+    };
+  }
+
+  resetMeters(actor: Actor, ctx: RequestContext): void {
+    this.command('meters.reset', actor, ctx, () => this.meter.resetMeters(this.now()));
+  }
+
+  resetMinMax(actor: Actor, ctx: RequestContext): void {
+    this.command('minmax.reset', actor, ctx, () => this.meter.resetMinMax(this.now()));
+  }
+
+  /** Validates, stores and logs a new measurement configuration. Needs config.write. */
+  updateConfig(actor: Actor, patch: Partial<DeviceConfig>, ctx: RequestContext): DeviceConfig {
+    let next: DeviceConfig = this.configStore.config;
+    this.command(
+      'config.change',
+      actor,
+      ctx,
+      () => {
+        next = {
+          ...this.configStore.config,
+          ...patch,
+          rtu: { ...this.configStore.config.rtu, ...patch.rtu },
+        };
+        this.configStore.commit(next);
+      },
+      Object.keys(patch).join(','),
+    );
+    return next;
+  }
+
+  private command(
+    type: 'meters.reset' | 'minmax.reset' | 'config.change',
+    actor: Actor,
+    ctx: RequestContext,
+    action: () => void,
+    detail?: string,
+  ): void {
+    const event = { type, interface: ctx.interface, source: ctx.source, slot: actor.slot, detail };
+    try {
+      authorize(actor, type === 'config.change' ? 'config.write' : type);
+      action();
+    } catch (error) {
+      this.security.record({
+        ...event,
+        result: 'denied',
+        detail: [detail, (error as { code?: string }).code].filter(Boolean).join(' '),
+      });
+      throw error;
+    }
+    this.security.record({ ...event, result: 'ok' });
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The device's HTTPS certificate: a self-signed ECDSA P-256 certificate made at first boot (SAN:
+ * localhost, 127.0.0.1, ::1, the host name), or one a security.write user uploads. The certificate is
+ * public (`tls/cert.pem`); the private key is kept sealed under a key derived from the root key
+ * (`tls/key.sealed`), like every other secret, so it dies with a factory reset.
+ */
+import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import nacl from 'tweetnacl';
+import { CoreError } from '../core/core-error.ts';
+import { deriveKey } from '../store/record-keys.ts';
+import { cbor } from '../store/sealed-record.ts';
+
+export interface TlsCredentials {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface TlsInfo {
+  readonly source: 'self-signed' | 'uploaded';
+  readonly subject: string;
+  readonly issuer: string;
+  readonly subjectAltName: string | null;
+  /** SHA-256 of the DER certificate, colon-separated hex, as browsers show it. */
+  readonly fingerprint256: string;
+  readonly validFrom: string;
+  readonly validTo: string;
+}
+
+const CERT_FILE = 'cert.pem';
+const KEY_FILE = 'key.sealed';
+
+export class TlsService {
+  private credentials: TlsCredentials | null = null;
+  private source: TlsInfo['source'] = 'self-signed';
+  private readonly key: Uint8Array;
+
+  constructor(
+    private readonly dir: string,
+    rootKey: Uint8Array,
+    private readonly now: () => number,
+  ) {
+    this.key = deriveKey(rootKey, 'tls-key');
+  }
+
+  /** Loads the stored certificate, or makes the self-signed one when there is none (or it is unreadable). */
+  async ensure(): Promise<{ created: boolean }> {
+    const loaded = this.load();
+    if (loaded) {
+      this.credentials = loaded.credentials;
+      this.source = loaded.source;
+      return { created: false };
+    }
+    this.store(await generateSelfSigned(this.now()), 'self-signed');
+    return { created: true };
+  }
+
+  current(): TlsCredentials {
+    if (!this.credentials) throw new Error('TLS credentials not loaded: call ensure() first');
+    return this.credentials;
+  }
+
+  info(): TlsInfo {
+    const cert = new X509Certificate(this.current().cert);
+    return {
+      source: this.source,
+      subject: cert.subject,
+      issuer: cert.issuer,
+      subjectAltName: cert.subjectAltName ?? null,
+      fingerprint256: cert.fingerprint256,
+      validFrom: new Date(cert.validFrom).toISOString(),
+      validTo: new Date(cert.validTo).toISOString(),
+    };
+  }
+
+  /**
+   * Validates and installs an uploaded certificate (PEM, leaf first, chain after) and its private key.
+   * Throws CoreError `invalid-setting` naming the field: unparsable, key not matching, expired or not
+   * yet valid, or a key that is not EC/RSA.
+   */
+  upload(certificatePem: string, privateKeyPem: string): TlsInfo {
+    const fail = (field: string, message: string): never => {
+      throw new CoreError('invalid-setting', `${field}: ${message}`, { field });
+    };
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(certificatePem);
+    } catch {
+      return fail('certificate', 'not a PEM X.509 certificate');
+    }
+    let key: ReturnType<typeof createPrivateKey>;
+    try {
+      key = createPrivateKey(privateKeyPem);
+    } catch {
+      return fail('privateKey', 'not a PEM private key (PKCS#8, SEC1 or PKCS#1, unencrypted)');
+    }
+    if (key.asymmetricKeyType !== 'ec' && key.asymmetricKeyType !== 'rsa') {
+      fail('privateKey', `a ${key.asymmetricKeyType} key cannot serve TLS here; use EC (P-256) or RSA`);
+    }
+    if (!cert.checkPrivateKey(key)) fail('privateKey', 'does not belong to the certificate');
+    const now = this.now();
+    if (Date.parse(cert.validTo) < now)
+      fail('certificate', `expired on ${new Date(cert.validTo).toISOString()}`);
+    if (Date.parse(cert.validFrom) > now)
+      fail('certificate', `not valid before ${new Date(cert.validFrom).toISOString()}`);
+    this.store(
+      { cert: certificatePem, key: key.export({ format: 'pem', type: 'pkcs8' }) as string },
+      'uploaded',
+    );
+    return this.info();
+  }
+
+  private load(): { credentials: TlsCredentials; source: TlsInfo['source'] } | null {
+    const certPath = join(this.dir, CERT_FILE);
+    const keyPath = join(this.dir, KEY_FILE);
+    if (!existsSync(certPath) || !existsSync(keyPath)) return null;
+    try {
+      const sealed = readFileSync(keyPath);
+      const nonce = sealed.subarray(0, nacl.secretbox.nonceLength);
+      const opened = nacl.secretbox.open(sealed.subarray(nacl.secretbox.nonceLength), nonce, this.key);
+      if (!opened) return null;
+      const { key, source } = cbor.decode(opened) as { key: string; source: TlsInfo['source'] };
+      const cert = readFileSync(certPath, 'utf8');
+      if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) return null;
+      return { credentials: { cert, key }, source: source === 'uploaded' ? 'uploaded' : 'self-signed' };
+    } catch {
+      return null;
+    }
+  }
+
+  private store(credentials: TlsCredentials, source: TlsInfo['source']): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const nonce = new Uint8Array(randomBytes(nacl.secretbox.nonceLength));
+    const box = nacl.secretbox(cbor.encode({ key: credentials.key, source }), nonce, this.key);
+    writeAtomically(join(this.dir, KEY_FILE), Buffer.concat([nonce, box]));
+    writeAtomically(join(this.dir, CERT_FILE), Buffer.from(credentials.cert));
+    this.credentials = credentials;
+    this.source = source;
+  }
+}
+
+function writeAtomically(path: string, data: Uint8Array): void {
+  const temp = `${path}.tmp`;
+  writeFileSync(temp, data, { mode: 0o600 });
+  renameSync(temp, path);
+}
+
+/** ECDSA P-256 / SHA-256, 10 years, made with @peculiar/x509 (loaded only when needed: first boot). */
+async function generateSelfSigned(now: number): Promise<TlsCredentials> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const host = hostname();
+  const names = [
+    { type: 'dns' as const, value: 'localhost' },
+    ...(host && host !== 'localhost' ? [{ type: 'dns' as const, value: host }] : []),
+    { type: 'ip' as const, value: '127.0.0.1' },
+    { type: 'ip' as const, value: '::1' },
+  ];
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: Buffer.from(randomBytes(16))
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
+    name: `CN=metergate ${host || 'device'}, O=metergate`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 10 * 365 * 24 * 3600_000),
+    signingAlgorithm: algorithm,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      new x509.SubjectAlternativeNameExtension(names),
+    ],
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)?.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  return { cert: cert.toString('pem'), key };
+}
