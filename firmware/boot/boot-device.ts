@@ -9,6 +9,7 @@ import { deriveDeviceIdentity } from '../auth/device-identity.ts';
 import { LoginChallenges } from '../auth/login-challenges.ts';
 import { LoginThrottle } from '../auth/login-throttle.ts';
 import { SessionStore } from '../auth/session-store.ts';
+import type { RouteDeclaration } from '../http/api-builder.ts';
 import { type AddressFilter, createAddressFilter } from '../http/client-whitelist.ts';
 import { createApiApp } from '../http/create-api-app.ts';
 import { startHttpListeners } from '../http/http-listeners.ts';
@@ -41,6 +42,11 @@ export interface Device {
   readonly store: SecureStore | null;
   /** Releases every resource; the process may then exit. */
   stop(): Promise<void>;
+  /** The REST routes as declared (with their permission) and as registered in the router, for tests. */
+  readonly routes?: {
+    readonly declared: readonly RouteDeclaration[];
+    readonly registered: readonly string[];
+  };
 }
 
 export interface BootHooks {
@@ -130,7 +136,7 @@ async function startServices(
 
   let httpsPort: number | null = null;
   let reloadTls = () => {};
-  const { app } = createApiApp({
+  const { app, declarations } = createApiApp({
     security,
     login,
     sessions,
@@ -170,6 +176,10 @@ async function startServices(
     ready: { mode: 'normal', http: listeners.http, https: listeners.https, modbusTcp: null, modbusTls: null },
     store,
     stop,
+    routes: {
+      declared: declarations,
+      registered: app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`),
+    },
   };
 }
 

@@ -35,7 +35,8 @@ export class ApiBuilder {
   constructor(readonly app: OpenAPIHono<AppEnv>) {}
 
   route<R extends RouteConfig>(requires: Requirement, config: R, handler: RouteHandler<R, AppEnv>): void {
-    const route = createRoute({ ...config, middleware: [gate(requires)] });
+    // The requirement is published in the OpenAPI document too (`x-requires`), for clients and tests.
+    const route = createRoute({ ...config, 'x-requires': requires, middleware: [gate(requires)] });
     this.declarations.push({
       method: config.method.toUpperCase(),
       path: config.path,

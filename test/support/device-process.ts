@@ -42,10 +42,23 @@ export const LOOPBACK_PORTS = [
   'none',
 ];
 
+/** Every device a test started and has not seen exit: killed by PID when the test process ends. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export async function startDevice(args: readonly string[], timeoutMs = 15_000): Promise<RunningDevice> {
   const child = spawn(process.execPath, [DEVICE_ENTRY, '--sim', ...LOOPBACK_PORTS, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  // A failed assertion must not leave the test process waiting on a live child: unref it, and the
+  // exit hook above kills it.
+  child.unref();
+  (child.stdout as unknown as { unref(): void }).unref();
+  (child.stderr as unknown as { unref(): void }).unref();
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');
