@@ -26,7 +26,7 @@ export class LoginChallenges {
     },
   ) {}
 
-  /** A new nonce for `username`, valid until now + ttl. */
+  /** A new nonce for `username`, valid before now + ttl (`expiresAt`, the first instant it is refused). */
   issue(username: string, now: number): { nonce: Uint8Array; expiresAt: number } {
     this.prune(now);
     while (this.open.size >= this.limits.max) {
@@ -45,7 +45,7 @@ export class LoginChallenges {
     const challenge = this.open.get(key);
     if (!challenge) return false;
     this.open.delete(key);
-    return challenge.username === username && now <= challenge.expiresAt;
+    return challenge.username === username && now < challenge.expiresAt;
   }
 
   /** The salt shown for a username that has no verifier: HMAC(key, name), 16 bytes. */
@@ -57,7 +57,7 @@ export class LoginChallenges {
 
   private prune(now: number): void {
     for (const [key, challenge] of this.open) {
-      if (challenge.expiresAt < now) this.open.delete(key);
+      if (challenge.expiresAt <= now) this.open.delete(key);
     }
   }
 }

@@ -43,7 +43,7 @@ export class LoginThrottle {
   /** Records a failure; returns what the next attempt will meet (for the event log). */
   fail(account: string, source: string, now: number): ThrottleVerdict {
     const policy = this.policy();
-    const pair = counterIn(this.pairs, pairKey(account, source));
+    const pair = counterIn(this.pairs, pairKey(account, source), now);
     pair.failures++;
     pair.locked = false;
     if (pair.failures >= policy.lockAfterFailures) {
@@ -53,7 +53,7 @@ export class LoginThrottle {
       const doublings = Math.min(pair.failures - policy.delayAfterFailures, 20);
       pair.blockedUntil = now + policy.baseDelayMs * 2 ** doublings;
     }
-    const accountCounter = counterIn(this.accounts, account);
+    const accountCounter = counterIn(this.accounts, account, now);
     accountCounter.failures++;
     if (accountCounter.failures >= Math.min(policy.accountLockAfterFailures, 100)) {
       accountCounter.blockedUntil = now + policy.lockSeconds * 1000;
@@ -80,12 +80,30 @@ function pairKey(account: string, source: string): string {
   return `${account}\n${source}`;
 }
 
-function counterIn(map: Map<string, Counter>, key: string): Counter {
+function counterIn(map: Map<string, Counter>, key: string, now: number): Counter {
   let counter = map.get(key);
   if (!counter) {
-    if (map.size >= MAX_TRACKED) map.delete(map.keys().next().value as string);
+    if (map.size >= MAX_TRACKED) map.delete(leastValuable(map, now));
     counter = { failures: 0, blockedUntil: 0, locked: false };
     map.set(key, counter);
   }
   return counter;
+}
+
+/**
+ * The counter to forget when the map is full: not blocking now, fewest failures, oldest. Evicting the
+ * oldest alone would let a flood of failures for made-up names wash out a real account's lock and count.
+ */
+function leastValuable(map: Map<string, Counter>, now: number): string {
+  let victim: string | undefined;
+  let lowest = Number.POSITIVE_INFINITY;
+  for (const [key, counter] of map) {
+    const weight = counter.blockedUntil > now ? Number.POSITIVE_INFINITY : counter.failures;
+    if (victim === undefined || weight < lowest) {
+      victim = key;
+      lowest = weight;
+      if (weight <= 1) break;
+    }
+  }
+  return victim as string;
 }

@@ -22,6 +22,8 @@ export interface ClientOptions {
   /** Every byte written to the connection (plaintext, before TLS), for capture tests. */
   readonly onWrite?: (chunk: Buffer) => void;
   readonly timeoutMs?: number;
+  /** Local address the connection is bound to (e.g. 127.0.0.2: another source on loopback). */
+  readonly localAddress?: string;
 }
 
 export interface ApiResponse<T = unknown> {
@@ -142,13 +144,14 @@ export class DeviceClient {
     payload?: Buffer,
   ): Promise<ApiResponse> {
     const secure = url.protocol === 'https:';
-    const { ca, fingerprint, onWrite, timeoutMs = 30_000 } = this.options;
+    const { ca, fingerprint, onWrite, localAddress, timeoutMs = 30_000 } = this.options;
     return new Promise((resolve, reject) => {
       const options = {
         method,
         headers,
         agent: false as const,
         timeout: timeoutMs,
+        ...(localAddress === undefined ? {} : { localAddress }),
         ...(secure
           ? fingerprint === undefined
             ? { ca }

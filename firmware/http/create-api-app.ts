@@ -31,14 +31,15 @@ export function createApiApp(deps: ApiDeps): {
     },
   });
   app.use('*', securityHeaders());
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError(413, 'body-too-large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
-      },
-    }),
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError(413, 'body-too-large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+    },
+  });
+  // Only where a body may come: asking a GET for its body makes node-server build a full Request.
+  app.use('/api/*', (c, next) =>
+    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
   );
   app.use('/api/*', resolvePrincipal(deps));
 
