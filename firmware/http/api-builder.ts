@@ -5,7 +5,7 @@
  * test walks, and a route registered without one fails that test.
  */
 import { createRoute, type OpenAPIHono, type RouteConfig, type RouteHandler } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { secretsEqual } from '../auth/session-store.ts';
 import { CoreError } from '../core/core-error.ts';
 import type { PermissionName } from '../core/permission-table.ts';
@@ -29,14 +29,31 @@ export interface RouteDeclaration {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Told about every request the gate refuses (for the security log). */
+export type DenialListener = (c: Context<AppEnv>, requires: Requirement, error: ApiError | CoreError) => void;
+
 export class ApiBuilder {
   readonly declarations: RouteDeclaration[] = [];
 
-  constructor(readonly app: OpenAPIHono<AppEnv>) {}
+  constructor(
+    readonly app: OpenAPIHono<AppEnv>,
+    private readonly onDenied: DenialListener = () => {},
+  ) {}
 
   route<R extends RouteConfig>(requires: Requirement, config: R, handler: RouteHandler<R, AppEnv>): void {
+    const guard = gate(requires);
+    const denied = this.onDenied;
+    const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+      try {
+        await guard(c, async () => {});
+      } catch (error) {
+        if (error instanceof ApiError || error instanceof CoreError) denied(c, requires, error);
+        throw error;
+      }
+      return next();
+    };
     // The requirement is published in the OpenAPI document too (`x-requires`), for clients and tests.
-    const route = createRoute({ ...config, 'x-requires': requires, middleware: [gate(requires)] });
+    const route = createRoute({ ...config, 'x-requires': requires, middleware: [middleware] });
     this.declarations.push({
       method: config.method.toUpperCase(),
       path: config.path,
