@@ -55,6 +55,7 @@ export function openSealedPassword(
   } catch {
     return fail('sealed content is not UTF-8 JSON');
   }
+  if (plaintext === null || typeof plaintext !== 'object') fail('sealed content is not a JSON object');
   if (plaintext.v !== 1 || plaintext.purpose !== expected.purpose) fail('sealed for another purpose');
   if (plaintext.username !== expected.username) fail(`sealed for another user than '${expected.username}'`);
   if (typeof plaintext.password !== 'string') fail('sealed content has no password');

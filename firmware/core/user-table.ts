@@ -340,7 +340,9 @@ function place(table: UserTable, name: string, entry: SlotEntry): { table: UserT
   return { table: replace(table, slot, entry), slot };
 }
 
+/** The table with `entry` in `slot`; the same table (epoch kept, sessions alive) when nothing changes. */
 function replace(table: UserTable, slot: number, entry: SlotEntry | null): UserTable {
+  if (sameEntry(table.slots[slot] ?? null, entry)) return table;
   const slots = table.slots.slice();
   slots[slot] = entry;
   const epochs = table.epochs.slice();
@@ -348,6 +350,12 @@ function replace(table: UserTable, slot: number, entry: SlotEntry | null): UserT
   const next = { slots, epochs };
   assertSecurityAdminRemains(next);
   return next;
+}
+
+function sameEntry(a: SlotEntry | null, b: SlotEntry | null): boolean {
+  if (a === null || b === null) return a === b;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((key) => a[key as keyof SlotEntry] === b[key as keyof SlotEntry]);
 }
 
 function permissionsOf(...names: PermissionName[]): PermissionSet {

@@ -110,7 +110,16 @@ export function gate(requires: Requirement): MiddlewareHandler<AppEnv> {
         throw new ApiError(403, 'user-session-required', 'only a logged-in user can do this');
       return next();
     }
-    if (requires !== 'authenticated') authorize(principal.actor, requires);
+    if (requires === 'authenticated') {
+      if (principal.actor.mustChangePassword) {
+        throw new CoreError(
+          'password-change-required',
+          'set a new password first: the default password may do nothing else',
+        );
+      }
+      return next();
+    }
+    authorize(principal.actor, requires);
     return next();
   };
 }

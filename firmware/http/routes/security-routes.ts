@@ -346,7 +346,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       request: jsonBody(TlsUploadSchema),
       responses: { 200: jsonResponse(TlsInfoSchema, 'The new certificate') },
     },
-    (c) => {
+    async (c) => {
       const ctx = c.get('context');
       if (ctx.interface !== 'https') {
         throw new ApiError(
@@ -365,6 +365,13 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       try {
         const info = deps.tls.upload(body.certificate, body.privateKey);
         security.record({ ...event, result: 'ok', detail: info.fingerprint256 });
+        if (security.state.settings.tls !== 'uploaded') {
+          await security.updateSettings(
+            c.get('principal').actor,
+            { ...security.state.settings, tls: 'uploaded' },
+            ctx,
+          );
+        }
         deps.onTlsChange?.();
         return c.json(info, 200);
       } catch (error) {

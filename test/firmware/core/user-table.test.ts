@@ -806,9 +806,22 @@ describe('setPermissions', () => {
     }
   });
 
+  it('a change that changes nothing returns the same table: epoch and sessions kept', () => {
+    const { table, admin } = populatedTable();
+    const current = entryAt(table, 3);
+    assert.equal(setPermissions(table, admin, 3, current.permissions), table);
+    assert.equal(renameEntry(table, admin, 3, current.name), table);
+    assert.notEqual(setPermissions(table, admin, 3, current.permissions ^ METERS_READ), table);
+  });
+
   it('an API key set to another preset takes that preset', () => {
     const { table, admin } = populatedTable();
     for (const preset of Object.keys(PRESETS) as PresetName[]) {
+      if (preset === apiKey(table, 4).preset) {
+        // Its own preset changes nothing: the same table, the epoch (and so the sessions) kept.
+        assert.equal(setPermissions(table, admin, 4, PRESETS[preset]), table);
+        continue;
+      }
       const next = changes(table, (t) => setPermissions(t, admin, 4, PRESETS[preset]));
       assert.deepEqual(next.slots[4], { ...apiKey(table, 4), permissions: PRESETS[preset], preset });
     }
