@@ -29,6 +29,11 @@ export class LoginThrottle {
   /** May `account` try to log in from `source` now? */
   check(account: string, source: string, now: number): ThrottleVerdict {
     for (const counter of [this.accounts.get(account), this.pairs.get(pairKey(account, source))]) {
+      if (counter?.locked && counter.blockedUntil <= now) {
+        // A lock that has run out starts the count again; the delays apply anew.
+        counter.locked = false;
+        counter.failures = 0;
+      }
       if (counter && counter.blockedUntil > now) {
         return {
           allowed: false,

@@ -116,7 +116,8 @@ async function startServices(
     return whitelist.filter;
   };
 
-  const security = new SecurityService(store, { now });
+  let onSecurityChange = () => {};
+  const security = new SecurityService(store, { now, onChange: () => onSecurityChange() });
   const sessionKey = deriveKey(rootKey, 'session');
   const identity = deriveDeviceIdentity(rootKey);
   const sessions = new SessionStore();
@@ -163,6 +164,7 @@ async function startServices(
   cleanups.push(() => listeners.close());
   httpsPort = listeners.https;
   reloadTls = () => listeners.reloadTls();
+  onSecurityChange = () => listeners.enforceWhitelist();
 
   store.record({ time: now(), type: 'boot', interface: 'system', result: 'ok' });
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;

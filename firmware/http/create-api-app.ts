@@ -131,6 +131,6 @@ function validationError(error: ZodError, target: string): ApiError {
     const field = [...issue.path.map(String), issue.keys[0] ?? ''].join('.');
     return new ApiError(400, 'unknown-field', `unknown field: ${field}`, { field });
   }
-  const field = issue.path.map(String).join('.') || target;
+  const field = issue.path.map(String).join('.') || (target === 'json' ? 'body' : target);
   return new ApiError(400, 'invalid-field', `${field}: ${issue.message}`, { field });
 }

@@ -35,6 +35,8 @@ export interface HttpListeners {
   readonly https: number | null;
   /** Serves the current credentials to new TLS connections. */
   reloadTls(): void;
+  /** Drops open connections the whitelist no longer allows (after it changed). */
+  enforceWhitelist(): void;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export async function startHttpListeners(
 ): Promise<HttpListeners> {
   const listener = getRequestListener(fetch);
   const servers: Server[] = [];
+  const sockets = new Set<Socket>();
   const tlsOptions = () => ({
     ...options.credentials(),
     minVersion: 'TLSv1.2' as const,
@@ -58,7 +61,12 @@ export async function startHttpListeners(
     server.maxConnections = options.maxConnections ?? 64;
     server.setTimeout(60_000, (socket: Socket) => socket.destroy());
     server.on('connection', (socket: Socket) => {
-      if (!options.allowed()(socket.remoteAddress)) socket.destroy();
+      if (!options.allowed()(socket.remoteAddress)) {
+        socket.destroy();
+        return;
+      }
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
     });
     server.on('clientError', (_error, socket: Socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -94,6 +102,10 @@ export async function startHttpListeners(
     http: httpPort,
     https: httpsPort,
     reloadTls: () => httpsServer?.setSecureContext(tlsOptions()),
+    enforceWhitelist: () => {
+      const allowed = options.allowed();
+      for (const socket of sockets) if (!allowed(socket.remoteAddress)) socket.destroy();
+    },
     close: async () => {
       await Promise.all(servers.map(closeServer));
     },

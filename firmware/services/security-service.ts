@@ -31,6 +31,14 @@ import type { SecureStore } from '../store/secure-store.ts';
 import type { SecurityState } from '../store/security-record.ts';
 import type { RequestContext } from './request-context.ts';
 
+/** Stands in for a verifier while the cheap checks of an operation run before the KDF. */
+const PLACEHOLDER_VERIFIER: PasswordVerifier = {
+  kdf: 'pbkdf2-sha256',
+  iterations: 0,
+  salt: new Uint8Array(16),
+  publicKey: new Uint8Array(32),
+};
+
 export interface NewUserInput {
   readonly name: string;
   readonly password: string;
@@ -74,7 +82,8 @@ export class SecurityService {
 
   async addUser(actor: Actor, input: NewUserInput, ctx: RequestContext): Promise<number> {
     return this.perform('user.add', actor, ctx, `name=${input.name}`, async (state) => {
-      authorize(actor, 'security.write');
+      // Name, uniqueness and a free slot first: they are cheap, the KDF is not.
+      addUser(state.table, actor, { ...input, verifier: PLACEHOLDER_VERIFIER });
       const verifier = await this.verifierFor(input.password, input.name, state.settings);
       const { table, slot } = addUser(state.table, actor, { ...input, verifier });
       return { state: { ...state, table }, result: slot, detail: `slot=${slot}` };

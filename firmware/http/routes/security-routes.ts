@@ -5,11 +5,13 @@
 import { z } from '@hono/zod-openapi';
 import { openSealedPassword } from '../../auth/sealed-secret.ts';
 import { type PresetName, permissionsFromNames, rolePermissions } from '../../core/permission-table.ts';
+import { parseWhitelistEntry } from '../../core/security-settings-rules.ts';
 import { SLOT_COUNT } from '../../core/slots.ts';
 import { describeEntry, entryAt } from '../../core/user-table.ts';
 import type { ApiBuilder } from '../api-builder.ts';
 import type { ApiDeps } from '../api-deps.ts';
 import { ApiError } from '../api-error.ts';
+import { createAddressFilter } from '../client-whitelist.ts';
 import {
   jsonBody,
   jsonResponse,
@@ -279,6 +281,23 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
     async (c) => {
       const patch = c.req.valid('json');
       const current = security.state.settings;
+      const source = c.get('context').source;
+      const wellFormed = patch.whitelist?.every((entry) => parseWhitelistEntry(entry) !== null) ?? false;
+      if (
+        wellFormed &&
+        patch.whitelist &&
+        patch.whitelist.length > 0 &&
+        !createAddressFilter(patch.whitelist)(source)
+      ) {
+        throw new ApiError(
+          409,
+          'whitelist-excludes-you',
+          `this whitelist would drop your own connection from ${source}`,
+          {
+            field: 'whitelist',
+          },
+        );
+      }
       await security.updateSettings(
         c.get('principal').actor,
         {
