@@ -53,6 +53,8 @@ export class SimMeter implements MeterSource {
   }
 
   resetMinMax(now: number): void {
+    // Samples up to now must be folded in first, or the next read would fold them in after the reset.
+    this.integrate(now);
     const m = this.sample(now);
     this.minMaxState = { pMax: m.pTotal, pMin: m.pTotal, iMax: Math.max(...m.i), since: now };
   }

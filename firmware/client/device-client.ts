@@ -9,7 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { type ProofPurpose, proofMessage } from '../auth/auth-messages.ts';
 import { fromBase64Url, toBase64Url } from '../auth/encoding.ts';
-import { deriveSeed, signWithSeed } from '../auth/password-verifier.ts';
+import { deriveSeed, MIN_KDF_ITERATIONS, signWithSeed } from '../auth/password-verifier.ts';
 import { type SealedSecret, sealPassword } from '../auth/sealed-secret.ts';
 
 export interface ClientOptions {
@@ -123,7 +123,13 @@ export class DeviceClient {
     expectOk(challenge);
     const nonce = fromBase64Url(challenge.body.nonce, 32);
     const salt = fromBase64Url(challenge.body.salt, 16);
-    if (!nonce || !salt || challenge.body.kdf !== 'pbkdf2-sha256') {
+    // A device (or a man in the middle) asking for a cheap KDF would make the signature cheap to attack.
+    if (
+      !nonce ||
+      !salt ||
+      challenge.body.kdf !== 'pbkdf2-sha256' ||
+      !(challenge.body.iterations >= MIN_KDF_ITERATIONS)
+    ) {
       throw new ClientError(
         0,
         'bad-challenge',

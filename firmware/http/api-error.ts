@@ -45,6 +45,7 @@ const CORE_STATUS: Record<CoreErrorCode, ContentfulStatusCode> = {
 
 const AUTH_STATUS = {
   'invalid-credentials': 401,
+  'challenge-expired': 401,
   locked: 423,
   'rate-limited': 429,
   'local-only': 403,

@@ -14,7 +14,12 @@ import { findSlotByName, type UserEntry } from '../core/user-table.ts';
 import type { RequestContext } from './request-context.ts';
 import type { SecurityService } from './security-service.ts';
 
-export type AuthErrorCode = 'invalid-credentials' | 'locked' | 'rate-limited' | 'local-only';
+export type AuthErrorCode =
+  | 'invalid-credentials'
+  | 'challenge-expired'
+  | 'locked'
+  | 'rate-limited'
+  | 'local-only';
 
 /** A refused login; the HTTP adapter maps it to 401 / 423 / 429 / 403 with Retry-After. */
 export class AuthError extends Error {
@@ -141,7 +146,22 @@ export class LoginService {
     const publicKey = user ? user.entry.verifier.publicKey : this.decoyPublicKey(username);
     const fresh = this.deps.challenges.consume(nonce, username, now);
     const valid = verifySignature(publicKey, proofMessage(purpose, username, nonce), signature);
-    if (!(user && fresh && valid)) {
+    if (!fresh) {
+      // No fresh nonce, no guess: a stale or unknown nonce proves nothing about the password, so it does
+      // not count as a failure (else flooding challenges to evict a user's nonce would lock them out).
+      this.deps.security.record({
+        type: purpose === 'login' ? 'login' : 'password.proof',
+        interface: ctx.interface,
+        source: ctx.source,
+        result: 'failed',
+        detail: 'stale or unknown nonce',
+      });
+      throw new AuthError(
+        'challenge-expired',
+        'the challenge expired or was already used: ask for a new one',
+      );
+    }
+    if (!(user && valid)) {
       const next = this.deps.throttle.fail(username, source, now);
       this.deps.security.record({
         type: purpose === 'login' ? 'login' : 'password.proof',

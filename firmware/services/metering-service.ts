@@ -30,12 +30,33 @@ export class MeteringService {
 
   measurements(actor: Actor): Measurements {
     authorize(actor, 'measurements.read');
-    return scaleToPrimary(this.meter.measurements(this.now()), this.configStore.config);
+    return this.snapshot().measurements();
   }
 
   /** Energy on the primary side. */
   meters(actor: Actor): EnergyMeters {
     authorize(actor, 'meters.read');
+    return this.snapshot().meters();
+  }
+
+  minMax(actor: Actor): MinMax {
+    authorize(actor, 'measurements.read');
+    return this.snapshot().minMax();
+  }
+
+  /**
+   * Unchecked readers, for a gate that has already authorized every value it will read (the Modbus
+   * gate checks each register block against the permission table itself).
+   */
+  snapshot(): { measurements(): Measurements; meters(): EnergyMeters; minMax(): MinMax } {
+    return {
+      measurements: () => scaleToPrimary(this.meter.measurements(this.now()), this.configStore.config),
+      meters: () => this.primaryMeters(),
+      minMax: () => this.primaryMinMax(),
+    };
+  }
+
+  private primaryMeters(): EnergyMeters {
     const m = this.meter.meters(this.now());
     const k = this.configStore.config.vtRatio * this.configStore.config.ctRatio;
     return {
@@ -47,8 +68,7 @@ export class MeteringService {
     };
   }
 
-  minMax(actor: Actor): MinMax {
-    authorize(actor, 'measurements.read');
+  private primaryMinMax(): MinMax {
     const m = this.meter.minMax(this.now());
     const { vtRatio, ctRatio } = this.configStore.config;
     return {

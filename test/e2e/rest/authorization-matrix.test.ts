@@ -78,11 +78,11 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
     path: '/api/v1/auth/challenge',
     body: { username: 'admin' },
   }),
-  // A well-formed proof for a name that does not exist: the route answers, the login fails.
+  // A well-formed proof over a nonce never issued: the route answers, the login fails.
   'POST /api/v1/auth/login': async () => ({
     path: '/api/v1/auth/login',
     body: { username: 'matrix_nobody', nonce: b64url(32), signature: b64url(64) },
-    anonymous: { status: 401, code: 'invalid-credentials' },
+    anonymous: { status: 401, code: 'challenge-expired' },
   }),
   'POST /api/v1/auth/logout': async () => ({ path: '/api/v1/auth/logout' }),
   'POST /api/v1/me/password': async () => ({

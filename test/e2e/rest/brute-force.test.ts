@@ -33,6 +33,7 @@ interface AuditEvent {
 
 const WRONG = 'Falsches Kennwort 99';
 const USERS = {
+  bf_stale: 'Alte Nonce Test 55',
   bf_pair: 'Sperr-Test Paar 11',
   bf_delay: 'Verzögerung Test 22',
   bf_acct: 'Konto-Grenze Test 33',
@@ -118,6 +119,28 @@ describe('brute-force protection over REST', () => {
     assert.deepEqual(stored.body.lockout, FAST);
   });
 
+  it('a reused or unknown nonce → 401 challenge-expired, not counted as a failed login', async () => {
+    await setLockout(FAST);
+    const client = from(1);
+    const { nonce, signature } = await client.prove('login', 'bf_stale', USERS.bf_stale);
+    const first = await client.request<ErrorBody>('POST', '/api/v1/auth/login', {
+      username: 'bf_stale',
+      nonce,
+      signature,
+    });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    // The same (valid!) signature again, far more often than the lock threshold: never a lock.
+    for (let i = 0; i < FAST.lockAfterFailures + 2; i++) {
+      const replay = await from(1).request<ErrorBody>('POST', '/api/v1/auth/login', {
+        username: 'bf_stale',
+        nonce,
+        signature,
+      });
+      expectError(replay, 401, 'challenge-expired', `replay ${i}`);
+    }
+    const fresh = await attempt(from(1), 'bf_stale', USERS.bf_stale);
+    assert.equal(fresh.status, 200, `a fresh login still works: ${JSON.stringify(fresh.body)}`);
+  });
   it('wrong passwords answer 401 until the pair locks; then 423 with Retry-After, even with the right password', async () => {
     const client = from(1);
     for (let i = 1; i <= FAST.lockAfterFailures; i++) {

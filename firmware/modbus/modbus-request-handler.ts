@@ -1,0 +1,255 @@
+/**
+ * The Modbus gate and request handler: one request PDU in, one response PDU out, for TCP, TLS and RTU
+ * alike. Before anything is read or written, every register the request touches must be mapped
+ * (else 0x02) and permitted to the acting principal (else 0x01, as Modbus/TCP Security specifies);
+ * writable values are range-checked (else 0x03). A refused request reads and writes nothing.
+ */
+import { CoreError } from '../core/core-error.ts';
+import type { DeviceConfig } from '../core/device-config.ts';
+import { hasPermission, permissionBit } from '../core/permission-table.ts';
+import type { Actor } from '../core/user-table.ts';
+import type { MeteringService } from '../services/metering-service.ts';
+import type { RequestContext } from '../services/request-context.ts';
+import {
+  blockAt,
+  decodeBlock,
+  encodeBlock,
+  type RegisterBlock,
+  type RegisterSnapshot,
+  type WriteAction,
+} from './register-map.ts';
+
+export const EXCEPTION = {
+  ILLEGAL_FUNCTION: 0x01,
+  ILLEGAL_DATA_ADDRESS: 0x02,
+  ILLEGAL_DATA_VALUE: 0x03,
+  SERVER_DEVICE_FAILURE: 0x04,
+} as const;
+
+/** Who a Modbus request acts as, looked up per request so a permission change applies at once. */
+export interface ModbusAccess {
+  /** The acting principal, or null when the connection has none (a TLS certificate without a valid role). */
+  actor(): Actor | null;
+  readonly context: RequestContext;
+}
+
+export interface ModbusDeps {
+  readonly metering: MeteringService;
+  readonly serialNumber: string;
+  readonly firmwareVersion: string;
+  readonly vendorName: string;
+  readonly productCode: string;
+}
+
+const MAX_READ = 125;
+const MAX_WRITE = 123;
+
+/** Handles one request PDU (function code + data); returns the response PDU. Never throws. */
+export function handleModbusPdu(pdu: Uint8Array, access: ModbusAccess, deps: ModbusDeps): Uint8Array {
+  const functionCode = pdu[0] ?? 0;
+  try {
+    const actor = access.actor();
+    if (actor === null) return exception(functionCode, EXCEPTION.ILLEGAL_FUNCTION);
+    const view = new DataView(pdu.buffer, pdu.byteOffset, pdu.byteLength);
+    switch (functionCode) {
+      case 0x03:
+      case 0x04:
+        return readRegisters(functionCode, view, actor, deps);
+      case 0x06:
+        return writeSingle(view, actor, access.context, deps);
+      case 0x10:
+        return writeMultiple(view, actor, access.context, deps);
+      case 0x2b:
+        return readDeviceIdentification(view, deps);
+      default:
+        return exception(functionCode, EXCEPTION.ILLEGAL_FUNCTION);
+    }
+  } catch (error) {
+    if (
+      error instanceof CoreError &&
+      (error.code === 'permission-denied' || error.code === 'password-change-required')
+    ) {
+      return exception(functionCode, EXCEPTION.ILLEGAL_FUNCTION);
+    }
+    if (error instanceof CoreError && error.code === 'invalid-setting') {
+      return exception(functionCode, EXCEPTION.ILLEGAL_DATA_VALUE);
+    }
+    return exception(functionCode, EXCEPTION.SERVER_DEVICE_FAILURE);
+  }
+}
+
+export function exception(functionCode: number, code: number): Uint8Array {
+  return Uint8Array.of((functionCode | 0x80) & 0xff, code);
+}
+
+function allowed(actor: Actor, permission: RegisterBlock['read'] | RegisterBlock['write']): boolean {
+  if (permission === 'public') return true;
+  if (permission === null || actor.mustChangePassword) return false;
+  return hasPermission(actor.permissions, permissionBit(permission));
+}
+
+/** The blocks covering [start, start+count), or an exception code when one address is unmapped. */
+function blocksCovering(start: number, count: number): RegisterBlock[] | number {
+  const blocks: RegisterBlock[] = [];
+  for (let address = start; address < start + count; ) {
+    const block = blockAt(address);
+    if (!block) return EXCEPTION.ILLEGAL_DATA_ADDRESS;
+    blocks.push(block);
+    address = block.address + block.count;
+  }
+  return blocks;
+}
+
+function readRegisters(functionCode: number, view: DataView, actor: Actor, deps: ModbusDeps): Uint8Array {
+  if (view.byteLength !== 5) return exception(functionCode, EXCEPTION.ILLEGAL_DATA_VALUE);
+  const start = view.getUint16(1);
+  const count = view.getUint16(3);
+  if (count < 1 || count > MAX_READ) return exception(functionCode, EXCEPTION.ILLEGAL_DATA_VALUE);
+  const blocks = blocksCovering(start, count);
+  if (typeof blocks === 'number') return exception(functionCode, blocks);
+  if (!blocks.every((block) => allowed(actor, block.read)))
+    return exception(functionCode, EXCEPTION.ILLEGAL_FUNCTION);
+
+  const snapshot = lazySnapshot(deps);
+  const wordOrder = snapshot.config.wordOrder;
+  const response = new Uint8Array(2 + count * 2);
+  response[0] = functionCode;
+  response[1] = count * 2;
+  const out = new DataView(response.buffer);
+  let written = 0;
+  for (const block of blocks) {
+    const registers = encodeBlock(block, block.value(snapshot), wordOrder);
+    for (let i = 0; i < block.count; i++) {
+      const address = block.address + i;
+      if (address < start || address >= start + count) continue;
+      out.setUint16(2 + written * 2, registers[i] as number);
+      written++;
+    }
+  }
+  return response;
+}
+
+function writeSingle(view: DataView, actor: Actor, ctx: RequestContext, deps: ModbusDeps): Uint8Array {
+  if (view.byteLength !== 5) return exception(0x06, EXCEPTION.ILLEGAL_DATA_VALUE);
+  const address = view.getUint16(1);
+  const value = view.getUint16(3);
+  const refused = applyWrites(address, [value], actor, ctx, deps);
+  if (refused !== null) return exception(0x06, refused);
+  return new Uint8Array(view.buffer, view.byteOffset, 5).slice();
+}
+
+function writeMultiple(view: DataView, actor: Actor, ctx: RequestContext, deps: ModbusDeps): Uint8Array {
+  if (view.byteLength < 6) return exception(0x10, EXCEPTION.ILLEGAL_DATA_VALUE);
+  const start = view.getUint16(1);
+  const count = view.getUint16(3);
+  const byteCount = view.getUint8(5);
+  if (count < 1 || count > MAX_WRITE || byteCount !== count * 2 || view.byteLength !== 6 + byteCount) {
+    return exception(0x10, EXCEPTION.ILLEGAL_DATA_VALUE);
+  }
+  const values = Array.from({ length: count }, (_, i) => view.getUint16(6 + i * 2));
+  const refused = applyWrites(start, values, actor, ctx, deps);
+  if (refused !== null) return exception(0x10, refused);
+  const response = new Uint8Array(5);
+  response[0] = 0x10;
+  new DataView(response.buffer).setUint16(1, start);
+  new DataView(response.buffer).setUint16(3, count);
+  return response;
+}
+
+/**
+ * Checks a write of `values` at `start` completely (mapped, whole blocks, permitted, in range), then
+ * performs it: configuration changes as one commit, commands in order. Returns an exception code, or
+ * null when done.
+ */
+function applyWrites(
+  start: number,
+  values: readonly number[],
+  actor: Actor,
+  ctx: RequestContext,
+  deps: ModbusDeps,
+): number | null {
+  const blocks = blocksCovering(start, values.length);
+  if (typeof blocks === 'number') return blocks;
+  if (!blocks.every((block) => allowed(actor, block.write))) return EXCEPTION.ILLEGAL_FUNCTION;
+  const first = blocks[0] as RegisterBlock;
+  const last = blocks.at(-1) as RegisterBlock;
+  // A write must cover whole blocks: half a float is not a value.
+  if (first.address !== start || last.address + last.count !== start + values.length)
+    return EXCEPTION.ILLEGAL_DATA_ADDRESS;
+
+  const wordOrder = deps.metering.config.wordOrder;
+  const actions: WriteAction[] = [];
+  for (const block of blocks) {
+    const offset = block.address - start;
+    const value = decodeBlock(block, values.slice(offset, offset + block.count), wordOrder);
+    if (
+      !Number.isFinite(value) ||
+      !block.range ||
+      value < block.range.min ||
+      value > block.range.max ||
+      !block.onWrite
+    ) {
+      return EXCEPTION.ILLEGAL_DATA_VALUE;
+    }
+    actions.push(block.onWrite(value));
+  }
+  const patch: Partial<DeviceConfig> = Object.assign(
+    {},
+    ...actions.map((a) => (a.kind === 'config' ? a.patch : {})),
+  );
+  if (Object.keys(patch).length > 0) deps.metering.updateConfig(actor, patch, ctx);
+  for (const action of actions) {
+    if (action.kind !== 'command') continue;
+    if (action.command === 'meters.reset') deps.metering.resetMeters(actor, ctx);
+    else deps.metering.resetMinMax(actor, ctx);
+  }
+  return null;
+}
+
+/** FC 43 / MEI 14, basic objects: vendor name, product code, revision. Public, like registers 500–515. */
+function readDeviceIdentification(view: DataView, deps: ModbusDeps): Uint8Array {
+  if (view.byteLength !== 4 || view.getUint8(1) !== 0x0e)
+    return exception(0x2b, EXCEPTION.ILLEGAL_DATA_VALUE);
+  const code = view.getUint8(2);
+  const objectId = view.getUint8(3);
+  if (code < 1 || code > 4) return exception(0x2b, EXCEPTION.ILLEGAL_DATA_VALUE);
+  const objects = [deps.vendorName, deps.productCode, deps.firmwareVersion].map((text) =>
+    new TextEncoder().encode(text),
+  );
+  let ids = [0, 1, 2];
+  if (code === 4) {
+    if (objectId > 2) return exception(0x2b, EXCEPTION.ILLEGAL_DATA_ADDRESS);
+    ids = [objectId];
+  } else if (objectId > 2) {
+    ids = [0, 1, 2];
+  } else {
+    ids = ids.filter((id) => id >= objectId);
+  }
+  const body = ids.flatMap((id) => [id, (objects[id] as Uint8Array).length, ...(objects[id] as Uint8Array)]);
+  return Uint8Array.of(0x2b, 0x0e, code, 0x01, 0x00, 0x00, ids.length, ...body);
+}
+
+/** Reads each part of the device state only if a block of the request needs it. */
+function lazySnapshot(deps: ModbusDeps): RegisterSnapshot {
+  const cache: Partial<Record<keyof RegisterSnapshot, unknown>> = {};
+  const once = <K extends keyof RegisterSnapshot>(key: K, read: () => RegisterSnapshot[K]) => {
+    if (!(key in cache)) cache[key] = read();
+    return cache[key] as RegisterSnapshot[K];
+  };
+  return {
+    get measurements() {
+      return once('measurements', () => deps.metering.snapshot().measurements());
+    },
+    get meters() {
+      return once('meters', () => deps.metering.snapshot().meters());
+    },
+    get minMax() {
+      return once('minMax', () => deps.metering.snapshot().minMax());
+    },
+    get config() {
+      return deps.metering.config;
+    },
+    serialNumber: deps.serialNumber,
+    firmwareVersion: deps.firmwareVersion,
+  };
+}

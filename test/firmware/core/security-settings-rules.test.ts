@@ -1,0 +1,131 @@
+/**
+ * Security settings validation: the factory defaults pass, every field passes at its boundaries, and
+ * every rule (password length, each lockout figure, Modbus principals, whitelist size and entries)
+ * refuses with CoreError 'invalid-setting' naming its field in details and at the message's start.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PasswordVerifier } from '../../../firmware/auth/password-verifier.ts';
+import { CoreError } from '../../../firmware/core/core-error.ts';
+import {
+  DEFAULT_SECURITY_SETTINGS,
+  type LockoutPolicy,
+  type SecuritySettings,
+} from '../../../firmware/core/security-settings.ts';
+import {
+  MAX_WHITELIST_ENTRIES,
+  validateSecuritySettings,
+} from '../../../firmware/core/security-settings-rules.ts';
+import { createDefaultTable } from '../../../firmware/core/user-table.ts';
+
+const VERIFIER: PasswordVerifier = {
+  kdf: 'pbkdf2-sha256',
+  iterations: 600_000,
+  salt: new Uint8Array(16),
+  publicKey: new Uint8Array(32),
+};
+const TABLE = createDefaultTable(VERIFIER);
+
+interface Patch {
+  passwordMinLength?: number;
+  lockout?: Partial<LockoutPolicy>;
+  communication?: Partial<SecuritySettings['communication']>;
+  whitelist?: readonly string[];
+}
+
+function settingsWith(patch: Patch): SecuritySettings {
+  const d = DEFAULT_SECURITY_SETTINGS;
+  return {
+    ...d,
+    ...patch,
+    lockout: { ...d.lockout, ...patch.lockout },
+    communication: { ...d.communication, ...patch.communication },
+  } as SecuritySettings;
+}
+
+function rejects(patch: Patch, field: string): void {
+  assert.throws(
+    () => validateSecuritySettings(settingsWith(patch), TABLE),
+    (error: unknown) => {
+      assert.ok(error instanceof CoreError);
+      assert.equal(error.code, 'invalid-setting');
+      assert.deepEqual(error.details, { field });
+      assert.ok(error.message.startsWith(`${field}: `), error.message);
+      return true;
+    },
+    `${JSON.stringify(patch)} should be refused naming ${field}`,
+  );
+}
+
+function accepts(patch: Patch): void {
+  const settings = settingsWith(patch);
+  assert.equal(validateSecuritySettings(settings, TABLE), settings);
+}
+
+describe('validateSecuritySettings', () => {
+  it('accepts the factory defaults', () => {
+    assert.equal(validateSecuritySettings(DEFAULT_SECURITY_SETTINGS, TABLE), DEFAULT_SECURITY_SETTINGS);
+  });
+
+  it('passwordMinLength: whole numbers from 8 to 64', () => {
+    for (const value of [8, 64]) accepts({ passwordMinLength: value });
+    for (const value of [7, 65, 8.5, Number.NaN]) rejects({ passwordMinLength: value }, 'passwordMinLength');
+  });
+
+  it('lockout.delayAfterFailures: 1 to 100 (and not above lockAfterFailures)', () => {
+    for (const value of [1, 10]) accepts({ lockout: { delayAfterFailures: value } });
+    accepts({ lockout: { delayAfterFailures: 100, lockAfterFailures: 100 } });
+    for (const value of [0, 101, 2.5]) {
+      rejects(
+        { lockout: { delayAfterFailures: value, lockAfterFailures: 100 } },
+        'lockout.delayAfterFailures',
+      );
+    }
+    rejects({ lockout: { delayAfterFailures: 11, lockAfterFailures: 10 } }, 'lockout.lockAfterFailures');
+  });
+
+  it('lockout.baseDelayMs: 0 to 60000', () => {
+    for (const value of [0, 60_000]) accepts({ lockout: { baseDelayMs: value } });
+    for (const value of [-1, 60_001, 0.5])
+      rejects({ lockout: { baseDelayMs: value } }, 'lockout.baseDelayMs');
+  });
+
+  it('lockout.lockAfterFailures: delayAfterFailures to 100', () => {
+    for (const value of [3, 100]) accepts({ lockout: { lockAfterFailures: value } });
+    for (const value of [2, 101, 9.5])
+      rejects({ lockout: { lockAfterFailures: value } }, 'lockout.lockAfterFailures');
+  });
+
+  it('lockout.lockSeconds: 1 to 86400', () => {
+    for (const value of [1, 86_400]) accepts({ lockout: { lockSeconds: value } });
+    for (const value of [0, 86_401, 1.5]) rejects({ lockout: { lockSeconds: value } }, 'lockout.lockSeconds');
+  });
+
+  it('lockout.accountLockAfterFailures: 1 to 100 (NIST SP 800-63B)', () => {
+    for (const value of [1, 100]) accepts({ lockout: { accountLockAfterFailures: value } });
+    for (const value of [0, 101, 50.5]) {
+      rejects({ lockout: { accountLockAfterFailures: value } }, 'lockout.accountLockAfterFailures');
+    }
+  });
+
+  it('communication.modbusSlot and rtuSlot: an occupied slot 0–7', () => {
+    for (const field of ['modbusSlot', 'rtuSlot'] as const) {
+      for (const slot of [0, 1, 2]) accepts({ communication: { [field]: slot } });
+      for (const slot of [3, 7, 8, -1, 1.5])
+        rejects({ communication: { [field]: slot } }, `communication.${field}`);
+    }
+  });
+
+  it(`whitelist: at most ${MAX_WHITELIST_ENTRIES} entries, each an address or a CIDR range`, () => {
+    const many = Array.from({ length: MAX_WHITELIST_ENTRIES }, (_, i) => `10.0.0.${i}`);
+    accepts({ whitelist: many });
+    accepts({ whitelist: ['192.0.2.1', '10.0.0.0/8', '2001:db8::/32', '::1'] });
+    rejects({ whitelist: [...many, '10.0.1.0'] }, 'whitelist');
+    rejects({ whitelist: ['10.0.0.0/8', '10.0.0.0/33'] }, 'whitelist[1]');
+    rejects({ whitelist: ['localhost'] }, 'whitelist[0]');
+  });
+
+  it('names the first wrong field when several are wrong', () => {
+    rejects({ passwordMinLength: 7, lockout: { lockSeconds: 0 } }, 'passwordMinLength');
+  });
+});
