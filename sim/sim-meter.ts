@@ -6,9 +6,12 @@
 import type { EnergyMeters, Measurements, MeterSource, MinMax } from '../firmware/meter/meter-source.ts';
 
 const PHASE_OFFSETS = [0, 2.1, 4.2] as const;
+/** Instantaneous values are computed once per cycle, like the meter's measurement cycle. */
+export const MEASUREMENT_CYCLE_MS = 100;
 
 export class SimMeter implements MeterSource {
   private lastIntegration: number;
+  private cycle: Measurements | null = null;
   private activeImportWh = 0;
   private activeExportWh = 0;
   private reactiveImportVarh = 0;
@@ -22,9 +25,12 @@ export class SimMeter implements MeterSource {
     this.minMaxState = { pMax: m.pTotal, pMin: m.pTotal, iMax: Math.max(...m.i), since: start };
   }
 
+  /** Values of the current measurement cycle (MEASUREMENT_CYCLE_MS), as a real meter updates them. */
   measurements(now: number): Measurements {
     this.integrate(now);
-    return this.sample(now);
+    const cycle = now - (now % MEASUREMENT_CYCLE_MS);
+    if (this.cycle?.time !== cycle) this.cycle = this.sample(cycle);
+    return this.cycle;
   }
 
   meters(now: number): EnergyMeters {

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { UserTable } from '../core/user-table.ts';
-import { fromBase64Url, toBase64Url } from './encoding.ts';
+import { toBase64Url } from './encoding.ts';
 
 export const API_KEY_PREFIX = 'mgk_';
 
@@ -19,8 +19,11 @@ export function hashApiKey(key: string): Uint8Array {
 
 /** True when `key` has the form of an API key (prefix and 32 base64url bytes). */
 export function isWellFormedApiKey(key: string): boolean {
-  return key.startsWith(API_KEY_PREFIX) && fromBase64Url(key.slice(API_KEY_PREFIX.length), 32) !== null;
+  // 32 bytes in unpadded base64url are 43 characters; the last carries 4 bits, its low 2 bits zero.
+  return WELL_FORMED.test(key);
 }
+
+const WELL_FORMED = /^mgk_[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 /** The slot holding this key, or null. Every API-key slot is compared, whatever matched before. */
 export function findApiKeySlot(table: UserTable, key: string): number | null {

@@ -28,14 +28,19 @@ const STATIC_HEADERS: readonly [string, string][] = [
   ['Permissions-Policy', 'camera=(), microphone=(), geolocation=()'],
 ];
 
-/** Set before the handler runs: hono copies them into whatever response is made, errors included. */
+/**
+ * Set on node's response before the handler runs: @hono/node-server merges them into whatever response
+ * is written, errors included, and node's own header store is far cheaper per request than a fetch
+ * `Headers` object.
+ */
 export function securityHeaders(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    for (const [name, value] of STATIC_HEADERS) c.header(name, value);
+    const out = c.env.outgoing;
+    for (const [name, value] of STATIC_HEADERS) out.setHeader(name, value);
     if ((c.env.incoming.socket as { encrypted?: boolean }).encrypted) {
-      c.header('Strict-Transport-Security', 'max-age=31536000');
+      out.setHeader('Strict-Transport-Security', 'max-age=31536000');
     }
-    if (c.req.path.startsWith('/api/')) c.header('Cache-Control', 'no-store');
+    if (c.req.path.startsWith('/api/')) out.setHeader('Cache-Control', 'no-store');
     await next();
   };
 }

@@ -50,11 +50,23 @@ export class MeteringService {
    */
   snapshot(): { measurements(): Measurements; meters(): EnergyMeters; minMax(): MinMax } {
     return {
-      measurements: () => scaleToPrimary(this.meter.measurements(this.now()), this.configStore.config),
+      measurements: () => this.primaryMeasurements(),
       meters: () => this.primaryMeters(),
       minMax: () => this.primaryMinMax(),
     };
   }
+
+  /** Scaled once per measurement cycle and configuration, not once per request. */
+  private primaryMeasurements(): Measurements {
+    const secondary = this.meter.measurements(this.now());
+    const config = this.configStore.config;
+    if (this.scaled?.secondary !== secondary || this.scaled.config !== config) {
+      this.scaled = { secondary, config, primary: scaleToPrimary(secondary, config) };
+    }
+    return this.scaled.primary;
+  }
+
+  private scaled: { secondary: Measurements; config: DeviceConfig; primary: Measurements } | null = null;
 
   private primaryMeters(): EnergyMeters {
     const m = this.meter.meters(this.now());
