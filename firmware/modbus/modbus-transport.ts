@@ -1,0 +1,55 @@
+/**
+ * What the Modbus listeners (TCP, TLS, RTU) are given by boot: the request handler bound to the device,
+ * and how to find the principal a request acts as. The listeners do framing only; every decision about
+ * registers is the request handler's (modbus-request-handler.ts).
+ */
+import type { AddressFilter } from '../http/client-whitelist.ts';
+import type { ModbusAccess } from './modbus-request-handler.ts';
+
+/** Handles one request PDU for one principal; returns the response PDU. Never throws. */
+export type PduHandler = (pdu: Uint8Array, access: ModbusAccess) => Uint8Array;
+
+export interface ModbusTcpOptions {
+  readonly host: string;
+  /** 0 = any free port. */
+  readonly port: number;
+  readonly handle: PduHandler;
+  /** The principal of a new connection (plain TCP: the configured Modbus slot, looked up per request). */
+  readonly accessFor: (connection: { readonly remoteAddress?: string; readonly peerCertificate?: Uint8Array }) => ModbusAccess;
+  /** Unit ids answered: the configured one, 0 and 255 on TCP ("this device"). Read per request. */
+  readonly unitId: () => number;
+  /** Asked at accept: false drops the connection before a byte is read. */
+  readonly allowed: () => AddressFilter;
+  /** Modbus/TCP Security: TLS with a required client certificate verified against `ca`. */
+  readonly tls?: {
+    readonly credentials: () => { readonly cert: string; readonly key: string };
+    /** PEM of the CA that client certificates must chain to; null = none uploaded (every handshake fails). */
+    readonly ca: () => string | null;
+  };
+  /** Default 16. */
+  readonly maxConnections?: number;
+  /** A connection silent this long is closed. Default 60 s. */
+  readonly idleTimeoutMs?: number;
+}
+
+export interface ModbusTcpServer {
+  readonly port: number;
+  /** Drops open connections the whitelist no longer allows. */
+  enforceWhitelist(): void;
+  close(): Promise<void>;
+}
+
+export interface ModbusRtuOptions {
+  /** Serial device or pty. */
+  readonly path: string;
+  readonly baudRate: number;
+  readonly parity: 'none' | 'even' | 'odd';
+  readonly stopBits: 1 | 2;
+  readonly handle: PduHandler;
+  readonly access: () => ModbusAccess;
+  readonly unitId: () => number;
+}
+
+export interface ModbusRtuServer {
+  close(): Promise<void>;
+}
