@@ -11,7 +11,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages the suites drive as real peers. Installed when missing; as non-root a missing one
 # is an error, never a skip.
-DEBIAN_PACKAGES=()
+DEBIAN_PACKAGES=(socat mbpoll python3-pymodbus python3-serial)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

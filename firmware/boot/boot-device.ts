@@ -14,6 +14,8 @@ import { type AddressFilter, createAddressFilter } from '../http/client-whitelis
 import { createApiApp } from '../http/create-api-app.ts';
 import { startHttpListeners } from '../http/http-listeners.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
+import { ModbusController } from '../modbus/modbus-controller.ts';
+import { createDenialRecorder } from '../services/denial-recorder.ts';
 import { LoginService } from '../services/login-service.ts';
 import { MeteringService } from '../services/metering-service.ts';
 import { SecurityService } from '../services/security-service.ts';
@@ -131,12 +133,17 @@ async function startServices(
     now,
   });
   if (!options.sim) hooks.log('no metering front end on this board yet: serving simulated values');
-  const metering = new MeteringService(new SimMeter(now()), configStore, security, now);
+  let onConfigChange = () => {};
+  const metering = new MeteringService(new SimMeter(now()), configStore, security, now, () =>
+    onConfigChange(),
+  );
   const tls = new TlsService(paths.tlsDir, rootKey, now);
   if ((await tls.ensure()).created) hooks.log('HTTPS: self-signed certificate created');
 
   let httpsPort: number | null = null;
   let reloadTls = () => {};
+  let modbus: ModbusController | null = null;
+  const serialNumber = deviceSerial(paths);
   const { app, declarations } = createApiApp({
     security,
     login,
@@ -146,13 +153,17 @@ async function startServices(
     tls,
     device: {
       model: DEVICE_MODEL,
-      serialNumber: deviceSerial(paths),
+      serialNumber,
       firmwareVersion: FIRMWARE_VERSION,
       deviceKey: identity.publicKey,
-      ports: () => ({ https: httpsPort }),
+      ports: () => ({ https: httpsPort, ...(modbus?.ports() ?? { modbusTcp: null, modbusTls: null }) }),
     },
     now,
-    onTlsChange: () => reloadTls(),
+    onTlsChange: () => {
+      reloadTls();
+      void modbus?.restartTls();
+    },
+    onModbusCaChange: () => void modbus?.restartTls(),
   });
   const listeners = await startHttpListeners(app.fetch, {
     host: options.host,
@@ -164,7 +175,44 @@ async function startServices(
   cleanups.push(() => listeners.close());
   httpsPort = listeners.https;
   reloadTls = () => listeners.reloadTls();
-  onSecurityChange = () => listeners.enforceWhitelist();
+
+  const recordModbusDenial = createDenialRecorder(security, now);
+  const controller = new ModbusController({
+    host: options.host,
+    tcpPort: options.modbusPort,
+    tlsPort: options.modbusTlsPort,
+    rtuPath: options.rtu,
+    security,
+    metering,
+    handlerDeps: {
+      metering,
+      serialNumber,
+      firmwareVersion: FIRMWARE_VERSION,
+      vendorName: 'metergate',
+      productCode: DEVICE_MODEL,
+      onWriteDenied: (actor, context, detail) =>
+        recordModbusDenial({
+          type: 'modbus.write',
+          interface: context.interface,
+          source: context.source,
+          slot: actor.slot,
+          detail,
+        }),
+    },
+    allowed,
+    tlsCredentials: () => tls.current(),
+    modbusCa: () => tls.modbusCa(),
+    log: hooks.log,
+  });
+  modbus = controller;
+  cleanups.push(() => controller.close());
+  await controller.apply();
+  onSecurityChange = () => {
+    listeners.enforceWhitelist();
+    controller.enforceWhitelist();
+    void controller.apply();
+  };
+  onConfigChange = () => void controller.apply();
 
   store.record({ time: now(), type: 'boot', interface: 'system', result: 'ok' });
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -175,7 +223,7 @@ async function startServices(
     );
   }
   return {
-    ready: { mode: 'normal', http: listeners.http, https: listeners.https, modbusTcp: null, modbusTls: null },
+    ready: { mode: 'normal', http: listeners.http, https: listeners.https, ...controller.ports() },
     store,
     stop,
     routes: {

@@ -12,7 +12,11 @@ export interface DeviceFacts {
   readonly firmwareVersion: string;
   readonly deviceKey: Uint8Array;
   /** Bound ports right now (null = off), for `info`. */
-  readonly ports: () => { readonly https: number | null };
+  readonly ports: () => {
+    readonly https: number | null;
+    readonly modbusTcp: number | null;
+    readonly modbusTls: number | null;
+  };
 }
 
 export interface ApiDeps {
@@ -26,4 +30,6 @@ export interface ApiDeps {
   readonly now: () => number;
   /** Called after a certificate upload, so the HTTPS listener serves the new one. */
   readonly onTlsChange?: () => void;
+  /** Called after a Modbus client CA upload (the Modbus/TLS listener restarts with it). */
+  readonly onModbusCaChange?: () => void;
 }

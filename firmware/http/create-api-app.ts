@@ -6,6 +6,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { ZodError } from 'zod';
+import { createDenialRecorder } from '../services/denial-recorder.ts';
 import { ApiBuilder, type DenialListener, type RouteDeclaration } from './api-builder.ts';
 import type { ApiDeps } from './api-deps.ts';
 import { ApiError, errorResponse, toApiError } from './api-error.ts';
@@ -87,38 +88,16 @@ export function createApiApp(deps: ApiDeps): {
   return { app, declarations };
 }
 
-/**
- * Refused requests go to the security log, at most DENIALS_PER_MINUTE of them a minute: enough to see
- * probing, too few for a flood of refused requests to push the real events out of the ring.
- */
-const DENIALS_PER_MINUTE = 20;
-
 function denialRecorder(deps: ApiDeps): DenialListener {
-  let windowStart = 0;
-  let count = 0;
+  const record = createDenialRecorder(deps.security, deps.now);
   return (c, requires, error) => {
-    const now = deps.now();
-    if (now - windowStart > 60_000) {
-      if (count > DENIALS_PER_MINUTE) {
-        deps.security.record({
-          type: 'access.denied',
-          interface: 'system',
-          result: 'denied',
-          detail: `${count - DENIALS_PER_MINUTE} more not logged`,
-        });
-      }
-      windowStart = now;
-      count = 0;
-    }
-    if (++count > DENIALS_PER_MINUTE) return;
     const context = c.get('context');
-    deps.security.record({
+    record({
       type: 'access.denied',
       interface: context.interface,
       source: context.source,
       slot: c.get('principal')?.actor.slot,
-      result: 'denied',
-      detail: `${c.req.method} ${c.req.path} needs ${requires}: ${error instanceof ApiError ? error.code : error.code}`,
+      detail: `${c.req.method} ${c.req.path} needs ${requires}: ${error.code}`,
     });
   };
 }

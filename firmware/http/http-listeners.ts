@@ -89,8 +89,10 @@ export async function startHttpListeners(
     if (options.httpPort !== null)
       httpPort = await listen(harden(createHttpServer(listener)), options.httpPort);
     if (options.httpsPort !== null) {
-      httpsServer = createHttpsServer(tlsOptions(), listener);
-      httpsServer.on('tlsClientError', () => {});
+      httpsServer = createHttpsServer({ ...tlsOptions(), handshakeTimeout: 10_000 }, listener);
+      // With a listener here node no longer destroys the socket itself: a failed or timed-out handshake
+      // must not keep holding one of the connection slots.
+      httpsServer.on('tlsClientError', (_error, socket) => socket.destroy());
       httpsPort = await listen(harden(httpsServer), options.httpsPort);
     }
   } catch (error) {

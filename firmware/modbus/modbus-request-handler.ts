@@ -39,6 +39,8 @@ export interface ModbusDeps {
   readonly firmwareVersion: string;
   readonly vendorName: string;
   readonly productCode: string;
+  /** Told about every write the gate refuses for want of a permission (for the security log). */
+  readonly onWriteDenied?: (actor: Actor, context: RequestContext, detail: string) => void;
 }
 
 const MAX_READ = 125;
@@ -170,7 +172,15 @@ function applyWrites(
 ): number | null {
   const blocks = blocksCovering(start, values.length);
   if (typeof blocks === 'number') return blocks;
-  if (!blocks.every((block) => allowed(actor, block.write))) return EXCEPTION.ILLEGAL_FUNCTION;
+  const forbidden = blocks.find((block) => !allowed(actor, block.write));
+  if (forbidden) {
+    deps.onWriteDenied?.(
+      actor,
+      ctx,
+      `write ${start}+${values.length} needs ${forbidden.write ?? 'a writable register'}`,
+    );
+    return EXCEPTION.ILLEGAL_FUNCTION;
+  }
   const first = blocks[0] as RegisterBlock;
   const last = blocks.at(-1) as RegisterBlock;
   // A write must cover whole blocks: half a float is not a value.
@@ -208,8 +218,9 @@ function applyWrites(
 
 /** FC 43 / MEI 14, basic objects: vendor name, product code, revision. Public, like registers 500–515. */
 function readDeviceIdentification(view: DataView, deps: ModbusDeps): Uint8Array {
-  if (view.byteLength !== 4 || view.getUint8(1) !== 0x0e)
-    return exception(0x2b, EXCEPTION.ILLEGAL_DATA_VALUE);
+  // Another MEI type (13: CANopen) is a function this device does not have; a bad length a bad value.
+  if (view.byteLength < 2 || view.getUint8(1) !== 0x0e) return exception(0x2b, EXCEPTION.ILLEGAL_FUNCTION);
+  if (view.byteLength !== 4) return exception(0x2b, EXCEPTION.ILLEGAL_DATA_VALUE);
   const code = view.getUint8(2);
   const objectId = view.getUint8(3);
   if (code < 1 || code > 4) return exception(0x2b, EXCEPTION.ILLEGAL_DATA_VALUE);
@@ -226,7 +237,8 @@ function readDeviceIdentification(view: DataView, deps: ModbusDeps): Uint8Array 
     ids = ids.filter((id) => id >= objectId);
   }
   const body = ids.flatMap((id) => [id, (objects[id] as Uint8Array).length, ...(objects[id] as Uint8Array)]);
-  return Uint8Array.of(0x2b, 0x0e, code, 0x01, 0x00, 0x00, ids.length, ...body);
+  // Conformity 0x81: basic objects, by stream (codes 1–3) and individually (code 4).
+  return Uint8Array.of(0x2b, 0x0e, code, 0x81, 0x00, 0x00, ids.length, ...body);
 }
 
 /** Reads each part of the device state only if a block of the request needs it. */

@@ -15,7 +15,10 @@ export interface ModbusTcpOptions {
   readonly port: number;
   readonly handle: PduHandler;
   /** The principal of a new connection (plain TCP: the configured Modbus slot, looked up per request). */
-  readonly accessFor: (connection: { readonly remoteAddress?: string; readonly peerCertificate?: Uint8Array }) => ModbusAccess;
+  readonly accessFor: (connection: {
+    readonly remoteAddress?: string;
+    readonly peerCertificate?: Uint8Array;
+  }) => ModbusAccess;
   /** Unit ids answered: the configured one, 0 and 255 on TCP ("this device"). Read per request. */
   readonly unitId: () => number;
   /** Asked at accept: false drops the connection before a byte is read. */
@@ -48,6 +51,8 @@ export interface ModbusRtuOptions {
   readonly handle: PduHandler;
   readonly access: () => ModbusAccess;
   readonly unitId: () => number;
+  /** Where a serial error is reported (once per server). Default: stderr. */
+  readonly log?: (message: string) => void;
 }
 
 export interface ModbusRtuServer {

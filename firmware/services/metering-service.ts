@@ -22,6 +22,8 @@ export class MeteringService {
     private readonly configStore: ConfigStore,
     private readonly security: SecurityService,
     private readonly now: () => number,
+    /** Called after a configuration change is stored (Modbus re-reads unit id and line settings). */
+    private readonly onConfigChange: () => void = () => {},
   ) {}
 
   get config(): DeviceConfig {
@@ -116,6 +118,7 @@ export class MeteringService {
       },
       Object.keys(patch).join(','),
     );
+    this.onConfigChange();
     return next;
   }
 

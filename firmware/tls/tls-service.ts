@@ -31,6 +31,15 @@ export interface TlsInfo {
 
 const CERT_FILE = 'cert.pem';
 const KEY_FILE = 'key.sealed';
+/** The CA that Modbus/TCP Security client certificates must chain to, sealed for integrity. */
+const MODBUS_CA_FILE = 'modbus-ca.sealed';
+
+export interface CaInfo {
+  readonly subject: string;
+  readonly fingerprint256: string;
+  readonly validFrom: string;
+  readonly validTo: string;
+}
 
 export class TlsService {
   private credentials: TlsCredentials | null = null;
@@ -112,6 +121,54 @@ export class TlsService {
     return this.info();
   }
 
+  /** PEM of the Modbus/TCP Security client CA, or null when none was uploaded (or it is unreadable). */
+  modbusCa(): string | null {
+    try {
+      const opened = this.open(readFileSync(join(this.dir, MODBUS_CA_FILE)));
+      return opened ? (cbor.decode(opened) as { ca: string }).ca : null;
+    } catch {
+      return null;
+    }
+  }
+
+  modbusCaInfo(): CaInfo | null {
+    const pem = this.modbusCa();
+    return pem ? caInfo(new X509Certificate(pem)) : null;
+  }
+
+  /** Validates (a CA certificate, valid now) and stores the Modbus client CA; throws CoreError naming `ca`. */
+  uploadModbusCa(pem: string): CaInfo {
+    const fail = (message: string): never => {
+      throw new CoreError('invalid-setting', `ca: ${message}`, { field: 'ca' });
+    };
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch {
+      return fail('not a PEM X.509 certificate');
+    }
+    if (!cert.ca) fail('not a CA certificate (basicConstraints CA:TRUE is missing)');
+    const now = this.now();
+    if (Date.parse(cert.validTo) < now) fail(`expired on ${new Date(cert.validTo).toISOString()}`);
+    if (Date.parse(cert.validFrom) > now) fail(`not valid before ${new Date(cert.validFrom).toISOString()}`);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    writeAtomically(join(this.dir, MODBUS_CA_FILE), this.seal(cbor.encode({ ca: cert.toString() })));
+    return caInfo(cert);
+  }
+
+  private seal(data: Uint8Array): Buffer {
+    const nonce = new Uint8Array(randomBytes(nacl.secretbox.nonceLength));
+    return Buffer.concat([nonce, nacl.secretbox(data, nonce, this.key)]);
+  }
+
+  private open(sealed: Uint8Array): Uint8Array | null {
+    return nacl.secretbox.open(
+      sealed.subarray(nacl.secretbox.nonceLength),
+      sealed.subarray(0, nacl.secretbox.nonceLength),
+      this.key,
+    );
+  }
+
   private load(): { credentials: TlsCredentials; source: TlsInfo['source'] } | null {
     const certPath = join(this.dir, CERT_FILE);
     const keyPath = join(this.dir, KEY_FILE);
@@ -139,6 +196,15 @@ export class TlsService {
     this.credentials = credentials;
     this.source = source;
   }
+}
+
+function caInfo(cert: X509Certificate): CaInfo {
+  return {
+    subject: cert.subject,
+    fingerprint256: cert.fingerprint256,
+    validFrom: new Date(cert.validFrom).toISOString(),
+    validTo: new Date(cert.validTo).toISOString(),
+  };
 }
 
 function writeAtomically(path: string, data: Uint8Array): void {

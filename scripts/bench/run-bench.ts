@@ -15,6 +15,7 @@ import { FileKeyProvider, FileMonotonicCounter } from '../../firmware/keys/file-
 import { SecureStore } from '../../firmware/store/secure-store.ts';
 import { NorFlash } from '../../sim/nor-flash.ts';
 import { runLoad } from './http-load.ts';
+import { BenchModbusClient, modbusThroughput } from './modbus-client.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DEVICE = join(ROOT, 'dist', 'device.mjs');
@@ -238,6 +239,95 @@ async function rest(dir: string): Promise<void> {
   await stop(child);
 }
 
+async function modbus(dir: string): Promise<void> {
+  process.stderr.write('Modbus\n');
+  const server = join(import.meta.dirname, 'modbus-bench-server.ts');
+  const servers: Record<string, { child: ChildProcess; port: number }> = {};
+  for (const mode of ['gated', 'ungated', 'minimal']) {
+    const started = await startProcess(['--import', 'tsx', server, mode], /^modbus ready (.*)$/m);
+    servers[mode] = { child: started.child, port: (started.ready as { port: number }).port };
+  }
+  for (const connections of [1, 8]) {
+    const rates: Record<string, number[]> = { gated: [], ungated: [], minimal: [] };
+    for (const mode of Object.keys(rates))
+      await modbusThroughput((servers[mode] as { port: number }).port, connections, 1);
+    for (let round = 0; round < 2; round++) {
+      for (const mode of Object.keys(rates)) {
+        (rates[mode] as number[]).push(
+          await modbusThroughput((servers[mode] as { port: number }).port, connections, SECONDS),
+        );
+      }
+    }
+    const best = (mode: string) => Math.max(...(rates[mode] as number[]));
+    const ratio = best('gated') / best('ungated');
+    record(
+      `Modbus FC3 22 registers, ${connections} connection${connections > 1 ? 's' : ''}: through the gate`,
+      `${best('gated').toFixed(0)}/s = ${ratio.toFixed(2)}× ungated (${best('ungated').toFixed(0)}/s), ${(best('gated') / best('minimal')).toFixed(2)}× minimal node:net (${best('minimal').toFixed(0)}/s)`,
+      '≥ 0.95× ungated',
+      ratio >= 0.95,
+    );
+  }
+  for (const { child } of Object.values(servers)) await stop(child);
+
+  // Latency while the device verifies 10 logins a second: the real device process, Modbus enabled.
+  const { child, ready } = await startProcess(
+    [
+      DEVICE,
+      '--sim',
+      '--data-dir',
+      join(dir, 'modbus'),
+      '--http-port',
+      '0',
+      '--https-port',
+      '0',
+      '--modbus-port',
+      '0',
+      '--display',
+      'none',
+    ],
+    /^metergate ready (.*)$/m,
+  );
+  const ports = ready as { http: number };
+  const admin = new DeviceClient(`http://127.0.0.1:${ports.http}`);
+  await admin.login('admin', 'CBM_1234');
+  await admin.changeOwnPassword('admin', 'CBM_1234', 'Bench-Chef 2026!');
+  await admin.request('PATCH', '/api/v1/config', { communication: { modbusTcp: true } });
+  const info = await admin.request<{ modbus: { tcpPort: number } }>('GET', '/api/v1/info');
+  const client = await BenchModbusClient.open(info.body.modbus.tcpPort);
+  const logins = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'login-storm.ts'), String(ports.http), String(SECONDS * 2)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const latencies: number[] = [];
+  const deadline = performance.now() + SECONDS * 2 * 1000;
+  while (performance.now() < deadline) {
+    const t = performance.now();
+    await client.read(0, 22);
+    latencies.push(performance.now() - t);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  const stormed = await new Promise<string>((resolve) => {
+    let out = '';
+    logins.stdout?.on('data', (chunk) => {
+      out += chunk;
+    });
+    logins.on('exit', () => resolve(out.trim()));
+  });
+  client.close();
+  latencies.sort((a, b) => a - b);
+  const p99 = latencies[Math.floor(latencies.length * 0.99)] as number;
+  record(
+    `Modbus FC3 p99 latency while logging in 10×/s (${stormed} logins, ${latencies.length} reads)`,
+    `${p99.toFixed(2)} ms (median ${(latencies[Math.floor(latencies.length / 2)] as number).toFixed(2)} ms)`,
+    '< 5 ms',
+    p99 < 5,
+  );
+  await stop(child);
+}
+
 async function flashWrites(dir: string): Promise<void> {
   process.stderr.write('flash\n');
   const keys = join(dir, 'flash-keys');
@@ -327,6 +417,7 @@ const dir = mkdtempSync(join(tmpdir(), 'metergate-bench-'));
 try {
   await startup(dir);
   await rest(dir);
+  await modbus(dir);
   await flashWrites(dir);
   writeReport();
   process.stdout.write(

@@ -15,7 +15,16 @@ const InfoSchema = z
       .string()
       .openapi({ description: 'X25519 public key that passwords are sealed to (base64url)' }),
     https: z.object({ enabled: z.boolean(), port: z.number().nullable() }),
-    modbus: z.object({ tcp: z.boolean(), rtu: z.boolean(), tls: z.boolean() }),
+    modbus: z.object({
+      tcp: z.boolean(),
+      rtu: z.boolean(),
+      tls: z.boolean(),
+      tcpPort: z.number().nullable().openapi({ description: 'bound Modbus TCP port, null while blocked' }),
+      tlsPort: z
+        .number()
+        .nullable()
+        .openapi({ description: 'bound Modbus/TCP Security port, null while blocked' }),
+    }),
     time: z.string(),
   })
   .openapi('Info');
@@ -39,7 +48,8 @@ export function registerPublicRoutes(api: ApiBuilder, deps: ApiDeps): void {
     },
     (c) => {
       const communication = deps.security.state.settings.communication;
-      const httpsPort = deps.device.ports().https;
+      const ports = deps.device.ports();
+      const httpsPort = ports.https;
       return c.json(
         {
           model: deps.device.model,
@@ -51,6 +61,8 @@ export function registerPublicRoutes(api: ApiBuilder, deps: ApiDeps): void {
             tcp: communication.modbusTcp,
             rtu: communication.modbusRtu,
             tls: communication.modbusTls,
+            tcpPort: ports.modbusTcp,
+            tlsPort: ports.modbusTls,
           },
           time: new Date(deps.now()).toISOString(),
         },

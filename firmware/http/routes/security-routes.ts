@@ -134,6 +134,14 @@ const TlsUploadSchema = z
   .strict()
   .openapi('TlsUpload');
 
+const CaInfoSchema = z
+  .object({ subject: z.string(), fingerprint256: z.string(), validFrom: z.string(), validTo: z.string() })
+  .openapi('CaInfo');
+const CaUploadSchema = z
+  .object({ ca: z.string().max(32_768) })
+  .strict()
+  .openapi('CaUpload');
+
 export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
   const { security } = deps;
   const listSlots = () => {
@@ -393,6 +401,46 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
         }
         deps.onTlsChange?.();
         return c.json(info, 200);
+      } catch (error) {
+        security.record({ ...event, result: 'failed', detail: (error as { code?: string }).code });
+        throw error;
+      }
+    },
+  );
+
+  api.route(
+    'security.read',
+    {
+      method: 'get',
+      path: '/api/v1/modbus/ca',
+      summary: 'The CA that Modbus/TCP Security client certificates must chain to (null: none uploaded)',
+      responses: { 200: jsonResponse(z.object({ ca: CaInfoSchema.nullable() }), 'The Modbus client CA') },
+    },
+    (c) => c.json({ ca: deps.tls.modbusCaInfo() }, 200),
+  );
+
+  api.route(
+    'security.write',
+    {
+      method: 'put',
+      path: '/api/v1/modbus/ca',
+      summary: 'Installs the CA (PEM) that Modbus/TCP Security client certificates must chain to',
+      request: jsonBody(CaUploadSchema),
+      responses: { 200: jsonResponse(z.object({ ca: CaInfoSchema }), 'The new CA') },
+    },
+    (c) => {
+      const ctx = c.get('context');
+      const event = {
+        type: 'modbus.ca.upload',
+        interface: ctx.interface,
+        source: ctx.source,
+        slot: c.get('principal').actor.slot,
+      };
+      try {
+        const ca = deps.tls.uploadModbusCa(c.req.valid('json').ca);
+        security.record({ ...event, result: 'ok', detail: ca.fingerprint256 });
+        deps.onModbusCaChange?.();
+        return c.json({ ca }, 200);
       } catch (error) {
         security.record({ ...event, result: 'failed', detail: (error as { code?: string }).code });
         throw error;

@@ -36,6 +36,8 @@ interface SampleEnv {
   /** Logged in as admin; trusts the device's first and the uploaded certificate. */
   readonly admin: DeviceClient;
   readonly freshCertificate: FreshCertificate;
+  /** A CA certificate for the Modbus/TCP Security client CA upload. */
+  readonly freshCa: FreshCertificate;
 }
 
 /** One concrete request of a declared route, and how to see what it changes. */
@@ -191,6 +193,17 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
       assert.equal(after, freshCertificate.fingerprint256);
     },
   }),
+  'GET /api/v1/modbus/ca': async () => ({ path: '/api/v1/modbus/ca' }),
+  'PUT /api/v1/modbus/ca': async ({ admin, freshCa }) => ({
+    path: '/api/v1/modbus/ca',
+    body: { ca: freshCa.certificate },
+    observe: async () =>
+      (await get<{ ca: { fingerprint256: string } | null }>(admin, '/api/v1/modbus/ca')).ca?.fingerprint256,
+    verifyChange: (before, after) => {
+      assert.notEqual(before, freshCa.fingerprint256);
+      assert.equal(after, freshCa.fingerprint256);
+    },
+  }),
 };
 
 async function get<T>(client: DeviceClient, path: string): Promise<T> {
@@ -253,7 +266,7 @@ function sampleFor(declaration: RouteDeclaration): Sample {
 }
 
 /** A self-signed ECDSA certificate for 127.0.0.1, made with @peculiar/x509 as the device makes its own. */
-async function makeCertificate(): Promise<FreshCertificate> {
+async function makeCertificate(options: { ca?: boolean } = {}): Promise<FreshCertificate> {
   await import('reflect-metadata');
   const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -268,8 +281,13 @@ async function makeCertificate(): Promise<FreshCertificate> {
     signingAlgorithm: algorithm,
     keys,
     extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.BasicConstraintsExtension(options.ca === true, undefined, true),
+      new x509.KeyUsagesExtension(
+        options.ca
+          ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign
+          : x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
       new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]),
     ],
@@ -355,12 +373,16 @@ describe('REST authorization matrix', () => {
       await device.stop();
     }
 
-    const [started, freshCertificate] = await Promise.all([startRestFixture(), makeCertificate()]);
+    const [started, freshCertificate, freshCa] = await Promise.all([
+      startRestFixture(),
+      makeCertificate(),
+      makeCertificate({ ca: true }),
+    ]);
     fixture = started;
     trust = `${fixture.ca}\n${freshCertificate.certificate}`;
     const admin = https();
     await admin.login('admin', ADMIN_PASSWORD);
-    env = { admin, freshCertificate };
+    env = { admin, freshCertificate, freshCa };
     anonymousPermissions = (await slots(admin))[2]?.permissions ?? [];
     const created = await send(
       admin,

@@ -1,0 +1,113 @@
+/**
+ * Modbus/TCP Security: the role a client certificate claims. The role travels in a certificate
+ * extension with the OID below whose value is one DER UTF8String; the acting slot is the user-table
+ * entry of that name (modbus-controller.ts). Exactly one such extension holding exactly one string
+ * names a role; anything else names none, and the connection may then do nothing.
+ *
+ * @peculiar/x509 is loaded on the first certificate, not at boot: importing it costs about as much as
+ * the rest of the firmware's start, and only a Modbus/TLS client ever needs it.
+ */
+
+import { webcrypto } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+/** The role extension (Modbus/TCP Security, PEN 50316 of the Modbus Organization). */
+export const MODBUS_ROLE_OID = '1.3.6.1.4.1.50316.802.1';
+
+export type CertificateRole =
+  | { readonly role: string }
+  | { readonly error: 'no-role' | 'several-roles' | 'malformed' };
+
+const UTF8_STRING = 0x0c;
+const SEQUENCE = 0x30;
+const SET = 0x31;
+/** A role is a slot name (at most 32 characters); anything longer is not one. */
+const MAX_ROLE_BYTES = 256;
+
+type X509Module = typeof import('@peculiar/x509');
+let x509: X509Module | null = null;
+
+function loadX509(): X509Module {
+  if (x509) return x509;
+  const require = createRequire(import.meta.url);
+  // @peculiar/x509 declares its ASN.1 schemas with decorators that need the Reflect metadata API.
+  require('reflect-metadata');
+  const loaded = require('@peculiar/x509') as X509Module;
+  loaded.cryptoProvider.set(webcrypto as unknown as Crypto);
+  x509 = loaded;
+  return loaded;
+}
+
+/** The role of a DER client certificate. Never throws. */
+export function roleFromCertificate(der: Uint8Array): CertificateRole {
+  let values: ArrayBuffer[];
+  try {
+    const certificate = new (loadX509().X509Certificate)(new Uint8Array(der));
+    values = certificate.extensions.filter((e) => e.type === MODBUS_ROLE_OID).map((e) => e.value);
+  } catch {
+    return { error: 'malformed' };
+  }
+  if (values.length === 0) return { error: 'no-role' };
+  if (values.length > 1) return { error: 'several-roles' };
+  return roleFromExtensionValue(new Uint8Array(values[0] as ArrayBuffer));
+}
+
+/**
+ * The extension value: one UTF8String and nothing after it. Several strings, bare or in a SEQUENCE or
+ * SET, are several roles; anything else, an empty or invalid UTF-8 string included, is malformed.
+ */
+export function roleFromExtensionValue(value: Uint8Array): CertificateRole {
+  const top = readElements(value);
+  if (top === null || top.length === 0) return { error: 'malformed' };
+  const only = top.length === 1 ? (top[0] as DerElement) : null;
+  if (only?.tag === UTF8_STRING) {
+    const role = decodeUtf8(only.content);
+    return role === null ? { error: 'malformed' } : { role };
+  }
+  const strings =
+    only && (only.tag === SEQUENCE || only.tag === SET) ? readElements(only.content) : only ? null : top;
+  if (strings && strings.length > 1 && strings.every((e) => e.tag === UTF8_STRING))
+    return { error: 'several-roles' };
+  return { error: 'malformed' };
+}
+
+interface DerElement {
+  readonly tag: number;
+  readonly content: Uint8Array;
+}
+
+/** Splits DER bytes into consecutive elements (single-byte tags, definite minimal lengths), or null. */
+function readElements(bytes: Uint8Array): DerElement[] | null {
+  const elements: DerElement[] = [];
+  let offset = 0;
+  while (offset < bytes.length) {
+    const tag = bytes[offset] as number;
+    if ((tag & 0x1f) === 0x1f) return null;
+    const first = bytes[offset + 1];
+    if (first === undefined) return null;
+    offset += 2;
+    let length = first;
+    if (first & 0x80) {
+      const octets = first & 0x7f;
+      // Indefinite (0x80) or over 3 octets is not DER for anything a certificate extension holds.
+      if (octets === 0 || octets > 3 || offset + octets > bytes.length) return null;
+      length = 0;
+      for (let i = 0; i < octets; i++) length = length * 256 + (bytes[offset + i] as number);
+      if (length < 0x80 || (bytes[offset] as number) === 0) return null;
+      offset += octets;
+    }
+    if (offset + length > bytes.length) return null;
+    elements.push({ tag, content: bytes.subarray(offset, offset + length) });
+    offset += length;
+  }
+  return elements;
+}
+
+function decodeUtf8(bytes: Uint8Array): string | null {
+  if (bytes.length === 0 || bytes.length > MAX_ROLE_BYTES) return null;
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Keeps the Modbus listeners in step with the configuration: blocked by default (TCP port closed, TLS
+ * port closed, RTU silent), opened when enabled, closed again when disabled, restarted when their line
+ * settings change — without a device restart. Each request acts as a principal looked up at that
+ * moment, so a permission change of the acting slot applies to the very next request.
+ */
+import { findSlotByName } from '../core/user-table.ts';
+import type { AddressFilter } from '../http/client-whitelist.ts';
+import type { MeteringService } from '../services/metering-service.ts';
+import type { RequestContext } from '../services/request-context.ts';
+import type { SecurityService } from '../services/security-service.ts';
+import { roleFromCertificate } from './certificate-role.ts';
+import { handleModbusPdu, type ModbusAccess, type ModbusDeps } from './modbus-request-handler.ts';
+import { startModbusRtuServer } from './modbus-rtu-server.ts';
+import { startModbusTcpServer } from './modbus-tcp-server.ts';
+import type { ModbusRtuServer, ModbusTcpServer } from './modbus-transport.ts';
+
+export interface ModbusControllerOptions {
+  readonly host: string;
+  readonly tcpPort: number | null;
+  readonly tlsPort: number | null;
+  /** Serial device for RTU, or null (no RTU line on this device). */
+  readonly rtuPath: string | null;
+  readonly security: SecurityService;
+  readonly metering: MeteringService;
+  readonly handlerDeps: ModbusDeps;
+  readonly allowed: () => AddressFilter;
+  readonly tlsCredentials: () => { readonly cert: string; readonly key: string };
+  readonly modbusCa: () => string | null;
+  readonly log: (message: string) => void;
+}
+
+export class ModbusController {
+  private tcp: ModbusTcpServer | null = null;
+  private tls: ModbusTcpServer | null = null;
+  private rtu: { server: ModbusRtuServer; line: string } | null = null;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: ModbusControllerOptions) {}
+
+  /** The bound ports right now (null = blocked or not configured). */
+  ports(): { readonly modbusTcp: number | null; readonly modbusTls: number | null } {
+    return { modbusTcp: this.tcp?.port ?? null, modbusTls: this.tls?.port ?? null };
+  }
+
+  /** Opens, closes or restarts listeners to match the settings; serialised, never throws. */
+  apply(): Promise<void> {
+    this.queue = this.queue.then(
+      () => this.reconcile(),
+      () => this.reconcile(),
+    );
+    return this.queue;
+  }
+
+  /** Restarts the Modbus/TLS listener (a new client CA or server certificate applies to new handshakes). */
+  restartTls(): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      await this.tls?.close();
+      this.tls = null;
+    });
+    return this.apply();
+  }
+
+  enforceWhitelist(): void {
+    this.tcp?.enforceWhitelist();
+    this.tls?.enforceWhitelist();
+  }
+
+  async close(): Promise<void> {
+    await this.queue.catch(() => {});
+    await Promise.all([this.tcp?.close(), this.tls?.close(), this.rtu?.server.close()]);
+    this.tcp = null;
+    this.tls = null;
+    this.rtu = null;
+  }
+
+  private async reconcile(): Promise<void> {
+    const { communication } = this.options.security.state.settings;
+    const { host, tcpPort, tlsPort, rtuPath, log } = this.options;
+    const handle = (pdu: Uint8Array, access: ModbusAccess) =>
+      handleModbusPdu(pdu, access, this.options.handlerDeps);
+    const unitId = () => this.options.metering.config.unitId;
+
+    try {
+      if (communication.modbusTcp && tcpPort !== null && !this.tcp) {
+        this.tcp = await startModbusTcpServer({
+          host,
+          port: tcpPort,
+          handle,
+          unitId,
+          allowed: this.options.allowed,
+          accessFor: (connection) => this.slotAccess('modbus-tcp', connection.remoteAddress, 'modbusSlot'),
+        });
+        log(`Modbus TCP enabled on port ${this.tcp.port}`);
+      } else if (!communication.modbusTcp && this.tcp) {
+        await this.tcp.close();
+        this.tcp = null;
+        log('Modbus TCP blocked');
+      }
+    } catch (error) {
+      log(`Modbus TCP could not start: ${(error as Error).message}`);
+    }
+
+    try {
+      if (communication.modbusTls && tlsPort !== null && !this.tls) {
+        this.tls = await startModbusTcpServer({
+          host,
+          port: tlsPort,
+          handle,
+          unitId,
+          allowed: this.options.allowed,
+          tls: { credentials: this.options.tlsCredentials, ca: this.options.modbusCa },
+          accessFor: (connection) => this.roleAccess(connection.remoteAddress, connection.peerCertificate),
+        });
+        log(`Modbus/TCP Security enabled on port ${this.tls.port}`);
+      } else if (!communication.modbusTls && this.tls) {
+        await this.tls.close();
+        this.tls = null;
+        log('Modbus/TCP Security blocked');
+      }
+    } catch (error) {
+      log(`Modbus/TCP Security could not start: ${(error as Error).message}`);
+    }
+
+    try {
+      const config = this.options.metering.config.rtu;
+      const line = `${config.baudRate}/${config.parity}/${config.stopBits}`;
+      const wanted = communication.modbusRtu && rtuPath !== null;
+      if (this.rtu && (!wanted || this.rtu.line !== line)) {
+        await this.rtu.server.close();
+        this.rtu = null;
+        log('Modbus RTU stopped');
+      }
+      if (wanted && !this.rtu && rtuPath !== null) {
+        const server = await startModbusRtuServer({
+          path: rtuPath,
+          baudRate: config.baudRate,
+          parity: config.parity,
+          stopBits: config.stopBits,
+          handle,
+          unitId,
+          access: () => this.slotAccess('modbus-rtu', rtuPath, 'rtuSlot'),
+          log,
+        });
+        this.rtu = { server, line };
+        log(`Modbus RTU enabled on ${rtuPath} (${line})`);
+      }
+    } catch (error) {
+      log(`Modbus RTU could not start: ${(error as Error).message}`);
+    }
+  }
+
+  /** TCP and RTU act as a configured slot, read at each request. */
+  private slotAccess(
+    iface: 'modbus-tcp' | 'modbus-rtu',
+    source: string | undefined,
+    which: 'modbusSlot' | 'rtuSlot',
+  ): ModbusAccess {
+    const context: RequestContext = { interface: iface, source };
+    return {
+      context,
+      actor: () => {
+        const slot = this.options.security.state.settings.communication[which];
+        try {
+          return this.options.security.actorFor(slot);
+        } catch {
+          return null;
+        }
+      },
+    };
+  }
+
+  /** Modbus/TCP Security: the slot named by the role in the client certificate (none → every request 0x01). */
+  private roleAccess(source: string | undefined, certificate: Uint8Array | undefined): ModbusAccess {
+    const role = certificate ? roleFromCertificate(certificate) : { error: 'no-role' as const };
+    return {
+      context: { interface: 'modbus-tls', source },
+      actor: () => {
+        if (!('role' in role)) return null;
+        const slot = findSlotByName(this.options.security.state.table, role.role);
+        return slot === null ? null : this.options.security.actorFor(slot);
+      },
+    };
+  }
+}
