@@ -5,19 +5,13 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import type { ReadyInfo } from '../../firmware/boot/boot-device.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const DEVICE_ENTRY = join(REPO_ROOT, 'dist', 'device.mjs');
 export const CLI_ENTRY = join(REPO_ROOT, 'dist', 'cli.mjs');
 
-export interface ReadyInfo {
-  readonly mode: 'normal' | 'safe';
-  readonly http: number | null;
-  readonly https: number | null;
-  readonly modbusTcp: number | null;
-  readonly modbusTls: number | null;
-  readonly safeReason?: string;
-}
+export type { ReadyInfo };
 
 export interface RunningDevice {
   readonly process: ChildProcess;
