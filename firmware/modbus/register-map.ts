@@ -95,6 +95,19 @@ const command = (
   onWrite: () => ({ kind: 'command', command: permission }),
 });
 
+const ratio = (address: number, name: string, field: 'vtRatio' | 'ctRatio'): RegisterBlock => ({
+  address,
+  count: 2,
+  type: 'float32',
+  name,
+  unit: '—',
+  read: 'config.read',
+  write: 'config.write',
+  range: { min: 1, max: 10000 },
+  value: (s) => s.config[field],
+  onWrite: (value) => ({ kind: 'config', patch: { [field]: value } }),
+});
+
 export const REGISTER_MAP: readonly RegisterBlock[] = [
   measurement(0, 'U1N voltage L1–N', 'V', (s) => s.measurements.u[0]),
   measurement(2, 'U2N voltage L2–N', 'V', (s) => s.measurements.u[1]),
@@ -116,30 +129,8 @@ export const REGISTER_MAP: readonly RegisterBlock[] = [
   measurement(204, 'I max (any phase) since reset', 'A', (s) => s.minMax.iMax),
   command(300, 'command: write 0x5AA5 to reset energy meters', 'meters.reset'),
   command(301, 'command: write 0x5AA5 to reset min/max', 'minmax.reset'),
-  {
-    address: 400,
-    count: 2,
-    type: 'float32',
-    name: 'VT ratio (primary/secondary)',
-    unit: '—',
-    read: 'config.read',
-    write: 'config.write',
-    range: { min: 1, max: 10000 },
-    value: (s) => s.config.vtRatio,
-    onWrite: (value) => ({ kind: 'config', patch: { vtRatio: value } }),
-  },
-  {
-    address: 402,
-    count: 2,
-    type: 'float32',
-    name: 'CT ratio',
-    unit: '—',
-    read: 'config.read',
-    write: 'config.write',
-    range: { min: 1, max: 10000 },
-    value: (s) => s.config.ctRatio,
-    onWrite: (value) => ({ kind: 'config', patch: { ctRatio: value } }),
-  },
+  ratio(400, 'VT ratio (primary/secondary)', 'vtRatio'),
+  ratio(402, 'CT ratio', 'ctRatio'),
   {
     address: 404,
     count: 1,
