@@ -4,7 +4,7 @@
  * public (`tls/cert.pem`); the private key is kept sealed under a key derived from the root key
  * (`tls/key.sealed`), like every other secret, so it dies with a factory reset.
  */
-import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import nacl from 'tweetnacl';
 import { CoreError } from '../core/core-error.ts';
 import { deriveKey } from '../store/record-keys.ts';
 import { cbor } from '../store/sealed-record.ts';
+import { generateSelfSignedCertificate } from './self-signed-certificate.ts';
 
 export interface TlsCredentials {
   readonly cert: string;
@@ -62,7 +63,7 @@ export class TlsService {
       this.source = loaded.source;
       return { created: false };
     }
-    this.store(await generateSelfSigned(this.now()), 'self-signed');
+    this.store(await generateDeviceCertificate(this.now()), 'self-signed');
     return { created: true };
   }
 
@@ -213,37 +214,15 @@ function writeAtomically(path: string, data: Uint8Array): void {
   renameSync(temp, path);
 }
 
-/** ECDSA P-256 / SHA-256, 10 years, made with @peculiar/x509 (loaded only when needed: first boot). */
-async function generateSelfSigned(now: number): Promise<TlsCredentials> {
-  await import('reflect-metadata');
-  const x509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+/** The device's own: 10 years, SAN localhost, the host name, 127.0.0.1 and ::1. */
+async function generateDeviceCertificate(now: number): Promise<TlsCredentials> {
   const host = hostname();
-  const names = [
-    { type: 'dns' as const, value: 'localhost' },
-    ...(host && host !== 'localhost' ? [{ type: 'dns' as const, value: host }] : []),
-    { type: 'ip' as const, value: '127.0.0.1' },
-    { type: 'ip' as const, value: '::1' },
-  ];
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(randomBytes(16))
-      .toString('hex')
-      .replace(/^[89a-f]/, '1'),
-    name: `CN=metergate ${host || 'device'}, O=metergate`,
+  const { cert, key } = await generateSelfSignedCertificate({
+    subject: `CN=metergate ${host || 'device'}, O=metergate`,
+    dnsNames: ['localhost', ...(host && host !== 'localhost' ? [host] : [])],
+    ipAddresses: ['127.0.0.1', '::1'],
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + 10 * 365 * 24 * 3600_000),
-    signingAlgorithm: algorithm,
-    keys,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension(names),
-    ],
   });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)?.join('\n')}\n-----END PRIVATE KEY-----\n`;
-  return { cert: cert.toString('pem'), key };
+  return { cert, key };
 }

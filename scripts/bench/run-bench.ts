@@ -4,7 +4,6 @@
  * Node version and date. Never used as a pass/fail test: figures are recorded, targets compared.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { webcrypto } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { DeviceClient } from '../../firmware/client/device-client.ts';
 import { actorFor, addApiKey, setPassword } from '../../firmware/core/user-table.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../../firmware/keys/file-key-provider.ts';
 import { SecureStore } from '../../firmware/store/secure-store.ts';
+import { generateSelfSignedCertificate } from '../../firmware/tls/self-signed-certificate.ts';
 import { NorFlash } from '../../sim/nor-flash.ts';
 import { runLoad } from './http-load.ts';
 import { BenchModbusClient, modbusThroughput } from './modbus-client.ts';
@@ -80,28 +80,6 @@ const median = (values: number[]) => {
   return sorted[Math.floor(sorted.length / 2)] as number;
 };
 
-async function selfSignedPair(): Promise<{ cert: string; key: string }> {
-  await import('reflect-metadata');
-  const x509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: 'CN=bench',
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 86_400_000),
-    signingAlgorithm: algorithm,
-    keys,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }])],
-  });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  return {
-    cert: cert.toString('pem'),
-    key: `-----BEGIN PRIVATE KEY-----\n${pkcs8}\n-----END PRIVATE KEY-----\n`,
-  };
-}
-
 async function startup(dir: string): Promise<void> {
   process.stderr.write('start-up\n');
   const times: number[] = [];
@@ -167,7 +145,12 @@ async function rest(dir: string): Promise<void> {
     apiKey: created.body.key,
   }).request('GET', '/api/v1/measurements');
   writeFileSync(join(dir, 'body.json'), JSON.stringify(sample.body));
-  const pair = await selfSignedPair();
+  const pair = await generateSelfSignedCertificate({
+    subject: 'CN=bench',
+    ipAddresses: ['127.0.0.1'],
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+  });
   writeFileSync(join(dir, 'bare.crt'), pair.cert);
   writeFileSync(join(dir, 'bare.key'), pair.key);
   const bare = await startProcess(

@@ -4,9 +4,10 @@
  * values, to feed the role parser malformed ones), and a self-signed server certificate. ECDSA P-256.
  */
 import 'reflect-metadata';
-import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { MODBUS_ROLE_OID } from '../../firmware/modbus/certificate-role.ts';
+import { generateSelfSignedCertificate } from '../../firmware/tls/self-signed-certificate.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -120,25 +121,12 @@ export async function makeCertificateWithRoles(
 
 /** A self-signed server certificate for 127.0.0.1 (the device's own, in the listener tests). */
 export async function makeServerCredentials(): Promise<Credentials> {
-  const keys = await newKeys();
   const now = Date.now();
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: 'CN=metergate modbus test',
+  const { cert, key } = await generateSelfSignedCertificate({
+    subject: 'CN=metergate modbus test',
+    ipAddresses: ['127.0.0.1'],
     notBefore: new Date(now - DAY),
     notAfter: new Date(now + 30 * DAY),
-    signingAlgorithm: ALGORITHM,
-    keys,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]),
-    ],
   });
-  return {
-    cert: certificate.toString('pem'),
-    key: await pemKey(keys),
-    der: new Uint8Array(certificate.rawData),
-  };
+  return { cert, key, der: new Uint8Array(new X509Certificate(cert).raw) };
 }

@@ -8,7 +8,6 @@
  * refuse API keys. A route without a declaration or without a sample request below fails this file.
  */
 import assert from 'node:assert/strict';
-import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import type { ApiResponse, DeviceClient } from '../../../firmware/client/device-
 import { PERMISSIONS, type PermissionName } from '../../../firmware/core/permission-table.ts';
 import type { RouteDeclaration } from '../../../firmware/http/api-builder.ts';
 import { OPENAPI_PATH } from '../../../firmware/http/create-api-app.ts';
+import { generateSelfSignedCertificate } from '../../../firmware/tls/self-signed-certificate.ts';
 import { ADMIN_PASSWORD, type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
 
 const USER_NAME = 'matrix_user';
@@ -265,40 +265,17 @@ function sampleFor(declaration: RouteDeclaration): Sample {
   return sample;
 }
 
-/** A self-signed ECDSA certificate for 127.0.0.1, made with @peculiar/x509 as the device makes its own. */
+/** A self-signed certificate for 127.0.0.1 (or a CA), made as the device makes its own. */
 async function makeCertificate(options: { ca?: boolean } = {}): Promise<FreshCertificate> {
-  await import('reflect-metadata');
-  const x509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
   const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: `01${randomBytes(15).toString('hex')}`,
-    name: 'CN=metergate matrix test, O=metergate',
+  const made = await generateSelfSignedCertificate({
+    subject: 'CN=metergate matrix test, O=metergate',
+    ipAddresses: ['127.0.0.1'],
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + 24 * 3600_000),
-    signingAlgorithm: algorithm,
-    keys,
-    extensions: [
-      new x509.BasicConstraintsExtension(options.ca === true, undefined, true),
-      new x509.KeyUsagesExtension(
-        options.ca
-          ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign
-          : x509.KeyUsageFlags.digitalSignature,
-        true,
-      ),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]),
-    ],
+    ca: options.ca,
   });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  const certificate = cert.toString('pem');
-  return {
-    certificate,
-    privateKey: `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)?.join('\n')}\n-----END PRIVATE KEY-----\n`,
-    fingerprint256: new X509Certificate(certificate).fingerprint256,
-  };
+  return { certificate: made.cert, privateKey: made.key, fingerprint256: made.fingerprint256 };
 }
 
 function assertError(response: ApiResponse, status: number, code: string, context: string): void {

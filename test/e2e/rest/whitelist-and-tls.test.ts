@@ -7,21 +7,21 @@
  * socket presents; an uploaded P-256 certificate is served to new connections and after a restart,
  * while a foreign key, an expired certificate or an upload over plain HTTP are refused and change nothing.
  */
-import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type SecureVersion, connect as tlsConnect } from 'node:tls';
-import * as x509 from '@peculiar/x509';
 import { DeviceClient } from '../../../firmware/client/device-client.ts';
 import { TLS_CIPHERS } from '../../../firmware/http/http-listeners.ts';
+import {
+  generateSelfSignedCertificate,
+  type SelfSignedCertificate,
+} from '../../../firmware/tls/self-signed-certificate.ts';
 import { type RunningDevice, startDevice } from '../../support/device-process.ts';
 import { ADMIN_PASSWORD, type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 interface ErrorBody {
   error: { code: string; message: string; field?: string };
@@ -32,42 +32,19 @@ interface TlsInfo {
   fingerprint256: string;
   validTo: string;
 }
-interface Credentials {
-  cert: string;
-  key: string;
-  fingerprint256: string;
-}
+type Credentials = SelfSignedCertificate;
 
 const DAY = 24 * 3600_000;
 
-/** A self-signed ECDSA P-256 server certificate for 127.0.0.1 and its PKCS#8 key, both PEM. */
-async function makeCertificate(cn: string, notBefore: Date, notAfter: Date): Promise<Credentials> {
-  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: `01${randomBytes(8).toString('hex')}`,
-    name: `CN=${cn}`,
+/** A self-signed server certificate for 127.0.0.1, made as the device makes its own. */
+function makeCertificate(cn: string, notBefore: Date, notAfter: Date): Promise<Credentials> {
+  return generateSelfSignedCertificate({
+    subject: `CN=${cn}`,
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
     notBefore,
     notAfter,
-    signingAlgorithm: algorithm,
-    keys,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension([
-        { type: 'ip', value: '127.0.0.1' },
-        { type: 'dns', value: 'localhost' },
-      ]),
-    ],
   });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({
-    format: 'pem',
-    type: 'pkcs8',
-  }) as string;
-  const pem = cert.toString('pem');
-  return { cert: pem, key, fingerprint256: new X509Certificate(pem).fingerprint256 };
 }
 
 /** A TLS handshake only: the protocol, cipher and certificate fingerprint, or the error. */
