@@ -41,19 +41,12 @@ export class ApiBuilder {
   ) {}
 
   route<R extends RouteConfig>(requires: Requirement, config: R, handler: RouteHandler<R, AppEnv>): void {
-    const guard = gate(requires);
-    const denied = this.onDenied;
-    const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
-      try {
-        await guard(c, async () => {});
-      } catch (error) {
-        if (error instanceof ApiError || error instanceof CoreError) denied(c, requires, error);
-        throw error;
-      }
-      return next();
-    };
     // The requirement is published in the OpenAPI document too (`x-requires`), for clients and tests.
-    const route = createRoute({ ...config, 'x-requires': requires, middleware: [middleware] });
+    const route = createRoute({
+      ...config,
+      'x-requires': requires,
+      middleware: [gate(requires, this.onDenied)],
+    });
     this.declarations.push({
       method: config.method.toUpperCase(),
       path: config.path,
@@ -65,63 +58,71 @@ export class ApiBuilder {
   }
 }
 
-/** The REST gate: same-origin and CSRF checks on state changes, then the route's requirement. */
-export function gate(requires: Requirement): MiddlewareHandler<AppEnv> {
+/**
+ * The REST gate: same-origin and CSRF checks on state changes, then the route's requirement. A refused
+ * request is told to `onDenied` (the security log) and answered with the error.
+ */
+export function gate(requires: Requirement, onDenied: DenialListener = () => {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const principal = c.get('principal');
-    if (!SAFE_METHODS.has(c.req.method)) {
-      checkSameOrigin(
-        c.req.header('origin'),
-        c.req.header('sec-fetch-site'),
-        c.req.header('host'),
-        c.get('context').interface,
-      );
-      if (principal.kind === 'session') {
-        const token = c.req.header('x-csrf-token');
-        if (!token || !principal.session || !secretsEqual(token, principal.session.csrfToken)) {
-          throw new ApiError(403, 'csrf', 'missing or wrong X-CSRF-Token header for this session');
-        }
-      }
+    try {
+      checkAccess(c, requires);
+    } catch (error) {
+      if (error instanceof ApiError || error instanceof CoreError) onDenied(c, requires, error);
+      throw error;
     }
-    if (requires === 'public') return next();
-    if (principal.kind === 'anonymous' && requires !== 'user-session' && requires !== 'authenticated') {
-      try {
-        authorize(principal.actor, requires);
-      } catch (error) {
-        if (error instanceof CoreError && error.code === 'permission-denied') {
-          throw new ApiError(
-            401,
-            'authentication-required',
-            `log in or send an API key: '${requires}' is required`,
-            {
-              permission: requires,
-            },
-          );
-        }
-        throw error;
-      }
-      return next();
-    }
-    if (principal.kind === 'anonymous') {
-      throw new ApiError(401, 'authentication-required', 'log in or send an API key');
-    }
-    if (requires === 'user-session') {
-      if (principal.kind !== 'session')
-        throw new ApiError(403, 'user-session-required', 'only a logged-in user can do this');
-      return next();
-    }
-    if (requires === 'authenticated') {
-      if (principal.actor.mustChangePassword) {
-        throw new CoreError(
-          'password-change-required',
-          'set a new password first: the default password may do nothing else',
-        );
-      }
-      return next();
-    }
-    authorize(principal.actor, requires);
-    return next();
+    await next();
   };
+}
+
+/** Throws ApiError or CoreError unless the request may use a route that needs `requires`. */
+function checkAccess(c: Context<AppEnv>, requires: Requirement): void {
+  const principal = c.get('principal');
+  if (!SAFE_METHODS.has(c.req.method)) {
+    checkSameOrigin(
+      c.req.header('origin'),
+      c.req.header('sec-fetch-site'),
+      c.req.header('host'),
+      c.get('context').interface,
+    );
+    if (principal.kind === 'session') {
+      const token = c.req.header('x-csrf-token');
+      if (!token || !principal.session || !secretsEqual(token, principal.session.csrfToken)) {
+        throw new ApiError(403, 'csrf', 'missing or wrong X-CSRF-Token header for this session');
+      }
+    }
+  }
+  if (requires === 'public') return;
+  if (requires === 'user-session' || requires === 'authenticated') {
+    if (principal.kind === 'anonymous')
+      throw new ApiError(401, 'authentication-required', 'log in or send an API key');
+    if (requires === 'user-session' && principal.kind !== 'session') {
+      throw new ApiError(403, 'user-session-required', 'only a logged-in user can do this');
+    }
+    // A user session may change its own password while it must; an `authenticated` route may not.
+    if (requires === 'authenticated' && principal.actor.mustChangePassword) {
+      throw new CoreError(
+        'password-change-required',
+        'set a new password first: the default password may do nothing else',
+      );
+    }
+    return;
+  }
+  try {
+    authorize(principal.actor, requires);
+  } catch (error) {
+    // Without credentials a missing permission means "authenticate", not "forbidden".
+    if (principal.kind === 'anonymous' && error instanceof CoreError && error.code === 'permission-denied') {
+      throw new ApiError(
+        401,
+        'authentication-required',
+        `log in or send an API key: '${requires}' is required`,
+        {
+          permission: requires,
+        },
+      );
+    }
+    throw error;
+  }
 }
 
 /** Refuses cross-site state changes: a browser sends Origin (and Sec-Fetch-Site) with them. */
