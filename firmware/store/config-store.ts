@@ -28,13 +28,13 @@ export class ConfigStore {
       CONFIG_RECORD_KIND,
       deriveKey(rootKey, 'record/config'),
     );
-    const loaded = pair
-      .read()
+    const copies = pair.read();
+    const loaded = copies
       .flatMap((copy) => (copy.state === 'valid' ? [{ seq: copy.seq, config: decode(copy.payload) }] : []))
       .filter((copy): copy is { seq: number; config: DeviceConfig } => copy.config !== null)
       .sort((a, b) => b.seq - a.seq)[0];
     if (!loaded) {
-      const blank = pair.read().every((copy) => copy.state === 'blank');
+      const blank = copies.every((copy) => copy.state === 'blank');
       return new ConfigStore(pair, DEFAULT_DEVICE_CONFIG, 0, blank ? null : 'no valid configuration record');
     }
     return new ConfigStore(pair, loaded.config, loaded.seq, null);

@@ -3,6 +3,7 @@
  * security.* or audit.read. Passwords arrive sealed to the device key, for the user they will belong to.
  */
 import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { openSealedPassword } from '../../auth/sealed-secret.ts';
 import { type PresetName, permissionsFromNames, rolePermissions } from '../../core/permission-table.ts';
 import { parseWhitelistEntry } from '../../core/security-settings-rules.ts';
@@ -11,6 +12,7 @@ import { describeEntry, entryAt } from '../../core/user-table.ts';
 import type { ApiBuilder } from '../api-builder.ts';
 import type { ApiDeps } from '../api-deps.ts';
 import { ApiError } from '../api-error.ts';
+import type { AppEnv } from '../app-env.ts';
 import { createAddressFilter } from '../client-whitelist.ts';
 import {
   jsonBody,
@@ -150,6 +152,23 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       ...describeEntry(table, slot),
       epoch: table.epochs[slot] ?? 0,
     }));
+  };
+  /** Runs a certificate installation and logs it: ok with the fingerprint, or failed with the error code. */
+  const recorded = <T extends { fingerprint256: string }>(
+    c: Context<AppEnv>,
+    type: string,
+    install: () => T,
+  ): T => {
+    const ctx = c.get('context');
+    const event = { type, interface: ctx.interface, source: ctx.source, slot: c.get('principal').actor.slot };
+    try {
+      const installed = install();
+      security.record({ ...event, result: 'ok', detail: installed.fingerprint256 });
+      return installed;
+    } catch (error) {
+      security.record({ ...event, result: 'failed', detail: (error as { code?: string }).code });
+      throw error;
+    }
   };
   const sealed = (value: z.infer<typeof SealedSecretSchema>, username: string, field: string) =>
     openSealedPassword(deps.login.deviceSecretKey, value, { purpose: 'set-password', username }, field);
@@ -383,28 +402,16 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
         );
       }
       const body = c.req.valid('json');
-      const event = {
-        type: 'tls.upload',
-        interface: ctx.interface,
-        source: ctx.source,
-        slot: c.get('principal').actor.slot,
-      };
-      try {
-        const info = deps.tls.upload(body.certificate, body.privateKey);
-        security.record({ ...event, result: 'ok', detail: info.fingerprint256 });
-        if (security.state.settings.tls !== 'uploaded') {
-          await security.updateSettings(
-            c.get('principal').actor,
-            { ...security.state.settings, tls: 'uploaded' },
-            ctx,
-          );
-        }
-        deps.onTlsChange?.();
-        return c.json(info, 200);
-      } catch (error) {
-        security.record({ ...event, result: 'failed', detail: (error as { code?: string }).code });
-        throw error;
+      const info = recorded(c, 'tls.upload', () => deps.tls.upload(body.certificate, body.privateKey));
+      if (security.state.settings.tls !== 'uploaded') {
+        await security.updateSettings(
+          c.get('principal').actor,
+          { ...security.state.settings, tls: 'uploaded' },
+          ctx,
+        );
       }
+      deps.onTlsChange?.();
+      return c.json(info, 200);
     },
   );
 
@@ -429,22 +436,9 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       responses: { 200: jsonResponse(z.object({ ca: CaInfoSchema }), 'The new CA') },
     },
     (c) => {
-      const ctx = c.get('context');
-      const event = {
-        type: 'modbus.ca.upload',
-        interface: ctx.interface,
-        source: ctx.source,
-        slot: c.get('principal').actor.slot,
-      };
-      try {
-        const ca = deps.tls.uploadModbusCa(c.req.valid('json').ca);
-        security.record({ ...event, result: 'ok', detail: ca.fingerprint256 });
-        deps.onModbusCaChange?.();
-        return c.json({ ca }, 200);
-      } catch (error) {
-        security.record({ ...event, result: 'failed', detail: (error as { code?: string }).code });
-        throw error;
-      }
+      const ca = recorded(c, 'modbus.ca.upload', () => deps.tls.uploadModbusCa(c.req.valid('json').ca));
+      deps.onModbusCaChange?.();
+      return c.json({ ca }, 200);
     },
   );
 }
