@@ -39,6 +39,8 @@ export interface ModbusDeps {
   readonly firmwareVersion: string;
   readonly vendorName: string;
   readonly productCode: string;
+  /** The register map served; the published REGISTER_MAP unless a test gives another. */
+  readonly map?: readonly RegisterBlock[];
   /** Told about every write the gate refuses for want of a permission (for the security log). */
   readonly onWriteDenied?: (actor: Actor, context: RequestContext, detail: string) => void;
 }
@@ -91,10 +93,14 @@ function allowed(actor: Actor, permission: RegisterBlock['read'] | RegisterBlock
 }
 
 /** The blocks covering [start, start+count), or an exception code when one address is unmapped. */
-function blocksCovering(start: number, count: number): RegisterBlock[] | number {
+function blocksCovering(
+  map: readonly RegisterBlock[] | undefined,
+  start: number,
+  count: number,
+): RegisterBlock[] | number {
   const blocks: RegisterBlock[] = [];
   for (let address = start; address < start + count; ) {
-    const block = blockAt(address);
+    const block = blockAt(address, map);
     if (!block) return EXCEPTION.ILLEGAL_DATA_ADDRESS;
     blocks.push(block);
     address = block.address + block.count;
@@ -107,7 +113,7 @@ function readRegisters(functionCode: number, view: DataView, actor: Actor, deps:
   const start = view.getUint16(1);
   const count = view.getUint16(3);
   if (count < 1 || count > MAX_READ) return exception(functionCode, EXCEPTION.ILLEGAL_DATA_VALUE);
-  const blocks = blocksCovering(start, count);
+  const blocks = blocksCovering(deps.map, start, count);
   if (typeof blocks === 'number') return exception(functionCode, blocks);
   if (!blocks.every((block) => allowed(actor, block.read)))
     return exception(functionCode, EXCEPTION.ILLEGAL_FUNCTION);
@@ -170,7 +176,7 @@ function applyWrites(
   ctx: RequestContext,
   deps: ModbusDeps,
 ): number | null {
-  const blocks = blocksCovering(start, values.length);
+  const blocks = blocksCovering(deps.map, start, values.length);
   if (typeof blocks === 'number') return blocks;
   const forbidden = blocks.find((block) => !allowed(actor, block.write));
   if (forbidden) {

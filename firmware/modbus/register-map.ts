@@ -166,8 +166,11 @@ export const REGISTER_MAP: readonly RegisterBlock[] = [
 ];
 
 /** The block containing `address`, or undefined. */
-export function blockAt(address: number): RegisterBlock | undefined {
-  return REGISTER_MAP.find((block) => address >= block.address && address < block.address + block.count);
+export function blockAt(
+  address: number,
+  map: readonly RegisterBlock[] = REGISTER_MAP,
+): RegisterBlock | undefined {
+  return map.find((block) => address >= block.address && address < block.address + block.count);
 }
 
 /** Encodes a block's value into its registers (float32 word order as configured). */

@@ -5,23 +5,20 @@
  * mode and writes nothing: above all no factory table, which would bring back admin / CBM_1234.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createVerifier, MIN_KDF_ITERATIONS, verifyPassword } from '../../firmware/auth/password-verifier.ts';
 import { ADMIN_SLOT } from '../../firmware/core/slots.ts';
-import { actorFor, setPassword } from '../../firmware/core/user-table.ts';
 import { SECURITY_RECORD_BLOCKS } from '../../firmware/store/flash-layout.ts';
 import { RECORD_HEADER_BYTES } from '../../firmware/store/sealed-record.ts';
-import type { SecurityState } from '../../firmware/store/security-record.ts';
 import { DEFAULT_BLOCK_SIZE, flipBit } from '../../sim/nor-flash.ts';
 import {
   boot,
   bootNormal,
   canonical,
   type DataDir,
-  FIXED_TIME,
   imageBlock,
+  keyFiles,
+  provisionWithAdminPassword,
   readImage,
   sealedLength,
   tempDataDir,
@@ -31,31 +28,7 @@ import {
 const NEW_ADMIN_PASSWORD = 'Tamper-proof-99';
 const ADMIN_VERIFIER = await createVerifier(NEW_ADMIN_PASSWORD, { iterations: MIN_KDF_ITERATIONS });
 
-/** First boot, then the admin sets its own password (so defaults would be visible as a change). */
-async function provisioned(data: DataDir): Promise<SecurityState> {
-  const first = await bootNormal(data);
-  const table = setPassword(
-    first.store.state.table,
-    actorFor(first.store.state.table, ADMIN_SLOT),
-    ADMIN_SLOT,
-    ADMIN_VERIFIER,
-    { currentPasswordVerified: true },
-  );
-  const next = { ...first.store.state, table };
-  first.store.commit(next, {
-    time: FIXED_TIME,
-    type: 'password.change',
-    interface: 'web',
-    result: 'ok',
-    slot: 0,
-  });
-  first.close();
-  return next;
-}
-
-function keyFiles(data: DataDir): Map<string, Buffer> {
-  return new Map(readdirSync(data.keysDir).map((name) => [name, readFileSync(join(data.keysDir, name))]));
-}
+const provisioned = (data: DataDir) => provisionWithAdminPassword(data, ADMIN_VERIFIER);
 
 describe('tamper: one copy damaged', () => {
   it('every flipped bit of copy A, then of copy B, invalidates that copy and the other serves', async (t) => {

@@ -9,6 +9,16 @@ import { join } from 'node:path';
 import { type ClientOptions, DeviceClient } from '../../firmware/client/device-client.ts';
 import { type RunningDevice, startDevice } from './device-process.ts';
 
+/** One slot as GET /api/v1/users lists it. */
+export interface SlotView {
+  slot: number;
+  type: string;
+  name: string | null;
+  permissions: string[];
+  flags: string[];
+  epoch: number;
+}
+
 export const ADMIN_PASSWORD = 'Zähler-Chef 2026!';
 
 export interface RestFixture {

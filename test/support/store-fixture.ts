@@ -4,10 +4,12 @@
  * the store from those files, as the device does after a power cycle.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
+import { MIN_KDF_ITERATIONS, type PasswordVerifier } from '../../firmware/auth/password-verifier.ts';
+import { ADMIN_SLOT } from '../../firmware/core/slots.ts';
+import { actorFor, setPassword } from '../../firmware/core/user-table.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../../firmware/keys/file-key-provider.ts';
 import { SECURITY_RECORD_BLOCKS } from '../../firmware/store/flash-layout.ts';
 import {
@@ -177,4 +179,34 @@ export function restore(data: DataDir, from: string): void {
 /** A state in its canonical stored form, for whole-state comparisons. */
 export function canonical(state: SecurityState): unknown {
   return encodeSecurityState(state);
+}
+
+/**
+ * First boot, then the admin sets its own password to `verifier` (so the state differs from the
+ * factory one, and falling back to defaults would show); returns the committed state.
+ */
+export async function provisionWithAdminPassword(
+  data: DataDir,
+  verifier: PasswordVerifier,
+): Promise<SecurityState> {
+  const first = await bootNormal(data);
+  const state = first.store.state;
+  const table = setPassword(state.table, actorFor(state.table, ADMIN_SLOT), ADMIN_SLOT, verifier, {
+    currentPasswordVerified: true,
+  });
+  const next = { ...state, table };
+  first.store.commit(next, {
+    time: FIXED_TIME,
+    type: 'password.change',
+    interface: 'system',
+    result: 'ok',
+    slot: ADMIN_SLOT,
+  });
+  first.close();
+  return next;
+}
+
+/** The files of the key store (root key, counter) and their bytes. */
+export function keyFiles(data: DataDir): Map<string, Buffer> {
+  return new Map(readdirSync(data.keysDir).map((name) => [name, readFileSync(join(data.keysDir, name))]));
 }

@@ -18,7 +18,12 @@ import { PERMISSIONS, type PermissionName } from '../../../firmware/core/permiss
 import type { RouteDeclaration } from '../../../firmware/http/api-builder.ts';
 import { OPENAPI_PATH } from '../../../firmware/http/create-api-app.ts';
 import { generateSelfSignedCertificate } from '../../../firmware/tls/self-signed-certificate.ts';
-import { ADMIN_PASSWORD, type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
+import {
+  ADMIN_PASSWORD,
+  type RestFixture,
+  type SlotView,
+  startRestFixture,
+} from '../../support/rest-fixture.ts';
 
 const USER_NAME = 'matrix_user';
 const USER_PASSWORD = 'Ablesung 4711!';
@@ -55,15 +60,6 @@ interface PreparedRequest {
 }
 
 type Sample = (env: SampleEnv) => Promise<PreparedRequest>;
-
-interface SlotView {
-  slot: number;
-  type: string;
-  name: string | null;
-  permissions: string[];
-  flags: string[];
-  epoch: number;
-}
 
 const b64url = (bytes: number) => Buffer.alloc(bytes, 7).toString('base64url');
 

@@ -16,7 +16,12 @@ import { PERMISSIONS } from '../../../firmware/core/permission-table.ts';
 import type { ApiDeps } from '../../../firmware/http/api-deps.ts';
 import { createApiApp } from '../../../firmware/http/create-api-app.ts';
 import { type RunningDevice, startDevice } from '../../support/device-process.ts';
-import { ADMIN_PASSWORD, type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
+import {
+  ADMIN_PASSWORD,
+  type RestFixture,
+  type SlotView,
+  startRestFixture,
+} from '../../support/rest-fixture.ts';
 
 /** A session as a browser holds it: the cookie pair, its Set-Cookie line and the CSRF token. */
 interface RawSession {
@@ -24,15 +29,6 @@ interface RawSession {
   readonly setCookie: string;
   readonly csrf: string;
   readonly me: MeBody;
-}
-
-interface SlotView {
-  slot: number;
-  type: string;
-  name: string | null;
-  permissions: string[];
-  flags: string[];
-  epoch: number;
 }
 
 /** Logs in with the protocol and keeps the cookie itself, so it can be replayed after it should be dead. */

@@ -159,6 +159,26 @@ describe('register gate: permission matrix generated from REGISTER_MAP', () => {
     });
   }
 
+  it('a read spanning a permitted and a forbidden block: 0x01 and no data (a map that has such blocks)', () => {
+    // The v1 map has no adjacent blocks of different read permissions, so the gate is given one here:
+    // the voltage of L1 (measurements.read) right before an energy meter (meters.read).
+    const [voltage, energy] = [REGISTER_MAP[0], REGISTER_MAP.find((b) => b.address === 100)] as const;
+    assert.ok(voltage && energy);
+    const map = [voltage, { ...energy, address: voltage.address + voltage.count }];
+    const deps = { ...device.deps, map };
+    const read = (who: Actor) => handleModbusPdu(readPdu(3, 0, 6), device.accessAs(who), deps);
+    for (const who of [only('measurements.read'), only('meters.read')]) {
+      assert.deepEqual(
+        [...read(who)],
+        [0x83, EXCEPTION.ILLEGAL_FUNCTION],
+        'refused whole, no register returned',
+      );
+    }
+    const both = read(only('measurements.read', 'meters.read'));
+    assert.equal(both[0], 0x03);
+    assert.equal(registersOf(both).length, 6);
+  });
+
   it('refuses a request over adjacent blocks of different permissions whole', (t) => {
     const pairs = REGISTER_MAP.flatMap((a) => {
       const b = blockAt(end(a));

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   createVerifier,
@@ -42,6 +41,8 @@ import {
   type DataDir,
   FIXED_TIME,
   imageBlock,
+  keyFiles,
+  provisionWithAdminPassword,
   readImage,
   recordBlocks,
   sealedLength,
@@ -70,18 +71,7 @@ function withNewAdminPassword(state: SecurityState): SecurityState {
   return { ...state, table };
 }
 
-/** First boot, then the admin's password change committed; returns that state. */
-async function provisioned(data: DataDir): Promise<SecurityState> {
-  const first = await bootNormal(data);
-  const next = withNewAdminPassword(first.store.state);
-  first.store.commit(next, EVENT);
-  first.close();
-  return next;
-}
-
-function keysDirFiles(data: DataDir): Map<string, Buffer> {
-  return new Map(readdirSync(data.keysDir).map((name) => [name, readFileSync(join(data.keysDir, name))]));
-}
+const provisioned = (data: DataDir) => provisionWithAdminPassword(data, ADMIN_VERIFIER);
 
 describe('SecureStore: boot and commit', () => {
   it('first boot stores the factory table: admin (must change), localgui, anonymous, 5 empty slots', async (t) => {
@@ -191,7 +181,7 @@ describe('SecureStore: boot and commit', () => {
     assert.equal(statSync(data.counterPath).mode & 0o777, 0o600);
     assert.equal(statSync(data.imagePath).mode & 0o777, 0o600);
     assert.equal(readFileSync(data.rootKeyPath).length, 32);
-    assert.deepEqual([...keysDirFiles(data).keys()].sort(), ['rollback.counter', 'root.key']);
+    assert.deepEqual([...keyFiles(data).keys()].sort(), ['rollback.counter', 'root.key']);
   });
 
   it('a full table (5 entries with 32-character names, 16 IPv6 CIDRs) fits one 4 KiB block', async (t) => {
@@ -332,7 +322,7 @@ describe('SecureStore: nothing in plain text', () => {
       }
     }
     // The key files hold the key and a number, nothing of the table.
-    for (const [file, bytes] of keysDirFiles(data)) {
+    for (const [file, bytes] of keyFiles(data)) {
       for (const [label, needle] of needles.filter(([l]) => !l.endsWith('key') || l.includes('public'))) {
         assert.equal(bytes.indexOf(needle), -1, `${label} found in keys/${file}`);
       }
@@ -345,7 +335,7 @@ describe('SecureStore: garbage images and key files', () => {
   it('a random image with an existing root key and counter ≥ 1 gives safe mode and is left alone', async (t) => {
     const data = tempDataDir(t);
     await provisioned(data);
-    const keys = keysDirFiles(data);
+    const keys = keyFiles(data);
     const garbage = randomBytes(IMAGE_SIZE);
     writeImage(data, garbage);
     const booted = await boot(data);
@@ -361,7 +351,7 @@ describe('SecureStore: garbage images and key files', () => {
     );
     assert.equal(booted.flash.bytesProgrammed + booted.flash.blocksErased, 0);
     assert.deepEqual(readImage(data), garbage);
-    assert.deepEqual(keysDirFiles(data), keys);
+    assert.deepEqual(keyFiles(data), keys);
   });
 
   it('a random image on first boot (no key yet) is formatted and the device boots normally', async (t) => {
@@ -513,7 +503,7 @@ describe('SecureStore: garbage images and key files', () => {
     const image = readImage(data);
     image.fill(0xff, DEFAULT_BLOCK_SIZE, 2 * DEFAULT_BLOCK_SIZE);
     writeImage(data, image);
-    const keys = keysDirFiles(data);
+    const keys = keyFiles(data);
     const booted = await bootNormal(data, { readOnly: true });
     t.after(() => booted.close());
     assert.deepEqual(booted.store.state, state);
@@ -523,7 +513,7 @@ describe('SecureStore: garbage images and key files', () => {
       { copy: 'B', state: 'blank' },
     ]);
     assert.deepEqual(readImage(data), image);
-    assert.deepEqual(keysDirFiles(data), keys);
+    assert.deepEqual(keyFiles(data), keys);
     assert.ok(
       recordBlocks(readImage(data))
         .subarray(DEFAULT_BLOCK_SIZE)
