@@ -2,6 +2,7 @@
  * The device process: parse the command line, boot, print the ready line, run until SIGTERM/SIGINT.
  * Operator messages go to stderr; stdout carries only `metergate ready <json>`.
  */
+import { fileURLToPath } from 'node:url';
 import { bootDevice } from './boot/boot-device.ts';
 import { DataDirBusyError } from './boot/data-dir.ts';
 import { DEVICE_USAGE, parseDeviceOptions, UsageError } from './boot/device-options.ts';
@@ -11,7 +12,11 @@ const log = (message: string) => process.stderr.write(`metergate: ${message}\n`)
 async function main(argv: readonly string[]): Promise<void> {
   let options: ReturnType<typeof parseDeviceOptions>;
   try {
-    options = parseDeviceOptions(argv, { isTTY: Boolean(process.stdin.isTTY && process.stdout.isTTY) });
+    options = parseDeviceOptions(argv, {
+      isTTY: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+      // This file is bundled to dist/device.mjs; the website is built to dist/web beside it.
+      webDir: fileURLToPath(new URL('./web/', import.meta.url)),
+    });
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     log(`${error.message}\n${DEVICE_USAGE}`);

@@ -13,6 +13,7 @@ import type { RouteDeclaration } from '../http/api-builder.ts';
 import { type AddressFilter, createAddressFilter } from '../http/client-whitelist.ts';
 import { createApiApp } from '../http/create-api-app.ts';
 import { startHttpListeners } from '../http/http-listeners.ts';
+import { loadWebSite } from '../http/web-site.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { ModbusController } from '../modbus/modbus-controller.ts';
 import { createDenialRecorder } from '../services/denial-recorder.ts';
@@ -144,7 +145,10 @@ async function startServices(
   let reloadTls = () => {};
   let modbus: ModbusController | null = null;
   const serialNumber = deviceSerial(paths);
+  const website = loadWebSite(options.webDir);
+  if (!website) hooks.log(`no built website in ${options.webDir} (npm run build): serving the API only`);
   const { app, declarations } = createApiApp({
+    website,
     security,
     login,
     sessions,

@@ -17,6 +17,8 @@ export interface DeviceOptions {
   readonly display: string;
   /** Run against the simulated meter. */
   readonly sim: boolean;
+  /** The built website (index.html, assets/), served at `/`. */
+  readonly webDir: string;
   /** Simulator: die as by power loss once this many bytes have been written to flash. */
   readonly simPowercutAfterBytes: number | null;
 }
@@ -38,13 +40,17 @@ Boots the metergate device.
   --rtu PATH                      serial device for Modbus RTU
   --display tty|none|PATH         local display: console, off, or a serial device / pty
   --sim                           use the simulated meter
+  --web-dir DIR                   the built website (default: web/ beside the firmware bundle)
   --sim-powercut-after-bytes N    simulator: lose power after N bytes written to flash
   -h, --help                      this text
 
 When every listener is bound, one line 'metergate ready <json>' is printed on stdout.`;
 
 /** Parses argv (without node and script). Throws UsageError naming the bad flag. */
-export function parseDeviceOptions(argv: readonly string[], env: { isTTY: boolean }): DeviceOptions | 'help' {
+export function parseDeviceOptions(
+  argv: readonly string[],
+  env: { isTTY: boolean; webDir: string },
+): DeviceOptions | 'help' {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -65,6 +71,7 @@ export function parseDeviceOptions(argv: readonly string[], env: { isTTY: boolea
     rtu: values.rtu ?? null,
     display: values.display ?? (env.isTTY ? 'tty' : 'none'),
     sim: values.sim ?? false,
+    webDir: values['web-dir'] ?? env.webDir,
     simPowercutAfterBytes:
       values['sim-powercut-after-bytes'] === undefined
         ? null
@@ -87,6 +94,7 @@ function parse(argv: readonly string[]) {
       rtu: { type: 'string' },
       display: { type: 'string' },
       sim: { type: 'boolean' },
+      'web-dir': { type: 'string' },
       'sim-powercut-after-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

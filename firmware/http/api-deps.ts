@@ -5,6 +5,7 @@ import type { MeteringService } from '../services/metering-service.ts';
 import type { SecurityService } from '../services/security-service.ts';
 import type { EventLog } from '../store/event-log.ts';
 import type { TlsService } from '../tls/tls-service.ts';
+import type { WebSite } from './web-site.ts';
 
 export interface DeviceFacts {
   readonly model: string;
@@ -32,4 +33,6 @@ export interface ApiDeps {
   readonly onTlsChange?: () => void;
   /** Called after a Modbus client CA upload (the Modbus/TLS listener restarts with it). */
   readonly onModbusCaChange?: () => void;
+  /** The built device website, served at `/`; absent: the API alone. */
+  readonly website?: WebSite | null;
 }

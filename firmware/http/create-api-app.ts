@@ -17,6 +17,7 @@ import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { registerPublicRoutes } from './routes/public-routes.ts';
 import { registerSecurityRoutes } from './routes/security-routes.ts';
 import { securityHeaders } from './security-headers.ts';
+import { registerWebSite } from './web-site.ts';
 
 /** Request bodies above this are refused with 413 before they are read further. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -75,6 +76,8 @@ export function createApiApp(deps: ApiDeps): {
     ...api.declarations,
     { method: 'GET', path: OPENAPI_PATH, requires: 'public', summary: 'This API as OpenAPI 3.1' } as const,
   ];
+
+  if (deps.website) registerWebSite(app, deps.website);
 
   app.notFound((c) =>
     errorResponse(c, new ApiError(404, 'not-found', `no such resource: ${c.req.method} ${c.req.path}`)),

@@ -15,7 +15,7 @@ test('the resource table of docs/rest-api.md equals the route declarations', asy
   const dir = mkdtempSync(join(tmpdir(), 'metergate-doc-'));
   const options = parseDeviceOptions(
     ['--data-dir', dir, '--http-port', '0', '--https-port', '0', '--display', 'none', '--sim'],
-    { isTTY: false },
+    { isTTY: false, webDir: join(REPO_ROOT, 'dist', 'web') },
   );
   assert.notEqual(options, 'help');
   if (options === 'help') return;

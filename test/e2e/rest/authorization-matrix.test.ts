@@ -18,6 +18,7 @@ import { PERMISSIONS, type PermissionName } from '../../../firmware/core/permiss
 import type { RouteDeclaration } from '../../../firmware/http/api-builder.ts';
 import { OPENAPI_PATH } from '../../../firmware/http/create-api-app.ts';
 import { generateSelfSignedCertificate } from '../../../firmware/tls/self-signed-certificate.ts';
+import { REPO_ROOT } from '../../support/device-process.ts';
 import {
   ADMIN_PASSWORD,
   type RestFixture,
@@ -334,6 +335,7 @@ describe('REST authorization matrix', () => {
         rtu: null,
         display: 'none',
         sim: true,
+        webDir: join(REPO_ROOT, 'dist', 'web'),
         simPowercutAfterBytes: null,
       },
       { log: () => {}, now: Date.now },

@@ -1,0 +1,157 @@
+/**
+ * The website's one way to the REST API: the routes it calls, each with the permission the device
+ * requires for it (checked against the device's own route declarations by
+ * test/web/web-routes.test.ts), a fetch wrapper that adds the CSRF token, and errors in words a person
+ * understands.
+ */
+
+export type Requires = 'public' | 'user-session' | string;
+
+export interface Route {
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  readonly path: string;
+  readonly requires: Requires;
+}
+
+const route = (method: Route['method'], path: string, requires: Requires): Route => ({
+  method,
+  path: `/api/v1${path}`,
+  requires,
+});
+
+export const ROUTES = {
+  info: route('GET', '/info', 'public'),
+  permissions: route('GET', '/permissions', 'public'),
+  challenge: route('POST', '/auth/challenge', 'public'),
+  login: route('POST', '/auth/login', 'public'),
+  logout: route('POST', '/auth/logout', 'user-session'),
+  me: route('GET', '/me', 'public'),
+  changeOwnPassword: route('POST', '/me/password', 'user-session'),
+  measurements: route('GET', '/measurements', 'measurements.read'),
+  meters: route('GET', '/meters', 'meters.read'),
+  resetMeters: route('POST', '/meters/reset', 'meters.reset'),
+  minmax: route('GET', '/minmax', 'measurements.read'),
+  resetMinmax: route('POST', '/minmax/reset', 'minmax.reset'),
+  config: route('GET', '/config', 'config.read'),
+  changeConfig: route('PATCH', '/config', 'config.write'),
+  users: route('GET', '/users', 'security.read'),
+  addEntry: route('POST', '/users', 'security.write'),
+  changeEntry: route('PATCH', '/users/{slot}', 'security.write'),
+  deleteEntry: route('DELETE', '/users/{slot}', 'security.write'),
+  security: route('GET', '/security', 'security.read'),
+  changeSecurity: route('PATCH', '/security', 'security.write'),
+  audit: route('GET', '/audit', 'audit.read'),
+  tls: route('GET', '/tls', 'security.read'),
+  uploadTls: route('PUT', '/tls', 'security.write'),
+  modbusCa: route('GET', '/modbus/ca', 'security.read'),
+  uploadModbusCa: route('PUT', '/modbus/ca', 'security.write'),
+} as const;
+
+/** Who the page acts as: GET /api/v1/me. */
+export interface Me {
+  kind: 'anonymous' | 'session' | 'api-key';
+  slot: number;
+  name: string;
+  type: string;
+  permissions: string[];
+  mustChangePassword: boolean;
+  csrfToken?: string;
+}
+
+/** May `me` use a route (or anything declared with the same requirement)? The device decides again. */
+export function allowed(me: Me | null, requires: Requires): boolean {
+  if (requires === 'public') return true;
+  if (!me) return false;
+  if (requires === 'user-session') return me.kind === 'session';
+  return !me.mustChangePassword && me.permissions.includes(requires);
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken: string | undefined;
+let onStale: () => void = () => undefined;
+
+/** Called when an answer says the page's idea of the session is out of date (ended, changed rights). */
+export function whenStale(listener: () => void): void {
+  onStale = listener;
+}
+
+/** The session's CSRF token, sent with every state change (docs/auth-protocol.md §6.3). */
+export function setCsrfToken(token: string | undefined): void {
+  csrfToken = token;
+}
+
+export async function call<T>(
+  target: Route,
+  options: { body?: unknown; slot?: number; query?: Record<string, string | number | undefined> } = {},
+): Promise<T> {
+  let url = target.path.replace('{slot}', String(options.slot));
+  const query = Object.entries(options.query ?? {}).filter(([, v]) => v !== undefined && v !== '');
+  if (query.length) url += `?${new URLSearchParams(query.map(([k, v]) => [k, String(v)]))}`;
+  const headers: Record<string, string> = {};
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (target.method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: target.method,
+      headers,
+      body: options.body === undefined ? null : JSON.stringify(options.body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'offline', 'The meter did not answer. Check the network connection.');
+  }
+  if (response.status === 204) return undefined as T;
+  const body = await response.json().catch(() => null);
+  if (response.ok) return body as T;
+  const error = body?.error ?? {};
+  if (
+    ['authentication-required', 'permission-denied', 'password-change-required', 'csrf'].includes(error.code)
+  ) {
+    onStale();
+  }
+  const retryAfter = Number(response.headers.get('Retry-After')) || undefined;
+  throw new ApiError(
+    response.status,
+    error.code ?? 'unknown',
+    explain(
+      error.code,
+      error.message ?? `HTTP ${response.status}`,
+      error.permission,
+      retryAfter,
+      error.field,
+    ),
+    error.field,
+  );
+}
+
+/**
+ * The device's messages are already meant for people (docs/rest-api.md); a few gain from what only the
+ * page knows: how long to wait, and what to do.
+ */
+function explain(
+  code: string,
+  message: string,
+  permission?: string,
+  retryAfter?: number,
+  field?: string,
+): string {
+  if (retryAfter && (code === 'rate-limited' || code === 'locked'))
+    message += `. Try again in ${retryAfter} s`;
+  if (code === 'permission-denied') message = `you are not allowed to do this (it needs ${permission})`;
+  if (code === 'csrf' || code === 'cross-origin') message += '. Reload the page';
+  // Shown next to its field, the message need not name the field again.
+  if (field && message.startsWith(`${field}: `)) message = message.slice(field.length + 2);
+  return `${message.charAt(0).toUpperCase()}${message.slice(1)}.`.replace(/\.\.$/, '.');
+}

@@ -1,0 +1,219 @@
+/**
+ * The device website: loads who the page acts as, shows the pages that principal may use (the others
+ * are not offered), and routes by the URL fragment (#/settings). Without login it shows what
+ * `anonymous` may see, with a login button.
+ */
+import './styles.css';
+import { type ComponentType, render } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import {
+  type ApiError,
+  allowed,
+  call,
+  type Me,
+  type Requires,
+  ROUTES,
+  setCsrfToken,
+  whenStale,
+} from './api.ts';
+import { logout } from './auth.ts';
+import { AccountPage } from './pages/account-page.tsx';
+import { CertificatesPage } from './pages/certificates-page.tsx';
+import { DashboardPage } from './pages/dashboard-page.tsx';
+import { EventsPage } from './pages/events-page.tsx';
+import { LoginPage } from './pages/login-page.tsx';
+import { PasswordForm } from './pages/password-form.tsx';
+import { SecurityPage } from './pages/security-page.tsx';
+import { SettingsPage } from './pages/settings-page.tsx';
+import { UsersPage } from './pages/users-page.tsx';
+import { type Info, type PermissionTable, type Session, SessionContext } from './session.ts';
+
+interface Page {
+  path: string;
+  title: string;
+  /** Offered when the principal may use any of these. */
+  requires: Requires[];
+  view: ComponentType;
+}
+
+const PAGES: Page[] = [
+  {
+    path: '/',
+    title: 'Dashboard',
+    requires: [ROUTES.measurements.requires, ROUTES.meters.requires],
+    view: DashboardPage,
+  },
+  { path: '/settings', title: 'Settings', requires: [ROUTES.config.requires], view: SettingsPage },
+  { path: '/users', title: 'Users', requires: [ROUTES.users.requires], view: UsersPage },
+  { path: '/security', title: 'Security', requires: [ROUTES.security.requires], view: SecurityPage },
+  { path: '/certificates', title: 'Certificates', requires: [ROUTES.tls.requires], view: CertificatesPage },
+  { path: '/events', title: 'Event log', requires: [ROUTES.audit.requires], view: EventsPage },
+  { path: '/account', title: 'Account', requires: [ROUTES.changeOwnPassword.requires], view: AccountPage },
+];
+
+const offered = (page: Page, me: Me) => page.requires.some((r) => allowed(me, r));
+
+function useHashPath(): string {
+  const read = () => location.hash.replace(/^#/, '') || '/';
+  const [path, setPath] = useState(read);
+  useEffect(() => {
+    const update = () => setPath(read());
+    addEventListener('hashchange', update);
+    return () => removeEventListener('hashchange', update);
+  }, []);
+  return path;
+}
+
+function Header(props: { session: Session; path: string }) {
+  const { info, me, refresh } = props.session;
+  const [busy, setBusy] = useState(false);
+  return (
+    <header>
+      <div class="brand">
+        <b>{info.model}</b> <span class="muted">{info.serialNumber}</span>
+      </div>
+      <nav aria-label="Pages">
+        {PAGES.filter((p) => offered(p, me)).map((p) => (
+          <a key={p.path} href={`#${p.path}`} aria-current={props.path === p.path ? 'page' : undefined}>
+            {p.title}
+          </a>
+        ))}
+      </nav>
+      <div class="who">
+        {me.kind === 'session' ? (
+          <>
+            <span>{me.name}</span>
+            <button
+              type="button"
+              class="secondary"
+              disabled={busy}
+              onClick={async () => {
+                setBusy(true);
+                await logout().catch(() => undefined);
+                location.hash = '#/';
+                await refresh();
+                setBusy(false);
+              }}
+            >
+              {busy ? 'Logging out…' : 'Log out'}
+            </button>
+          </>
+        ) : (
+          <a class="button" href="#/login">
+            Log in
+          </a>
+        )}
+      </div>
+    </header>
+  );
+}
+
+/** Plain HTTP carries the session readably: point to HTTPS. */
+function HttpWarning(props: { info: Info }) {
+  if (location.protocol !== 'http:' || !props.info.https.enabled) return null;
+  const port = props.info.https.port && props.info.https.port !== 443 ? `:${props.info.https.port}` : '';
+  return (
+    <p class="warning" role="note">
+      This connection is not encrypted. <a href={`https://${location.hostname}${port}/`}>Use HTTPS</a>.
+    </p>
+  );
+}
+
+function Content(props: { session: Session; path: string }) {
+  const { me } = props.session;
+  if (me.mustChangePassword) return <PasswordForm forced />;
+  if (props.path === '/login') return me.kind === 'session' ? <Redirect /> : <LoginPage />;
+  const page = PAGES.find((p) => p.path === props.path);
+  if (!page)
+    return (
+      <p class="card">
+        No such page. <a href="#/">Dashboard</a>
+      </p>
+    );
+  if (!offered(page, me)) {
+    return (
+      <div class="card narrow">
+        <p>
+          {me.kind === 'anonymous'
+            ? 'Log in to see more of this meter.'
+            : 'Your permissions do not include this page.'}
+        </p>
+        {me.kind === 'anonymous' && (
+          <a class="button" href="#/login">
+            Log in
+          </a>
+        )}
+      </div>
+    );
+  }
+  const View = page.view;
+  return <View />;
+}
+
+function Redirect() {
+  useEffect(() => {
+    location.hash = '#/';
+  }, []);
+  return null;
+}
+
+function App() {
+  const path = useHashPath();
+  const [state, setState] = useState<{ info: Info; table: PermissionTable; me: Me } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(async () => {
+    try {
+      const [info, table, me] = await Promise.all([
+        call<Info>(ROUTES.info),
+        call<PermissionTable>(ROUTES.permissions),
+        call<Me>(ROUTES.me),
+      ]);
+      setCsrfToken(me.csrfToken);
+      setState({ info, table, me });
+      setError(null);
+    } catch (e) {
+      setError((e as ApiError).message);
+    }
+  }, []);
+  useEffect(() => {
+    whenStale(load);
+    load();
+  }, [load]);
+  useEffect(() => {
+    const page = PAGES.find((p) => p.path === path);
+    document.title = `${page?.title ?? 'Log in'} · ${state?.info.model ?? 'metergate'}`;
+  }, [path, state]);
+  if (!state) {
+    return (
+      <main>
+        <p class="card" aria-busy={!error}>
+          {error ?? 'Connecting to the meter…'}{' '}
+          {error && (
+            <button type="button" onClick={load}>
+              Retry
+            </button>
+          )}
+        </p>
+      </main>
+    );
+  }
+  const session: Session = { ...state, refresh: load };
+  return (
+    <SessionContext.Provider value={session}>
+      <Header session={session} path={path} />
+      <HttpWarning info={state.info} />
+      <main>
+        <Content session={session} path={path} />
+      </main>
+      <footer class="muted">
+        firmware {state.info.firmwareVersion} · {me(state.me)}
+      </footer>
+    </SessionContext.Provider>
+  );
+}
+
+function me(principal: Me): string {
+  return principal.kind === 'anonymous' ? 'not logged in' : `logged in as ${principal.name}`;
+}
+
+render(<App />, document.getElementById('app') as HTMLElement);

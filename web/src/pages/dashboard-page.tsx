@@ -1,0 +1,176 @@
+/**
+ * Live measurements per phase (refreshed every second without reloading), energy meters, min/max, and
+ * the reset actions for those allowed to use them.
+ */
+import { allowed, call, ROUTES, type Route } from '../api.ts';
+import { useSession } from '../session.ts';
+import { ConfirmButton, formatTime, Loading, Pairs, Section, useLoad } from '../ui.tsx';
+
+interface Measurements {
+  time: string;
+  voltage: number[];
+  current: number[];
+  activePower: number[];
+  reactivePower: number[];
+  apparentPower: number[];
+  powerFactor: number[];
+  total: { activePower: number; reactivePower: number; apparentPower: number; powerFactor: number };
+  frequency: number;
+}
+
+interface Meters {
+  activeImportWh: number;
+  activeExportWh: number;
+  reactiveImportVarh: number;
+  reactiveExportVarh: number;
+  resetAt: string | null;
+}
+
+interface MinMax {
+  activePowerMax: number;
+  activePowerMin: number;
+  currentMax: number;
+  since: string;
+}
+
+/** A value with an SI prefix: 12 345 W → "12.35 kW". */
+function si(value: number | undefined, unit: string, digits = 2): string {
+  if (value === undefined || !Number.isFinite(value)) return '—';
+  const size = Math.abs(value);
+  const [scale, prefix] = size >= 1e6 ? [1e6, 'M'] : size >= 1e3 ? [1e3, 'k'] : [1, ''];
+  return `${(value / scale).toFixed(digits)} ${prefix}${unit}`;
+}
+
+const ROWS: [string, keyof Measurements, string, keyof Measurements['total'] | null, number][] = [
+  ['Voltage U', 'voltage', 'V', null, 1],
+  ['Current I', 'current', 'A', null, 3],
+  ['Active power P', 'activePower', 'W', 'activePower', 2],
+  ['Reactive power Q', 'reactivePower', 'var', 'reactivePower', 2],
+  ['Apparent power S', 'apparentPower', 'VA', 'apparentPower', 2],
+  ['Power factor PF', 'powerFactor', '', 'powerFactor', 3],
+];
+
+function MeasurementsCard() {
+  const { data, error } = useLoad(() => call<Measurements>(ROUTES.measurements), [], 1000);
+  if (!data) return <Loading error={error} />;
+  return (
+    <Section title="Measurements" wide>
+      <div class="scroll">
+        <table class="values">
+          <thead>
+            <tr>
+              <th scope="col">Quantity</th>
+              <th scope="col">L1</th>
+              <th scope="col">L2</th>
+              <th scope="col">L3</th>
+              <th scope="col">Total</th>
+            </tr>
+          </thead>
+          <tbody>
+            {ROWS.map(([label, key, unit, total, digits]) => (
+              <tr key={key}>
+                <th scope="row">{label}</th>
+                {(data[key] as number[]).map((v, phase) => (
+                  <td key={phase} data-value={`${key}.${phase}`}>
+                    {unit ? si(v, unit, digits) : v.toFixed(digits)}
+                  </td>
+                ))}
+                <td data-value={`total.${key}`}>
+                  {total
+                    ? unit
+                      ? si(data.total[total], unit, digits)
+                      : data.total[total].toFixed(digits)
+                    : ''}
+                </td>
+              </tr>
+            ))}
+            <tr>
+              <th scope="row">Frequency f</th>
+              <td colSpan={4} data-value="frequency">
+                {data.frequency.toFixed(3)} Hz
+              </td>
+            </tr>
+          </tbody>
+        </table>
+      </div>
+      <p class="muted" aria-live="off">
+        Primary values, measured {new Date(data.time).toLocaleTimeString()}
+        {error && <span class="error"> · not updating: {error.message}</span>}
+      </p>
+    </Section>
+  );
+}
+
+/** A card of values, refreshed every 5 s, with its reset action for those allowed to use it. */
+function ResetCard<T>(props: {
+  title: string;
+  load: Route;
+  reset: Route;
+  rows(data: T): [string, string][];
+  question: string;
+  done: string;
+}) {
+  const { me } = useSession();
+  const { data, error, reload } = useLoad(() => call<T>(props.load), [], 5000);
+  if (!data) return <Loading error={error} />;
+  return (
+    <Section title={props.title}>
+      <Pairs rows={props.rows(data)} />
+      {allowed(me, props.reset.requires) && (
+        <ConfirmButton
+          label={`Reset ${props.title.toLowerCase()}`}
+          question={props.question}
+          confirm="Yes, reset"
+          busy="Resetting…"
+          done={props.done}
+          danger
+          onConfirm={async () => {
+            await call(props.reset);
+            await reload();
+          }}
+        />
+      )}
+    </Section>
+  );
+}
+
+export function DashboardPage() {
+  const { me } = useSession();
+  const measurements = allowed(me, ROUTES.measurements.requires);
+  return (
+    <div class="grid">
+      {measurements && <MeasurementsCard />}
+      {allowed(me, ROUTES.meters.requires) && (
+        <ResetCard<Meters>
+          title="Energy meters"
+          load={ROUTES.meters}
+          reset={ROUTES.resetMeters}
+          question="Set all four energy meters to zero? This cannot be undone."
+          done="Energy meters reset."
+          rows={(m) => [
+            ['Active energy import', si(m.activeImportWh, 'Wh', 3)],
+            ['Active energy export', si(m.activeExportWh, 'Wh', 3)],
+            ['Reactive energy import', si(m.reactiveImportVarh, 'varh', 3)],
+            ['Reactive energy export', si(m.reactiveExportVarh, 'varh', 3)],
+            ['Last reset', m.resetAt ? formatTime(m.resetAt) : 'never'],
+          ]}
+        />
+      )}
+      {measurements && (
+        <ResetCard<MinMax>
+          title="Min/max values"
+          load={ROUTES.minmax}
+          reset={ROUTES.resetMinmax}
+          question="Start minimum and maximum values afresh?"
+          done="Min/max values reset."
+          rows={(m) => [
+            ['Active power max', si(m.activePowerMax, 'W')],
+            ['Active power min', si(m.activePowerMin, 'W')],
+            ['Current max', si(m.currentMax, 'A', 3)],
+            ['Since', formatTime(m.since)],
+          ]}
+        />
+      )}
+    </div>
+  );
+}

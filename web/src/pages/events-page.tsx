@@ -1,0 +1,122 @@
+/** The security event log: newest first, paged, filterable by type. */
+import { useState } from 'preact/hooks';
+import { call, ROUTES } from '../api.ts';
+import { Field, formatTime, Loading, Section, useLoad } from '../ui.tsx';
+
+interface SecurityEvent {
+  id: number;
+  time: string;
+  type: string;
+  interface: string;
+  result: string;
+  slot?: number;
+  source?: string;
+  detail?: string;
+}
+
+const PAGE_SIZE = 25;
+/** Event type prefixes (the device filters by prefix). */
+const TYPES = [
+  'login',
+  'logout',
+  'password',
+  'user',
+  'apikey',
+  'entry',
+  'settings',
+  'communication',
+  'config',
+  'meters',
+  'minmax',
+  'access',
+  'modbus',
+  'tls',
+  'boot',
+];
+
+export function EventsPage() {
+  const [type, setType] = useState('');
+  // Each page is fetched with `before` = the `next` of the page before it; the stack allows going back.
+  const [pages, setPages] = useState<(number | undefined)[]>([undefined]);
+  const before = pages[pages.length - 1];
+  const { data, error } = useLoad(
+    () =>
+      call<{ events: SecurityEvent[]; next: number | null }>(ROUTES.audit, {
+        query: { limit: PAGE_SIZE, before, type },
+      }),
+    [before, type],
+  );
+  return (
+    <Section title="Security event log">
+      <div class="toolbar">
+        <Field label="Type">
+          <select
+            name="type"
+            value={type}
+            onChange={(e) => {
+              setType(e.currentTarget.value);
+              setPages([undefined]);
+            }}
+          >
+            <option value="">all events</option>
+            {TYPES.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <button
+          type="button"
+          class="secondary"
+          disabled={pages.length < 2}
+          onClick={() => setPages(pages.slice(0, -1))}
+        >
+          Newer
+        </button>
+        <button
+          type="button"
+          class="secondary"
+          disabled={!data?.next}
+          onClick={() => data?.next && setPages([...pages, data.next])}
+        >
+          Older
+        </button>
+      </div>
+      {data ? (
+        <div class="scroll">
+          <table class="events">
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Event</th>
+                <th scope="col">Result</th>
+                <th scope="col">Via</th>
+                <th scope="col">From</th>
+                <th scope="col">Slot</th>
+                <th scope="col">Detail</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.events.map((e) => (
+                <tr key={e.id} class={e.result === 'ok' ? '' : 'failed'}>
+                  <td>{formatTime(e.time)}</td>
+                  <td>{e.type}</td>
+                  <td>{e.result}</td>
+                  <td>{e.interface}</td>
+                  <td>{e.source ?? ''}</td>
+                  <td>{e.slot ?? ''}</td>
+                  <td>{e.detail ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {data.events.length === 0 && <p class="muted">No events.</p>}
+        </div>
+      ) : (
+        <Loading error={error} />
+      )}
+      <p class="muted">Page {pages.length}</p>
+    </Section>
+  );
+}

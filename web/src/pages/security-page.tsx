@@ -1,0 +1,105 @@
+/** Security settings: client whitelist, lockout policy, password length, API keys over HTTP. */
+import { allowed, call, ROUTES } from '../api.ts';
+import { useSession } from '../session.ts';
+import { Field, Input, Loading, Section, Submit, Toggle, useAction, useForm, useLoad } from '../ui.tsx';
+
+interface Security {
+  passwordMinLength: number;
+  lockout: Record<string, number>;
+  whitelist: string[];
+  apiKeysOverHttp: boolean;
+}
+
+const LOCKOUT: [string, string, string][] = [
+  ['delayAfterFailures', 'Slow down after this many failures', 'per user name and address'],
+  ['baseDelayMs', 'First delay (ms)', 'doubles with every further failure'],
+  ['lockAfterFailures', 'Lock after this many failures', 'per user name and address'],
+  ['lockSeconds', 'Lock duration (s)', ''],
+  [
+    'accountLockAfterFailures',
+    'Lock a name everywhere after',
+    'failures from all addresses together, at most 100',
+  ],
+];
+
+function SecurityForm(props: { settings: Security; onSaved(settings: Security): void }) {
+  const { me } = useSession();
+  const form = useForm({ ...props.settings, whitelist: props.settings.whitelist.join('\n') });
+  const action = useAction();
+  const editable = allowed(me, ROUTES.changeSecurity.requires);
+  const bound = { form, action };
+  return (
+    <form
+      aria-label="Security settings"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        const body = { ...form.value, whitelist: form.value.whitelist.split(/[\s,]+/).filter(Boolean) };
+        await action.run(
+          async () => props.onSaved(await call<Security>(ROUTES.changeSecurity, { body })),
+          'Saved.',
+        );
+      }}
+    >
+      <fieldset disabled={!editable} class="grid">
+        <Section title="Client whitelist">
+          <Field
+            label="Allowed client addresses, one per line"
+            error={action.on('whitelist')}
+            hint="IPv4 or IPv6 addresses or networks (192.168.1.0/24); at most 16. Empty: any address may connect. Applies to HTTP, HTTPS and Modbus TCP."
+          >
+            <textarea
+              name="whitelist"
+              rows={5}
+              value={form.value.whitelist}
+              onInput={(e) => form.set('whitelist', e.currentTarget.value)}
+            />
+          </Field>
+        </Section>
+        <Section title="Login protection">
+          {LOCKOUT.map(([key, label, hint]) => (
+            <Input
+              key={key}
+              {...bound}
+              path={`lockout.${key}`}
+              label={label}
+              hint={hint}
+              type="number"
+              min={0}
+            />
+          ))}
+          <Input
+            {...bound}
+            path="passwordMinLength"
+            label="Minimum password length"
+            hint="8–64"
+            type="number"
+          />
+          <Toggle
+            {...bound}
+            path="apiKeysOverHttp"
+            label="Accept API keys over plain HTTP (not recommended: the key crosses the network readably)"
+          />
+        </Section>
+      </fieldset>
+      {editable ? (
+        <Submit
+          action={action}
+          label="Save security settings"
+          busy="Saving…"
+          fields={['whitelist', 'lockout', 'passwordMinLength']}
+        />
+      ) : (
+        <p class="muted">Read only: changing security settings needs security.write.</p>
+      )}
+    </form>
+  );
+}
+
+export function SecurityPage() {
+  const { data, error, setData } = useLoad(() => call<Security>(ROUTES.security), []);
+  return data ? (
+    <SecurityForm key={JSON.stringify(data)} settings={data} onSaved={setData} />
+  ) : (
+    <Loading error={error} />
+  );
+}

@@ -1,0 +1,353 @@
+/**
+ * The 8 slots at a glance; adding a user or an API key, editing and deleting entries, and the
+ * permissions of the standard users localgui and anonymous. Read-only with security.read alone.
+ */
+import { useState } from 'preact/hooks';
+import { allowed, call, ROUTES } from '../api.ts';
+import { sealPassword } from '../crypto/password-proof.ts';
+import { useSession } from '../session.ts';
+import {
+  Check,
+  ConfirmButton,
+  type Form,
+  fail,
+  Input,
+  Loading,
+  Section,
+  Select,
+  Submit,
+  Toggle,
+  useAction,
+  useForm,
+  useLoad,
+} from '../ui.tsx';
+
+export interface Slot {
+  slot: number;
+  type: string;
+  name: string | null;
+  permissions: string[];
+  flags: string[];
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  user: 'User',
+  'api-key': 'API key',
+  standard: 'Standard user',
+  empty: 'Free',
+};
+
+interface EntryForm {
+  type: string;
+  name: string;
+  password: string;
+  repeat: string;
+  permissions: string[];
+  localOnly: boolean;
+  preset: string;
+  role: string;
+}
+
+/** Checkboxes generated from the permission table; choosing a role template fills them in. */
+function PermissionPicker(props: { form: Form<EntryForm>; error?: string | undefined }) {
+  const { table } = useSession();
+  const { form } = props;
+  const chosen = form.value.permissions;
+  return (
+    <fieldset>
+      <legend>Permissions</legend>
+      <Select
+        form={form as Form<object>}
+        path="role"
+        label="Fill in from an IEC 62351-8 role"
+        options={[
+          ['', 'choose a role…'],
+          ...Object.entries(table.roles).map(([n, r]): [string, string] => [n, `${n}: ${r.description}`]),
+        ]}
+      />
+      {table.permissions.map(({ name, description }) => (
+        <Check
+          key={name}
+          label={`${name}: ${description}`}
+          checked={chosen.includes(name)}
+          onChange={(on) =>
+            form.set('permissions', on ? [...chosen, name] : chosen.filter((n) => n !== name))
+          }
+        />
+      ))}
+      {props.error && (
+        <span class="error" role="alert">
+          {props.error}
+        </span>
+      )}
+    </fieldset>
+  );
+}
+
+/** Applies a chosen role template to the permission checkboxes, once. */
+function useRoleFill(form: Form<EntryForm>): void {
+  const { table } = useSession();
+  const role = table.roles[form.value.role];
+  if (role) form.set('', { ...form.value, role: '', permissions: [...role.permissions] });
+}
+
+/** A new API key, shown this once. */
+function KeyReveal(props: { name: string; secret: string; onClose(): void }) {
+  const [copied, setCopied] = useState('');
+  return (
+    <section class="card" aria-label="New API key">
+      <h3>API key for {props.name}</h3>
+      <p class="notice">Copy it now: the meter keeps only a hash of it and cannot show it again.</p>
+      <input
+        class="key"
+        readOnly
+        value={props.secret}
+        aria-label="API key"
+        onFocus={(e) => e.currentTarget.select()}
+      />
+      <div class="actions">
+        <button
+          type="button"
+          onClick={() =>
+            navigator.clipboard.writeText(props.secret).then(
+              () => setCopied('Copied.'),
+              () => setCopied('Copying is blocked here: select the key and copy it by hand.'),
+            )
+          }
+        >
+          Copy
+        </button>
+        <button type="button" class="secondary" onClick={props.onClose}>
+          I have stored it
+        </button>
+        <span role="status">{copied}</span>
+      </div>
+    </section>
+  );
+}
+
+/** The add form (slot undefined) and the edit form of one slot. */
+function EntryEditor(props: { slot?: Slot; onDone(created?: { name: string; key: string }): void }) {
+  const { table, info } = useSession();
+  const { slot } = props;
+  const form = useForm<EntryForm>({
+    type: slot?.type ?? 'user',
+    name: slot?.name ?? '',
+    password: '',
+    repeat: '',
+    permissions: slot?.permissions ?? [...(table.roles.VIEWER?.permissions ?? [])],
+    localOnly: slot?.flags.includes('local-only') ?? false,
+    preset: 'read-only',
+    role: '',
+  });
+  useRoleFill(form);
+  const action = useAction();
+  const v = form.value;
+  const bound = { form: form as Form<object>, action };
+  const user = v.type === 'user';
+  return (
+    <form
+      aria-label={slot ? `Edit ${slot.name}` : 'Add user or API key'}
+      onSubmit={async (e) => {
+        e.preventDefault();
+        let created: { name: string; key: string } | undefined;
+        const ok = await action.run(async () => {
+          if (v.password !== v.repeat) fail('repeat', 'The two passwords differ.');
+          const password = v.password && sealPassword(info.deviceKey, v.name, v.password);
+          if (!slot) {
+            const body = user
+              ? { type: 'user', name: v.name, password, permissions: v.permissions, localOnly: v.localOnly }
+              : { type: 'api-key', name: v.name, preset: v.preset };
+            const answer = await call<{ key?: string }>(ROUTES.addEntry, { body });
+            if (answer.key) created = { name: v.name, key: answer.key };
+            return;
+          }
+          const body: Record<string, unknown> = {};
+          if (slot.type !== 'standard' && v.name !== slot.name) body.name = v.name;
+          if (password) body.password = password;
+          if ([...v.permissions].sort().join() !== [...slot.permissions].sort().join())
+            body.permissions = v.permissions;
+          if (user && v.localOnly !== slot.flags.includes('local-only')) body.localOnly = v.localOnly;
+          await call(ROUTES.changeEntry, { slot: slot.slot, body });
+        });
+        if (ok) props.onDone(created);
+      }}
+    >
+      {slot ? (
+        <h3>
+          Slot {slot.slot}: {slot.name}
+        </h3>
+      ) : (
+        <Select
+          {...bound}
+          path="type"
+          label="Type"
+          options={[
+            ['user', 'User: logs in with a password'],
+            ['api-key', 'API key: for an application'],
+          ]}
+        />
+      )}
+      {v.type !== 'standard' && (
+        <Input
+          {...bound}
+          path="name"
+          label="Name"
+          hint="3–32 characters: letters, digits, _ and ."
+          required
+        />
+      )}
+      {user && (
+        <>
+          <Input
+            {...bound}
+            path="password"
+            label={slot ? 'New password (empty: keep)' : 'Password'}
+            type="password"
+            autocomplete="new-password"
+            required={!slot}
+          />
+          <Input
+            {...bound}
+            path="repeat"
+            label="Repeat the password"
+            type="password"
+            autocomplete="new-password"
+            required={!slot}
+          />
+        </>
+      )}
+      {slot || user ? (
+        <PermissionPicker form={form} error={action.on('permissions')} />
+      ) : (
+        <Select
+          {...bound}
+          path="preset"
+          label="Preset"
+          options={Object.entries(table.presets).map(([id, names]) => [id, `${id}: ${names.join(', ')}`])}
+        />
+      )}
+      {user && (
+        <Toggle {...bound} path="localOnly" label="Local only: may log in only at the meter's display" />
+      )}
+      <Submit
+        action={action}
+        label={slot ? 'Save' : user ? 'Add user' : 'Create API key'}
+        busy="Saving…"
+        fields={['name', 'password', 'repeat', 'permissions', 'preset']}
+      />
+      {slot && (
+        <button type="button" class="secondary" onClick={() => props.onDone()}>
+          Cancel
+        </button>
+      )}
+    </form>
+  );
+}
+
+function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void> }) {
+  const { slot: s } = props;
+  if (s.type === 'empty') return null;
+  const key = s.type === 'api-key';
+  return (
+    <div class="row-actions">
+      <button type="button" class="secondary" onClick={props.onEdit}>
+        {s.type === 'standard' ? 'Permissions' : 'Edit'}
+      </button>
+      {s.slot >= 3 && (
+        <ConfirmButton
+          label={key ? 'Revoke' : 'Delete'}
+          question={
+            key ? `Revoke the key ${s.name}? Applications using it lose access at once.` : `Delete ${s.name}?`
+          }
+          confirm="Yes"
+          busy="Deleting…"
+          done=""
+          danger
+          onConfirm={async () => {
+            await call(ROUTES.deleteEntry, { slot: s.slot });
+            await props.onDeleted();
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+export function UsersPage() {
+  const { me, refresh } = useSession();
+  const { data, error, reload } = useLoad(() => call<{ slots: Slot[] }>(ROUTES.users), []);
+  const [editing, setEditing] = useState<number | null>(null);
+  const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
+  const [adding, setAdding] = useState(0);
+  if (!data) return <Loading error={error} />;
+  const writable = allowed(me, ROUTES.changeEntry.requires);
+  const done = async () => {
+    setEditing(null);
+    await reload();
+    await refresh();
+  };
+  const editSlot = data.slots.find((s) => s.slot === editing);
+  return (
+    <div class="grid">
+      <Section title="Users and API keys">
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Slot</th>
+                <th scope="col">Name</th>
+                <th scope="col">Type</th>
+                <th scope="col">Permissions</th>
+                {writable && <th scope="col">Actions</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {data.slots.map((s) => (
+                <tr key={s.slot} data-slot={s.slot}>
+                  <td>{s.slot}</td>
+                  <td>{s.name ?? '—'}</td>
+                  <td>
+                    {TYPE_NAMES[s.type]}
+                    {s.flags.includes('local-only') && ' (local only)'}
+                  </td>
+                  <td class="perms">{s.permissions.join(', ')}</td>
+                  {writable && (
+                    <td>
+                      <Actions slot={s} onEdit={() => setEditing(s.slot)} onDeleted={done} />
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <p class="muted">
+          <b>localgui</b> is what the meter's display may do without login, <b>anonymous</b> what this website
+          and Modbus may do without login.
+        </p>
+      </Section>
+      {editSlot && (
+        <Section title="Edit entry">
+          <EntryEditor key={editSlot.slot} slot={editSlot} onDone={done} />
+        </Section>
+      )}
+      {writable && (
+        <Section title="Add a user or API key">
+          {created ? (
+            <KeyReveal name={created.name} secret={created.key} onClose={() => setCreated(null)} />
+          ) : (
+            <EntryEditor
+              key={adding}
+              onDone={(key) => {
+                setCreated(key ?? null);
+                setAdding(adding + 1);
+                reload();
+              }}
+            />
+          )}
+        </Section>
+      )}
+    </div>
+  );
+}

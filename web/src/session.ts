@@ -1,0 +1,38 @@
+/**
+ * What every page needs to know: the device (`info`), the permission table, and who the page acts as
+ * (`me`). Shared through one context; `refresh` asks the device again after a login, a logout, or an
+ * answer that suggests the session changed.
+ */
+import { createContext } from 'preact';
+import { useContext } from 'preact/hooks';
+import type { Me } from './api.ts';
+
+export interface Info {
+  model: string;
+  serialNumber: string;
+  firmwareVersion: string;
+  deviceKey: string;
+  https: { enabled: boolean; port: number | null };
+  modbus: { tcp: boolean; rtu: boolean; tls: boolean; tcpPort: number | null; tlsPort: number | null };
+}
+
+export interface PermissionTable {
+  permissions: { bit: number; name: string; description: string }[];
+  presets: Record<string, string[]>;
+  roles: Record<string, { description: string; permissions: string[] }>;
+}
+
+export interface Session {
+  info: Info;
+  table: PermissionTable;
+  me: Me;
+  refresh(): Promise<void>;
+}
+
+export const SessionContext = createContext<Session | null>(null);
+
+export function useSession(): Session {
+  const session = useContext(SessionContext);
+  if (!session) throw new Error('useSession outside the session provider');
+  return session;
+}
