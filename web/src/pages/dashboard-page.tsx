@@ -84,16 +84,13 @@ function MeasurementsCard() {
                 </td>
               </tr>
             ))}
-            <tr>
-              <th scope="row">Frequency f</th>
-              <td colSpan={4} data-value="frequency">
-                {data.frequency.toFixed(3)} Hz
-              </td>
-            </tr>
           </tbody>
         </table>
       </div>
-      <p class="muted" aria-live="off">
+      <p>
+        Frequency f: <b data-value="frequency">{data.frequency.toFixed(3)} Hz</b>
+      </p>
+      <p class="muted">
         Primary values, measured {new Date(data.time).toLocaleTimeString()}
         {error && <span class="error"> · not updating: {error.message}</span>}
       </p>

@@ -97,9 +97,5 @@ function SecurityForm(props: { settings: Security; onSaved(settings: Security): 
 
 export function SecurityPage() {
   const { data, error, setData } = useLoad(() => call<Security>(ROUTES.security), []);
-  return data ? (
-    <SecurityForm key={JSON.stringify(data)} settings={data} onSaved={setData} />
-  ) : (
-    <Loading error={error} />
-  );
+  return data ? <SecurityForm settings={data} onSaved={setData} /> : <Loading error={error} />;
 }

@@ -139,12 +139,5 @@ export function SettingsPage() {
     [],
   );
   if (!config.data) return <Loading error={config.error} />;
-  return (
-    <SettingsForm
-      key={JSON.stringify(config.data)}
-      config={config.data}
-      slots={users.data?.slots ?? null}
-      onSaved={config.setData}
-    />
-  );
+  return <SettingsForm config={config.data} slots={users.data?.slots ?? null} onSaved={config.setData} />;
 }
