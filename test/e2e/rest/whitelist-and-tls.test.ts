@@ -261,7 +261,9 @@ describe('client whitelist and TLS', () => {
       const requests: [string, string, unknown, number][] = [
         ['GET', '/api/v1/info', undefined, 200],
         ['GET', '/api/v1/nope', undefined, 404],
-        ['GET', '/', undefined, 404],
+        ['GET', '/', undefined, 200],
+        ['GET', '/nope', undefined, 404],
+        ['GET', '/assets/nope.js', undefined, 404],
         ['GET', '/api/v1/users', undefined, 401],
         ['POST', '/api/v1/auth/challenge', '{"username":', 400],
         ['POST', '/api/v1/auth/challenge', { username: 'x'.repeat(70_000) }, 413],
