@@ -12,7 +12,7 @@ step() { printf '\n== %s\n' "$*"; }
 # Debian packages the suites drive as real peers (chromium for the website, with a font for its
 # screenshots). Installed when missing; as non-root a missing one
 # is an error, never a skip.
-DEBIAN_PACKAGES=(socat mbpoll python3-pymodbus python3-serial chromium fonts-dejavu-core)
+DEBIAN_PACKAGES=(socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio chromium fonts-dejavu-core)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
