@@ -2,10 +2,14 @@
  * The device process: parse the command line, boot, print the ready line, run until SIGTERM/SIGINT.
  * Operator messages go to stderr; stdout carries only `metergate ready <json>`.
  */
+import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { bootDevice } from './boot/boot-device.ts';
-import { DataDirBusyError } from './boot/data-dir.ts';
-import { DEVICE_USAGE, parseDeviceOptions, UsageError } from './boot/device-options.ts';
+import { type BootHooks, bootDevice, type Device } from './boot/boot-device.ts';
+import { DataDirBusyError, dataDirPaths } from './boot/data-dir.ts';
+import { DEVICE_USAGE, type DeviceOptions, parseDeviceOptions, UsageError } from './boot/device-options.ts';
+import { factoryResetDataDir } from './boot/factory-reset-data-dir.ts';
+import { DisplayDriver, type DisplayPort } from './display/display-driver.ts';
+import { openSerialDisplayPort, openTtyDisplayPort, TTY_ORIGIN } from './display/display-ports.ts';
 
 const log = (message: string) => process.stderr.write(`metergate: ${message}\n`);
 
@@ -27,9 +31,26 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
 
-  let device: Awaited<ReturnType<typeof bootDevice>>;
+  const display = await openDisplay(options);
+  let device: Device;
+  let bootOptions = options;
+  const hooks: BootHooks = {
+    log,
+    now: Date.now,
+    addresses: () => listenAddresses(options.host),
+    // The display's physical-presence reset: this device stops, its data dir is erased, and a new
+    // device boots on the same ports in the same process.
+    factoryReset: async () => {
+      log('factory reset at the display: erasing the data dir');
+      await device.stop();
+      factoryResetDataDir(dataDirPaths(options.dataDir));
+      device = await bootDevice(bootOptions, hooks);
+      display?.show(device.display);
+      log('factory reset done: booted as a new device (admin / CBM_1234, to be changed at first login)');
+    },
+  };
   try {
-    device = await bootDevice(options, { log, now: Date.now });
+    device = await bootDevice(options, hooks);
   } catch (error) {
     if (error instanceof DataDirBusyError) {
       log(error.message);
@@ -37,6 +58,13 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     throw error;
   }
+  // Port 0 picked free ports; a reboot after a factory reset binds the same ones again.
+  bootOptions = {
+    ...options,
+    httpPort: device.ready.http ?? options.httpPort,
+    httpsPort: device.ready.https ?? options.httpsPort,
+  };
+  display?.show(device.display);
 
   // Keeps the process alive while no listener does (safe mode, or every interface blocked).
   const heartbeat = setInterval(() => {}, 60_000);
@@ -46,7 +74,7 @@ async function main(argv: readonly string[]): Promise<void> {
     stopping = true;
     clearInterval(heartbeat);
     log(`${signal}: stopping`);
-    device.stop().then(
+    Promise.all([device.stop(), display?.close()]).then(
       () => process.exit(0),
       (error: unknown) => {
         log(`error while stopping: ${(error as Error).message}`);
@@ -61,6 +89,41 @@ async function main(argv: readonly string[]): Promise<void> {
   log(
     `data in ${options.dataDir}; ${device.ready.mode === 'safe' ? 'SAFE MODE' : 'running'} (Ctrl-C to stop)`,
   );
+}
+
+/** The display line of `--display`, or null for `none`. Exits with a usage error naming the flag. */
+async function openDisplay(options: DeviceOptions): Promise<DisplayDriver | null> {
+  if (options.display === 'none') return null;
+  let port: DisplayPort;
+  if (options.display === 'tty') {
+    if (!(process.stdin.isTTY && process.stdout.isTTY)) {
+      log(`--display tty needs a terminal on stdin and stdout\n${DEVICE_USAGE}`);
+      process.exit(2);
+    }
+    port = openTtyDisplayPort(options.displaySize, () => process.kill(process.pid, 'SIGINT'));
+  } else {
+    try {
+      port = await openSerialDisplayPort(options.display, log);
+    } catch (error) {
+      log(`--display ${options.display}: cannot open it: ${(error as Error).message}`);
+      process.exit(2);
+    }
+  }
+  return new DisplayDriver(port, {
+    size: options.displaySize,
+    origin: options.display === 'tty' ? TTY_ORIGIN : undefined,
+    now: Date.now,
+    log,
+  });
+}
+
+/** What the Info screen lists: the listen address, or every external address when listening on all. */
+function listenAddresses(host: string): string[] {
+  if (host !== '0.0.0.0' && host !== '::') return [host];
+  return Object.values(networkInterfaces())
+    .flatMap((addresses) => addresses ?? [])
+    .filter((address) => !address.internal)
+    .map((address) => address.address);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

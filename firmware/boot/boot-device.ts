@@ -7,8 +7,10 @@ import { NorFlash } from '../../sim/nor-flash.ts';
 import { SimMeter } from '../../sim/sim-meter.ts';
 import { deriveDeviceIdentity } from '../auth/device-identity.ts';
 import { LoginChallenges } from '../auth/login-challenges.ts';
-import { LoginThrottle } from '../auth/login-throttle.ts';
+import { LoginThrottle as DisplayThrottle, LoginThrottle } from '../auth/login-throttle.ts';
 import { SessionStore } from '../auth/session-store.ts';
+import { DisplayApp, type DisplayScreen } from '../display/display-app.ts';
+import { SafeModeDisplay } from '../display/safe-mode-display.ts';
 import type { RouteDeclaration } from '../http/api-builder.ts';
 import { type AddressFilter, createAddressFilter } from '../http/client-whitelist.ts';
 import { createApiApp } from '../http/create-api-app.ts';
@@ -43,6 +45,8 @@ export interface Device {
   readonly ready: ReadyInfo;
   /** The store, in normal mode. */
   readonly store: SecureStore | null;
+  /** What the local display shows (the driver that draws it is the process's). */
+  readonly display: DisplayScreen;
   /** Releases every resource; the process may then exit. */
   stop(): Promise<void>;
   /** The REST routes as declared (with their permission) and as registered in the router, for tests. */
@@ -56,9 +60,23 @@ export interface BootHooks {
   /** Operator-facing messages (stderr in the real process). */
   readonly log: (message: string) => void;
   readonly now: () => number;
+  /**
+   * The physical-presence factory reset the display offers after boot: the process stops this device,
+   * erases the data dir and boots again. Without it the display refuses the reset.
+   */
+  readonly factoryReset?: () => Promise<void>;
+  /** The addresses the Info screen shows (the board's interfaces). Default: the listen address. */
+  readonly addresses?: () => readonly string[];
+}
+
+function factoryResetHook(hooks: BootHooks): () => Promise<void> {
+  return (
+    hooks.factoryReset ?? (() => Promise.reject(new Error('factory reset is not available in this process')))
+  );
 }
 
 export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Promise<Device> {
+  const bootedAt = hooks.now();
   const paths = dataDirPaths(options.dataDir);
   const unlock = lockDataDir(paths);
   const cleanups: (() => void | Promise<void>)[] = [unlock];
@@ -77,7 +95,7 @@ export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Prom
       });
     } catch (error) {
       if (!(error instanceof FlashImageError)) throw error;
-      return safeMode({ mode: 'safe', reason: error.message, copies: [] }, stop, hooks);
+      return safeMode({ mode: 'safe', reason: error.message, copies: [] }, stop, hooks, options, bootedAt);
     }
     cleanups.push(() => flash.close());
     const opened = await SecureStore.open({
@@ -86,11 +104,11 @@ export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Prom
       counter: new FileMonotonicCounter(paths.keysDir),
       now: hooks.now,
     });
-    if (opened.mode === 'safe') return safeMode(opened, stop, hooks);
+    if (opened.mode === 'safe') return safeMode(opened, stop, hooks, options, bootedAt);
     if (opened.firstBoot)
       hooks.log('first boot: root key created, flash formatted, factory user table stored');
     for (const repair of opened.repaired) hooks.log(`flash repaired: ${repair}`);
-    return await startServices(options, paths, flash, opened, cleanups, stop, hooks);
+    return await startServices(options, paths, flash, opened, cleanups, stop, hooks, bootedAt);
   } catch (error) {
     await stop();
     throw error;
@@ -105,6 +123,7 @@ async function startServices(
   cleanups: (() => void | Promise<void>)[],
   stop: () => Promise<void>,
   hooks: BootHooks,
+  bootedAt: number,
 ): Promise<Device> {
   const { store, rootKey } = opened;
   const now = hooks.now;
@@ -218,6 +237,25 @@ async function startServices(
   };
   onConfigChange = () => void controller.apply();
 
+  const display = new DisplayApp({
+    security,
+    metering,
+    login,
+    // The display's own failure counter: failures on the network never lock the operator out here.
+    throttle: new DisplayThrottle(() => security.state.settings.lockout),
+    info: () => ({
+      model: DEVICE_MODEL,
+      serialNumber,
+      firmwareVersion: FIRMWARE_VERSION,
+      addresses: hooks.addresses?.() ?? [options.host],
+      certificateFingerprint: tls.info().fingerprint256,
+    }),
+    now,
+    size: options.displaySize,
+    bootedAt,
+    factoryReset: factoryResetHook(hooks),
+  });
+
   store.record({ time: now(), type: 'boot', interface: 'system', result: 'ok' });
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   if (listeners.http !== null) hooks.log(`website and REST: http://${host}:${listeners.http}/`);
@@ -229,6 +267,7 @@ async function startServices(
   return {
     ready: { mode: 'normal', http: listeners.http, https: listeners.https, ...controller.ports() },
     store,
+    display,
     stop,
     routes: {
       declared: declarations,
@@ -241,6 +280,8 @@ function safeMode(
   opened: Extract<StoreOpenResult, { mode: 'safe' }>,
   stop: () => Promise<void>,
   hooks: BootHooks,
+  options: DeviceOptions,
+  bootedAt: number,
 ): Device {
   hooks.log(
     `SAFE MODE: ${opened.reason}. The device serves nothing until a factory reset at the device ` +
@@ -256,6 +297,13 @@ function safeMode(
       safeReason: opened.reason,
     },
     store: null,
+    display: new SafeModeDisplay({
+      reason: opened.reason,
+      size: options.displaySize,
+      now: hooks.now,
+      bootedAt,
+      factoryReset: factoryResetHook(hooks),
+    }),
     stop,
   };
 }

@@ -3,6 +3,7 @@
  * that is wrong. Port 0 means "any free port"; `null` means the listener is off.
  */
 import { parseArgs } from 'node:util';
+import { DEFAULT_SCREEN_SIZE, type ScreenSize } from '../display/screen-renderer.ts';
 
 export interface DeviceOptions {
   readonly dataDir: string;
@@ -15,6 +16,8 @@ export interface DeviceOptions {
   readonly rtu: string | null;
   /** `tty` (the console), `none`, or a serial device / pty path. */
   readonly display: string;
+  /** The display's text size in characters. */
+  readonly displaySize: ScreenSize;
   /** Run against the simulated meter. */
   readonly sim: boolean;
   /** The built website (index.html, assets/), served at `/`. */
@@ -39,6 +42,8 @@ Boots the metergate device.
   --modbus-tls-port N             Modbus/TCP Security port when enabled (default 8020)
   --rtu PATH                      serial device for Modbus RTU
   --display tty|none|PATH         local display: console, off, or a serial device / pty
+                                  (default: tty when started in a terminal, else none)
+  --display-size COLSxROWS        the display's size in characters (default 20x8)
   --sim                           use the simulated meter
   --web-dir DIR                   the built website (default: web/ beside the firmware bundle)
   --sim-powercut-after-bytes N    simulator: lose power after N bytes written to flash
@@ -70,6 +75,7 @@ export function parseDeviceOptions(
     modbusTlsPort: port(values['modbus-tls-port'], '--modbus-tls-port', 8020),
     rtu: values.rtu ?? null,
     display: values.display ?? (env.isTTY ? 'tty' : 'none'),
+    displaySize: screenSize(values['display-size']),
     sim: values.sim ?? false,
     webDir: values['web-dir'] ?? env.webDir,
     simPowercutAfterBytes:
@@ -93,6 +99,7 @@ function parse(argv: readonly string[]) {
       'modbus-tls-port': { type: 'string' },
       rtu: { type: 'string' },
       display: { type: 'string' },
+      'display-size': { type: 'string' },
       sim: { type: 'boolean' },
       'web-dir': { type: 'string' },
       'sim-powercut-after-bytes': { type: 'string' },
@@ -111,4 +118,15 @@ function port(value: string | undefined, flag: string, fallback: number): number
 function count(value: string, flag: string): number {
   if (!/^\d{1,10}$/.test(value)) throw new UsageError(`${flag} must be a whole number, got '${value}'`);
   return Number(value);
+}
+
+function screenSize(value: string | undefined): ScreenSize {
+  if (value === undefined) return DEFAULT_SCREEN_SIZE;
+  const match = /^(\d{1,3})x(\d{1,3})$/.exec(value);
+  const cols = Number(match?.[1]);
+  const rows = Number(match?.[2]);
+  if (!match || cols < 16 || cols > 80 || rows < 4 || rows > 40) {
+    throw new UsageError(`--display-size must be COLSxROWS with 16–80 columns and 4–40 rows, got '${value}'`);
+  }
+  return { cols, rows };
 }

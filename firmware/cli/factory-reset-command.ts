@@ -4,12 +4,9 @@
  * uses the data dir. Erases users, keys, certificates and the log; the next boot makes a new root key
  * and the factory table (admin / CBM_1234, which must then be changed).
  */
-import { existsSync, rmSync, statSync } from 'node:fs';
-import { NorFlash } from '../../sim/nor-flash.ts';
-import { dataDirPaths, lockDataDir } from '../boot/data-dir.ts';
-import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
-import { FlashImageError } from '../store/flash.ts';
-import { factoryReset } from '../store/secure-store.ts';
+import { existsSync, statSync } from 'node:fs';
+import { DataDirBusyError, dataDirPaths } from '../boot/data-dir.ts';
+import { factoryResetDataDir } from '../boot/factory-reset-data-dir.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
 
@@ -32,30 +29,11 @@ export async function factoryResetCommand(argv: readonly string[], io: CommandIo
   if (uid !== 0 && uid !== statSync(paths.dir).uid) {
     throw new CliError(`factory reset needs physical presence: run it as root on the device`);
   }
-  let unlock: () => void;
   try {
-    unlock = lockDataDir(paths);
+    factoryResetDataDir(paths);
   } catch (error) {
-    throw new CliError(`${(error as Error).message}; stop the device first`);
-  }
-  try {
-    let flash: NorFlash;
-    try {
-      flash = NorFlash.open({ path: paths.flashImage, create: true });
-    } catch (error) {
-      if (!(error instanceof FlashImageError)) throw error;
-      // An image of the wrong size is replaced by a blank one of the right size.
-      rmSync(paths.flashImage, { force: true });
-      flash = NorFlash.open({ path: paths.flashImage, create: true });
-    }
-    try {
-      factoryReset(flash, new FileKeyProvider(paths.keysDir), new FileMonotonicCounter(paths.keysDir));
-      rmSync(paths.tlsDir, { recursive: true, force: true });
-    } finally {
-      flash.close();
-    }
-  } finally {
-    unlock();
+    if (!(error instanceof DataDirBusyError)) throw error;
+    throw new CliError(`${error.message}; stop the device first`);
   }
   io.out(
     `factory reset of ${paths.dir} done: users, API keys, certificates and the event log erased, root key destroyed.\n` +

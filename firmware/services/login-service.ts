@@ -8,7 +8,12 @@ import { type ProofPurpose, proofMessage } from '../auth/auth-messages.ts';
 import type { DeviceIdentity } from '../auth/device-identity.ts';
 import type { LoginChallenges } from '../auth/login-challenges.ts';
 import type { LoginThrottle } from '../auth/login-throttle.ts';
-import { DEFAULT_KDF_ITERATIONS, publicKeyFromSeed, verifySignature } from '../auth/password-verifier.ts';
+import {
+  DEFAULT_KDF_ITERATIONS,
+  publicKeyFromSeed,
+  verifyPassword,
+  verifySignature,
+} from '../auth/password-verifier.ts';
 import type { Session, SessionStore } from '../auth/session-store.ts';
 import { findSlotByName, type UserEntry } from '../core/user-table.ts';
 import type { RequestContext } from './request-context.ts';
@@ -180,6 +185,50 @@ export class LoginService {
       throw new AuthError('invalid-credentials', 'wrong username or password');
     }
     this.deps.throttle.succeed(username, source);
+    return user.slot;
+  }
+
+  /**
+   * A password typed at the local display, checked here against the stored verifier (the KDF on the
+   * thread pool) and throttled by `throttle`, the display's own counter, so that failures on the network
+   * never lock the operator out at the meter. Local-only users may log in here. `purpose` names the
+   * event: a login, or the proof of the current password before a change. Returns the user's slot;
+   * throws AuthError like a network login.
+   */
+  async verifyLocalPassword(
+    username: string,
+    password: string,
+    throttle: LoginThrottle,
+    ctx: RequestContext,
+    purpose: 'login' | 'password.proof' = 'login',
+  ): Promise<number> {
+    const source = ctx.source ?? ctx.interface;
+    const event = { type: purpose, interface: ctx.interface, source: ctx.source };
+    const verdict = throttle.check(username, source, this.deps.now());
+    if (!verdict.allowed) {
+      this.deps.security.record({ ...event, result: 'denied', detail: verdict.reason });
+      throw new AuthError(
+        verdict.reason === 'locked' ? 'locked' : 'rate-limited',
+        'too many failed logins',
+        verdict.retryAfterMs,
+      );
+    }
+    const user = this.userNamed(username);
+    const valid = user ? await verifyPassword(user.entry.verifier, password) : false;
+    if (!(user && valid)) {
+      const next = throttle.fail(username, source, this.deps.now());
+      this.deps.security.record({
+        ...event,
+        slot: user?.slot,
+        result: 'failed',
+        detail: [user ? undefined : 'no such user', next.allowed ? undefined : next.reason]
+          .filter(Boolean)
+          .join(', '),
+      });
+      throw new AuthError('invalid-credentials', 'wrong username or password');
+    }
+    throttle.succeed(username, source);
+    if (purpose === 'login') this.deps.security.record({ ...event, slot: user.slot, result: 'ok' });
     return user.slot;
   }
 

@@ -7,6 +7,7 @@
  * route needing a permission `anonymous` lacks answers 401, the rest 200, and user-session routes
  * refuse API keys. A route without a declaration or without a sample request below fails this file.
  */
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { bootDevice } from '../../../firmware/boot/boot-device.ts';
 import type { ApiResponse, DeviceClient } from '../../../firmware/client/device-client.ts';
 import { PERMISSIONS, type PermissionName } from '../../../firmware/core/permission-table.ts';
+import { DEFAULT_SCREEN_SIZE } from '../../../firmware/display/screen-renderer.ts';
 import type { RouteDeclaration } from '../../../firmware/http/api-builder.ts';
 import { OPENAPI_PATH } from '../../../firmware/http/create-api-app.ts';
 import { generateSelfSignedCertificate } from '../../../firmware/tls/self-signed-certificate.ts';
@@ -334,6 +336,7 @@ describe('REST authorization matrix', () => {
         modbusTlsPort: null,
         rtu: null,
         display: 'none',
+        displaySize: DEFAULT_SCREEN_SIZE,
         sim: true,
         webDir: join(REPO_ROOT, 'dist', 'web'),
         simPowercutAfterBytes: null,

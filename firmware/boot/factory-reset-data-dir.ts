@@ -1,0 +1,37 @@
+/**
+ * The factory reset of a data dir (DESIGN §4), shared by the CLI and the display's key combination:
+ * erases the whole flash partition (users, keys, settings, log), destroys the root key, resets the
+ * rollback counter and removes the TLS certificate. The next boot makes a new root key and the factory
+ * table (admin / CBM_1234, to be changed at first login). Takes the data-dir lock, so the device process
+ * must have stopped using the data dir first.
+ */
+import { rmSync } from 'node:fs';
+import { NorFlash } from '../../sim/nor-flash.ts';
+import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
+import { FlashImageError } from '../store/flash.ts';
+import { factoryReset } from '../store/secure-store.ts';
+import { type DataDirPaths, lockDataDir } from './data-dir.ts';
+
+/** Throws DataDirBusyError while another process holds the data dir. */
+export function factoryResetDataDir(paths: DataDirPaths): void {
+  const unlock = lockDataDir(paths);
+  try {
+    let flash: NorFlash;
+    try {
+      flash = NorFlash.open({ path: paths.flashImage, create: true });
+    } catch (error) {
+      if (!(error instanceof FlashImageError)) throw error;
+      // An image of the wrong size is replaced by a blank one of the right size.
+      rmSync(paths.flashImage, { force: true });
+      flash = NorFlash.open({ path: paths.flashImage, create: true });
+    }
+    try {
+      factoryReset(flash, new FileKeyProvider(paths.keysDir), new FileMonotonicCounter(paths.keysDir));
+      rmSync(paths.tlsDir, { recursive: true, force: true });
+    } finally {
+      flash.close();
+    }
+  } finally {
+    unlock();
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The local display's menu as plain data (DESIGN §6): the measurement images, the menu tree and the
+ * settings that can be edited at the meter. Every image and item declares the permission it needs in
+ * the permission table's terms (`requires` to see or use it, `edit` to change its value); `itemAccess`
+ * is the one decision, made through `hasPermission`, and the gating tests walk these declarations.
+ */
+
+import type { DeviceConfig, WordOrder } from '../core/device-config.ts';
+import {
+  hasPermission,
+  type PermissionName,
+  type PermissionSet,
+  permissionBit,
+} from '../core/permission-table.ts';
+import type { CommunicationSettings } from '../core/security-settings.ts';
+
+/** Who the display acts for: `localgui`, or the user logged in at the display. */
+export interface DisplayPrincipal {
+  readonly permissions: PermissionSet;
+  readonly loggedIn: boolean;
+}
+
+export type ImageId = 'voltage' | 'current' | 'power' | 'pf-frequency' | 'energy';
+
+export interface MeasurementImage {
+  readonly id: ImageId;
+  readonly title: string;
+  readonly requires: PermissionName;
+}
+
+/** The images cycled with up/down, in order. */
+export const MEASUREMENT_IMAGES: readonly MeasurementImage[] = [
+  { id: 'voltage', title: 'VOLTAGE', requires: 'measurements.read' },
+  { id: 'current', title: 'CURRENT', requires: 'measurements.read' },
+  { id: 'power', title: 'POWER P/Q/S', requires: 'measurements.read' },
+  { id: 'pf-frequency', title: 'PF AND FREQUENCY', requires: 'measurements.read' },
+  { id: 'energy', title: 'ENERGY METERS', requires: 'meters.read' },
+];
+
+export type SettingId = 'vtRatio' | 'ctRatio' | 'wordOrder' | 'unitId' | 'modbusTcp' | 'modbusRtu';
+export type SettingValue = number | WordOrder | boolean;
+
+export type SettingField =
+  | {
+      readonly id: 'vtRatio' | 'ctRatio' | 'unitId';
+      readonly kind: 'number';
+      readonly min: number;
+      readonly max: number;
+      /** Digits of the entry, edited one at a time. */
+      readonly digits: number;
+    }
+  | {
+      readonly id: 'wordOrder' | 'modbusTcp' | 'modbusRtu';
+      readonly kind: 'choice';
+      readonly options: readonly { readonly value: SettingValue; readonly label: string }[];
+    };
+
+const ON_OFF = [
+  { value: false, label: 'off' },
+  { value: true, label: 'on' },
+] as const;
+
+export type MenuItemId =
+  | 'measurements'
+  | 'meters'
+  | 'reset'
+  | 'reset.meters'
+  | 'reset.minmax'
+  | 'settings'
+  | `settings.${SettingId}`
+  | 'security'
+  | 'security.login'
+  | 'security.logout'
+  | 'security.password'
+  | 'security.whitelist'
+  | 'info';
+
+export interface MenuItem {
+  readonly id: MenuItemId;
+  readonly label: string;
+  /** Needed to see and use the item. */
+  readonly requires?: PermissionName;
+  /** Needed to change the item's value; without it the value is shown read-only. */
+  readonly edit?: PermissionName;
+  /** Shown only while nobody / somebody is logged in at the display. */
+  readonly session?: 'logged-out' | 'logged-in';
+  readonly children?: readonly MenuItem[];
+  readonly setting?: SettingField;
+}
+
+function setting(label: string, field: SettingField): MenuItem {
+  return { id: `settings.${field.id}`, label, requires: 'config.read', edit: 'config.write', setting: field };
+}
+
+/** The main menu, opened with OK from the measurement images. */
+export const MAIN_MENU: readonly MenuItem[] = [
+  { id: 'measurements', label: 'Measurements', requires: 'measurements.read' },
+  { id: 'meters', label: 'Energy meters', requires: 'meters.read' },
+  {
+    id: 'reset',
+    label: 'Reset',
+    children: [
+      { id: 'reset.meters', label: 'Energy meters', requires: 'meters.reset' },
+      { id: 'reset.minmax', label: 'Min/max values', requires: 'minmax.reset' },
+    ],
+  },
+  {
+    id: 'settings',
+    label: 'Settings',
+    children: [
+      setting('VT ratio', { id: 'vtRatio', kind: 'number', min: 1, max: 10000, digits: 5 }),
+      setting('CT ratio', { id: 'ctRatio', kind: 'number', min: 1, max: 10000, digits: 5 }),
+      setting('Word order', {
+        id: 'wordOrder',
+        kind: 'choice',
+        options: [
+          { value: 'ABCD', label: 'ABCD' },
+          { value: 'CDAB', label: 'CDAB' },
+        ],
+      }),
+      setting('Unit id', { id: 'unitId', kind: 'number', min: 1, max: 247, digits: 3 }),
+      setting('Modbus TCP', { id: 'modbusTcp', kind: 'choice', options: ON_OFF }),
+      setting('Modbus RTU', { id: 'modbusRtu', kind: 'choice', options: ON_OFF }),
+    ],
+  },
+  {
+    id: 'security',
+    label: 'Security',
+    children: [
+      { id: 'security.login', label: 'Log in', session: 'logged-out' },
+      { id: 'security.logout', label: 'Log out', session: 'logged-in' },
+      { id: 'security.password', label: 'Change password', session: 'logged-in' },
+      { id: 'security.whitelist', label: 'Clear whitelist', requires: 'security.write' },
+    ],
+  },
+  { id: 'info', label: 'Info' },
+];
+
+export type ItemAccess = 'hidden' | 'read-only' | 'usable';
+
+/**
+ * What `principal` may do with `item`: hidden without `requires` (or outside its session state, or a
+ * group with no visible child), read-only without `edit`, else usable.
+ */
+export function itemAccess(item: MenuItem, principal: DisplayPrincipal): ItemAccess {
+  if (item.session === 'logged-in' && !principal.loggedIn) return 'hidden';
+  if (item.session === 'logged-out' && principal.loggedIn) return 'hidden';
+  if (item.requires && !allows(principal, item.requires)) return 'hidden';
+  if (item.children?.every((child) => itemAccess(child, principal) === 'hidden')) return 'hidden';
+  if (item.edit && !allows(principal, item.edit)) return 'read-only';
+  return 'usable';
+}
+
+/** The items of a menu that `principal` sees, with what it may do with each. */
+export function visibleItems(
+  items: readonly MenuItem[],
+  principal: DisplayPrincipal,
+): { readonly item: MenuItem; readonly access: Exclude<ItemAccess, 'hidden'> }[] {
+  return items.flatMap((item) => {
+    const access = itemAccess(item, principal);
+    return access === 'hidden' ? [] : [{ item, access }];
+  });
+}
+
+/** The images `principal` may see, in order. */
+export function visibleImages(principal: DisplayPrincipal): MeasurementImage[] {
+  return MEASUREMENT_IMAGES.filter((image) => allows(principal, image.requires));
+}
+
+/** Every item of the tree, depth first (for the gating tests). */
+export function allMenuItems(items: readonly MenuItem[] = MAIN_MENU): MenuItem[] {
+  return items.flatMap((item) => [item, ...allMenuItems(item.children ?? [])]);
+}
+
+/** The item with `id` (throws for an id not in the tree: a programming error). */
+export function menuItem(id: MenuItemId): MenuItem {
+  const item = allMenuItems().find((candidate) => candidate.id === id);
+  if (!item) throw new Error(`no menu item '${id}'`);
+  return item;
+}
+
+function allows(principal: DisplayPrincipal, permission: PermissionName): boolean {
+  return hasPermission(principal.permissions, permissionBit(permission));
+}
+
+/** The settings the display edits, read from where they live. */
+export interface SettingsView {
+  readonly config: DeviceConfig;
+  readonly communication: CommunicationSettings;
+}
+
+export function settingValue(id: SettingId, view: SettingsView): SettingValue {
+  switch (id) {
+    case 'vtRatio':
+    case 'ctRatio':
+    case 'wordOrder':
+    case 'unitId':
+      return view.config[id];
+    case 'modbusTcp':
+    case 'modbusRtu':
+      return view.communication[id];
+  }
+}
+
+/** A setting's value as the display shows it. */
+export function formatSetting(field: SettingField, value: SettingValue): string {
+  if (field.kind === 'choice') return field.options.find((o) => o.value === value)?.label ?? String(value);
+  return String(value);
+}
+
+/** Pending display changes split by where they are stored: the configuration or the security record. */
+export function splitChanges(changes: ReadonlyMap<SettingId, SettingValue>): {
+  config: Partial<Pick<DeviceConfig, 'vtRatio' | 'ctRatio' | 'wordOrder' | 'unitId'>>;
+  communication: Partial<Pick<CommunicationSettings, 'modbusTcp' | 'modbusRtu'>>;
+} {
+  const config: Record<string, SettingValue> = {};
+  const communication: Record<string, SettingValue> = {};
+  for (const [id, value] of changes) {
+    if (id === 'modbusTcp' || id === 'modbusRtu') communication[id] = value;
+    else config[id] = value;
+  }
+  return { config, communication };
+}

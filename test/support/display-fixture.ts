@@ -1,0 +1,217 @@
+/**
+ * Test fixture for the local display over a real serial line: a socat pty pair, the device's display
+ * driver (serialport) on one end, and on the other a terminal that parses the ANSI stream into a screen
+ * model and types keys as a VT100 keyboard sends them. `startDisplayDevice` builds the device's
+ * services on a fresh data dir with an injected clock, so timeouts are tested by moving the clock.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SerialPort } from 'serialport';
+import { deriveDeviceIdentity } from '../../firmware/auth/device-identity.ts';
+import { LoginChallenges } from '../../firmware/auth/login-challenges.ts';
+import { LoginThrottle } from '../../firmware/auth/login-throttle.ts';
+import { MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
+import { SessionStore } from '../../firmware/auth/session-store.ts';
+import {
+  BOOT_WINDOW_MS,
+  DisplayApp,
+  type DisplayInfo,
+  PICKER_CHARSET,
+} from '../../firmware/display/display-app.ts';
+import { DisplayDriver } from '../../firmware/display/display-driver.ts';
+import { openSerialDisplayPort } from '../../firmware/display/display-ports.ts';
+import type { DisplayKey } from '../../firmware/display/key-decoder.ts';
+import { DEFAULT_SCREEN_SIZE, type ScreenSize } from '../../firmware/display/screen-renderer.ts';
+import { LoginService } from '../../firmware/services/login-service.ts';
+import { MeteringService } from '../../firmware/services/metering-service.ts';
+import { SecurityService } from '../../firmware/services/security-service.ts';
+import { ConfigStore } from '../../firmware/store/config-store.ts';
+import { deriveKey } from '../../firmware/store/record-keys.ts';
+import type { SecureStore } from '../../firmware/store/secure-store.ts';
+import { SimMeter } from '../../sim/sim-meter.ts';
+import { AnsiScreen } from './ansi-screen.ts';
+import { startPtyPair } from './modbus-rtu-fixture.ts';
+import { bootNormal, tempDataDir } from './store-fixture.ts';
+
+type TestContext = { after(fn: () => void | Promise<void>): void };
+
+/** What a VT100 keyboard sends for each key (Back as arrow left: no Esc timing involved). */
+export const KEY_BYTES: Record<DisplayKey, string> = {
+  up: '\x1b[A',
+  down: '\x1b[B',
+  ok: '\r',
+  back: '\x1b[D',
+};
+
+export interface DisplayTerminal {
+  readonly screen: AnsiScreen;
+  /** Sends the keys, in one write. */
+  press(...keys: DisplayKey[]): Promise<void>;
+  /** Sends raw bytes down the line. */
+  send(bytes: string | Uint8Array): Promise<void>;
+  /** Waits until the screen text matches; returns it. Fails naming what was on screen. */
+  waitFor(expected: RegExp | string, timeoutMs?: number): Promise<string>;
+  text(): string;
+}
+
+/** A terminal on `path` (the client end of a pty pair), parsing what the display draws. */
+export async function openTerminal(
+  t: TestContext,
+  path: string,
+  size: { cols: number; rows: number } = DEFAULT_SCREEN_SIZE,
+): Promise<DisplayTerminal> {
+  const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
+  port.on('error', () => {});
+  await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        if (!port.isOpen) return resolve();
+        port.close(() => resolve());
+      }),
+  );
+  const screen = new AnsiScreen(size.cols, size.rows);
+  port.on('data', (chunk: Buffer) => screen.feed(chunk.toString('latin1')));
+  const send = (bytes: string | Uint8Array) =>
+    new Promise<void>((resolve, reject) =>
+      port.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : Buffer.from(bytes), (error) =>
+        error ? reject(error) : port.drain(() => resolve()),
+      ),
+    );
+  return {
+    screen,
+    send,
+    press: (...keys) => send(keys.map((key) => KEY_BYTES[key]).join('')),
+    text: () => screen.text(),
+    async waitFor(expected, timeoutMs = 5000) {
+      const matches = (text: string) =>
+        typeof expected === 'string' ? text.includes(expected) : expected.test(text);
+      const deadline = Date.now() + timeoutMs;
+      while (!matches(screen.text())) {
+        if (Date.now() > deadline) {
+          assert.fail(
+            `display did not show ${String(expected)} within ${timeoutMs} ms; it shows:\n${screen.text()}`,
+          );
+        }
+        await sleep(10);
+      }
+      return screen.text();
+    },
+  };
+}
+
+/** The keys that type `password` on the character picker and finish the entry. */
+export function pickerKeys(password: string): DisplayKey[] {
+  const size = PICKER_CHARSET.length + 1;
+  const keys: DisplayKey[] = [];
+  let current = 1;
+  const moveTo = (target: number) => {
+    const down = (target - current + size) % size;
+    if (down <= size - down) for (let i = 0; i < down; i++) keys.push('down');
+    else for (let i = 0; i < size - down; i++) keys.push('up');
+    current = target;
+  };
+  for (const ch of password) {
+    const index = PICKER_CHARSET.indexOf(ch);
+    assert.ok(index >= 0, `'${ch}' cannot be typed on the display`);
+    moveTo(index + 1);
+    keys.push('ok');
+  }
+  moveTo(0);
+  keys.push('ok');
+  return keys;
+}
+
+export interface DisplayDevice {
+  readonly terminal: DisplayTerminal;
+  readonly app: DisplayApp;
+  readonly driver: DisplayDriver;
+  readonly store: SecureStore;
+  readonly security: SecurityService;
+  readonly metering: MeteringService;
+  /** The network's login service (its own failure counter, apart from the display's). */
+  readonly login: LoginService;
+  /** The injected clock. */
+  now(): number;
+  /** Moves the clock and lets the display apply its timeouts (as its timer would). */
+  advance(ms: number): void;
+  /** How often the display asked for a factory reset. */
+  factoryResets(): number;
+}
+
+export const TEST_INFO: DisplayInfo = {
+  model: 'AM-test',
+  serialNumber: 'MG-DISP-0001',
+  firmwareVersion: '0.1.0',
+  addresses: ['127.0.0.1'],
+  certificateFingerprint: Array.from({ length: 32 }, (_, i) =>
+    (i * 7).toString(16).padStart(2, '0').toUpperCase(),
+  ).join(':'),
+};
+
+/**
+ * A device on a fresh data dir (factory table: admin / CBM_1234, which must be changed), its display
+ * driven over a socat pty pair. The clock starts at the real time and moves only by `advance`; the
+ * boot was `bootedAgoMs` before the start (default: just past the factory-reset window, so quick
+ * Back, OK sequences of a test are navigation).
+ */
+export async function startDisplayDevice(
+  t: TestContext,
+  options: { readonly size?: ScreenSize; readonly bootedAgoMs?: number } = {},
+): Promise<DisplayDevice> {
+  const size = options.size ?? DEFAULT_SCREEN_SIZE;
+  const data = tempDataDir(t);
+  const booted = await bootNormal(data);
+  const { store, rootKey } = booted.normal;
+  let time = Date.now();
+  const now = () => time;
+  const configStore = ConfigStore.open(booted.flash, rootKey);
+  const security = new SecurityService(store, { now, kdfIterations: MIN_KDF_ITERATIONS });
+  const metering = new MeteringService(new SimMeter(now()), configStore, security, now);
+  const sessionKey = deriveKey(rootKey, 'session');
+  const login = new LoginService({
+    security,
+    challenges: new LoginChallenges(sessionKey),
+    throttle: new LoginThrottle(() => security.state.settings.lockout),
+    sessions: new SessionStore(),
+    identity: deriveDeviceIdentity(rootKey),
+    decoyKey: sessionKey,
+    now,
+  });
+  let resets = 0;
+  const app = new DisplayApp({
+    security,
+    metering,
+    login,
+    throttle: new LoginThrottle(() => security.state.settings.lockout),
+    info: () => TEST_INFO,
+    now,
+    size,
+    bootedAt: now() - (options.bootedAgoMs ?? BOOT_WINDOW_MS + 1),
+    factoryReset: async () => {
+      resets++;
+    },
+  });
+  const pty = await startPtyPair(t);
+  const logs: string[] = [];
+  const port = await openSerialDisplayPort(pty.device, (message) => logs.push(message));
+  const driver = new DisplayDriver(port, { size, now, log: (message) => logs.push(message) });
+  t.after(() => driver.close());
+  const terminal = await openTerminal(t, pty.client, size);
+  driver.show(app);
+  return {
+    terminal,
+    app,
+    driver,
+    store,
+    security,
+    metering,
+    login,
+    now,
+    advance(ms) {
+      time += ms;
+      driver.tick();
+    },
+    factoryResets: () => resets,
+  };
+}
