@@ -46,7 +46,7 @@ export const ENTRY_TIMEOUT_MS = 5 * 60_000;
 export const STORE_PROMPT_TIMEOUT_MS = 2 * 60_000;
 /** Back+OK within this time after boot offers the factory reset. */
 export const BOOT_WINDOW_MS = 10_000;
-/** Back and OK count as held together when both arrive within this time (an operator navigating is slower). */
+/** Back at the image and OK within this time count as both keys held together. */
 export const COMBO_MS = 300;
 
 /** The characters of the password picker; index 0 ends the entry. */
@@ -183,7 +183,7 @@ export class DisplayApp implements DisplayScreen {
     const now = this.deps.now();
     this.lastKeyAt = now;
     this.checkSession();
-    if (this.combo.press(key, now) && this.screen.kind !== 'busy') {
+    if (this.combo.press(key, now, this.screen.kind === 'image')) {
       this.screen = { kind: 'confirm', action: 'factory-reset', back: IMAGE };
       return;
     }
@@ -793,26 +793,21 @@ export class DisplayApp implements DisplayScreen {
 
 /**
  * Back and OK "held together" during the first seconds after boot. A serial line carries key presses,
- * not key states, so together means: both arrived within COMBO_MS of each other.
+ * not key states, so together means: Back at the measurement image (where it does nothing else), then
+ * OK within COMBO_MS. Ordinary navigation never makes that sequence.
  */
 export class FactoryResetCombo {
-  private last: { readonly key: DisplayKey; readonly at: number } | null = null;
+  private backAt: number | null = null;
 
   constructor(private readonly bootedAt: number) {}
 
   /** True when this press completes the combination inside the boot window. */
-  press(key: DisplayKey, now: number): boolean {
-    if (now - this.bootedAt > BOOT_WINDOW_MS || (key !== 'back' && key !== 'ok')) {
-      this.last = null;
-      return false;
-    }
-    const previous = this.last;
-    this.last = { key, at: now };
-    if (previous && previous.key !== key && now - previous.at <= COMBO_MS) {
-      this.last = null;
-      return true;
-    }
-    return false;
+  press(key: DisplayKey, now: number, atImage: boolean): boolean {
+    const backAt = this.backAt;
+    this.backAt = null;
+    if (now - this.bootedAt > BOOT_WINDOW_MS) return false;
+    if (key === 'back' && atImage) this.backAt = now;
+    return key === 'ok' && backAt !== null && now - backAt <= COMBO_MS;
   }
 }
 

@@ -3,10 +3,17 @@
  * device shows. Bytes from the line become keys (KeyDecoder), the screen's frames become ANSI output
  * with only the changed cells redrawn (ScreenRenderer), and a timer ticks the screen for its timeouts
  * and live values. Nothing a line sends can crash the device: a screen error is logged, not thrown.
+ * A terminal attached late, or one that lost bytes to line noise, is repainted whole every
+ * FULL_REDRAW_MS, or at once on Ctrl-L as terminals do.
  */
 import type { DisplayScreen } from './display-app.ts';
 import { ESC_TIMEOUT_MS, KeyDecoder } from './key-decoder.ts';
 import { ScreenRenderer, type ScreenSize } from './screen-renderer.ts';
+
+/** Every cell is sent again this often, so a terminal never shows a stale frame for long. */
+export const FULL_REDRAW_MS = 10_000;
+/** Ctrl-L: repaint now. */
+const REPAINT = 0x0c;
 
 /** Where the display is drawn and its keys read: serial line, pty or console. */
 export interface DisplayPort {
@@ -32,6 +39,7 @@ export class DisplayDriver {
   private readonly timer: NodeJS.Timeout;
   private escapeTimer: NodeJS.Timeout | null = null;
   private lastError = '';
+  private lastFullRedraw = 0;
 
   constructor(
     private readonly port: DisplayPort,
@@ -60,6 +68,7 @@ export class DisplayDriver {
   }
 
   private receive(bytes: Uint8Array): void {
+    if (bytes.includes(REPAINT)) this.renderer.invalidate();
     this.guard(() => {
       for (const key of this.decoder.feed(bytes, this.options.now())) this.screen?.key(key);
       if (this.decoder.pending && !this.escapeTimer) {
@@ -78,6 +87,11 @@ export class DisplayDriver {
 
   /** Timeouts and live values. */
   tick(): void {
+    const now = this.options.now();
+    if (Math.abs(now - this.lastFullRedraw) >= FULL_REDRAW_MS) {
+      this.lastFullRedraw = now;
+      this.renderer.invalidate();
+    }
     this.guard(() => this.screen?.tick());
     this.draw();
   }

@@ -24,8 +24,8 @@ const ARROWS: Record<number, DisplayKey> = {
 type State =
   | { readonly kind: 'ground' }
   | { readonly kind: 'escape'; readonly since: number }
-  | { readonly kind: 'csi'; readonly length: number }
-  | { readonly kind: 'ss3' };
+  | { readonly kind: 'csi'; readonly since: number; readonly length: number }
+  | { readonly kind: 'ss3'; readonly since: number };
 
 export class KeyDecoder {
   private state: State = { kind: 'ground' };
@@ -39,13 +39,15 @@ export class KeyDecoder {
     return keys;
   }
 
-  /** A lone Esc older than `ESC_TIMEOUT_MS` is Back. */
+  /**
+   * A lone Esc older than `ESC_TIMEOUT_MS` is Back; an unfinished sequence that old is noise and
+   * dropped (a terminal sends a whole sequence at once), so it cannot swallow a later key.
+   */
   flush(now: number): DisplayKey[] {
-    if (this.state.kind === 'escape' && now - this.state.since >= ESC_TIMEOUT_MS) {
-      this.state = { kind: 'ground' };
-      return ['back'];
-    }
-    return [];
+    if (this.state.kind === 'ground' || now - this.state.since < ESC_TIMEOUT_MS) return [];
+    const lone = this.state.kind === 'escape';
+    this.state = { kind: 'ground' };
+    return lone ? ['back'] : [];
   }
 
   /** True while a lone Esc waits to be told apart from an arrow key. */
@@ -54,45 +56,52 @@ export class KeyDecoder {
   }
 
   private byte(byte: number, now: number, keys: DisplayKey[]): void {
-    const afterCr = this.afterCr;
-    this.afterCr = false;
-    switch (this.state.kind) {
+    const state = this.state;
+    switch (state.kind) {
       case 'ground':
         break;
       case 'escape':
+        this.state = { kind: 'ground' };
         if (byte === 0x5b) {
-          this.state = { kind: 'csi', length: 0 };
+          this.state = { kind: 'csi', since: state.since, length: 0 };
           return;
         }
         if (byte === 0x4f) {
-          this.state = { kind: 'ss3' };
+          this.state = { kind: 'ss3', since: state.since };
           return;
         }
         // Esc followed by anything else was a lone Esc; the byte stands for itself.
         keys.push('back');
-        this.state = { kind: 'ground' };
         break;
-      case 'csi': {
+      case 'csi':
         // Parameters and intermediates (0x20–0x3f) until a final byte (0x40–0x7e).
+        if (byte >= 0x20 && byte <= 0x3f && state.length < MAX_SEQUENCE) {
+          this.state = { ...state, length: state.length + 1 };
+          return;
+        }
+        this.state = { kind: 'ground' };
         if (byte >= 0x40 && byte <= 0x7e) {
           const key = ARROWS[byte];
           if (key) keys.push(key);
-          this.state = { kind: 'ground' };
-        } else if (byte < 0x20 || byte > 0x3f || this.state.length + 1 > MAX_SEQUENCE) {
-          this.state = { kind: 'ground' };
-          if (byte === ESC) this.state = { kind: 'escape', since: now };
-        } else {
-          this.state = { kind: 'csi', length: this.state.length + 1 };
+          return;
         }
-        return;
-      }
-      case 'ss3': {
-        const key = ARROWS[byte];
-        if (key) keys.push(key);
+        // A control byte (or an over-long sequence) ends the sequence and stands for itself.
+        break;
+      case 'ss3':
         this.state = { kind: 'ground' };
-        return;
-      }
+        if (byte >= 0x20) {
+          const key = ARROWS[byte];
+          if (key) keys.push(key);
+          return;
+        }
+        break;
     }
+    this.ground(byte, now, keys);
+  }
+
+  private ground(byte: number, now: number, keys: DisplayKey[]): void {
+    const afterCr = this.afterCr;
+    this.afterCr = false;
     if (byte === ESC) {
       this.state = { kind: 'escape', since: now };
     } else if (byte === 0x0d) {

@@ -27,7 +27,7 @@ export class SafeModeDisplay implements DisplayScreen {
 
   key(key: DisplayKey): void {
     if (this.state === 'busy') return;
-    if (this.combo.press(key, this.deps.now())) {
+    if (this.combo.press(key, this.deps.now(), this.state === 'notice')) {
       this.state = 'confirm';
       return;
     }

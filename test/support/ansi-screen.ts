@@ -69,7 +69,7 @@ export class AnsiScreen {
       return 2;
     }
     if (kind !== '[') return 2;
-    const match = /^\x1b\[([?0-9;]*)([\x20-\x2f]*)([\x40-\x7e])/.exec(data);
+    const match = /^\[([?0-9;]*)([\x20-\x2f]*)([\x40-\x7e])/.exec(data.slice(1));
     if (!match) return data.length > 32 ? 2 : 0;
     const [whole, params = '', , final] = match;
     const numbers = params
@@ -95,7 +95,7 @@ export class AnsiScreen {
       default:
         break;
     }
-    return whole.length;
+    return 1 + whole.length;
   }
 }
 

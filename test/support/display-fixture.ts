@@ -47,6 +47,8 @@ export interface DisplayTerminal {
   readonly screen: AnsiScreen;
   /** Sends the keys, in one write. */
   press(...keys: DisplayKey[]): Promise<void>;
+  /** Asks for a full repaint (Ctrl-L), for a terminal opened after the first frame was drawn. */
+  repaint(): Promise<void>;
   /** Sends raw bytes down the line. */
   send(bytes: string | Uint8Array): Promise<void>;
   /** Waits until the screen text matches; returns it. Fails naming what was on screen. */
@@ -82,6 +84,7 @@ export async function openTerminal(
     screen,
     send,
     press: (...keys) => send(keys.map((key) => KEY_BYTES[key]).join('')),
+    repaint: () => send('\x0c'),
     text: () => screen.text(),
     async waitFor(expected, timeoutMs = 5000) {
       const matches = (text: string) =>
@@ -137,6 +140,8 @@ export interface DisplayDevice {
   advance(ms: number): void;
   /** How often the display asked for a factory reset. */
   factoryResets(): number;
+  /** What the driver and port logged (errors). */
+  readonly logs: readonly string[];
 }
 
 export const TEST_INFO: DisplayInfo = {
@@ -213,5 +218,6 @@ export async function startDisplayDevice(
       driver.tick();
     },
     factoryResets: () => resets,
+    logs,
   };
 }

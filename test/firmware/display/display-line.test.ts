@@ -10,11 +10,13 @@ import { deriveSeed, signWithSeed } from '../../../firmware/auth/password-verifi
 import { permissionsFromNames } from '../../../firmware/core/permission-table.ts';
 import { LOCALGUI_SLOT } from '../../../firmware/core/slots.ts';
 import {
+  BOOT_WINDOW_MS,
   ENTRY_TIMEOUT_MS,
   MENU_TIMEOUT_MS,
   STORE_PROMPT_TIMEOUT_MS,
 } from '../../../firmware/display/display-app.ts';
 import { type DisplayDevice, pickerKeys, startDisplayDevice } from '../../support/display-fixture.ts';
+import { fuzzSeed, seededRandom } from '../../support/seeded-random.ts';
 
 const NEW_ADMIN_PASSWORD = 'Tariff-Clock-48';
 const SYSTEM = { interface: 'system' } as const;
@@ -286,5 +288,76 @@ describe('local display over a pty pair (serialport driver, ANSI screen)', () =>
     const menu = await device.terminal.waitFor(/^MENU/);
     assert.match(menu, /Reset/);
     assert.doesNotMatch(menu, /Measurements|Settings/);
+  });
+
+  it('Back+OK together in the first 10 s after boot ask before a factory reset; Esc keeps everything', async (t) => {
+    const device = await startDisplayDevice(t, { bootedAgoMs: 2000 });
+    const { terminal } = device;
+    await terminal.waitFor(/^VOLTAGE/);
+    // Quick navigation (menu open and closed) is not the combination.
+    await terminal.press('ok', 'back', 'down');
+    await terminal.waitFor(/^CURRENT/);
+    await terminal.press('back', 'ok');
+    await terminal.waitFor(/^FACTORY RESET[\s\S]*Erase all users,[\s\S]*OK:erase/);
+    await terminal.press('back');
+    await terminal.waitFor(/^CURRENT/);
+    assert.equal(device.factoryResets(), 0);
+    await terminal.press('back', 'ok');
+    await terminal.waitFor(/^FACTORY RESET/);
+    await terminal.press('ok');
+    await terminal.waitFor('Factory reset done');
+    assert.equal(device.factoryResets(), 1);
+  });
+
+  it('the same keys after the 10 s window only navigate', async (t) => {
+    const device = await startDisplayDevice(t, { bootedAgoMs: 0 });
+    const { terminal } = device;
+    await terminal.waitFor(/^VOLTAGE/);
+    device.advance(BOOT_WINDOW_MS + 1);
+    await terminal.press('back', 'ok');
+    const text = await terminal.waitFor(/^MENU/);
+    assert.doesNotMatch(text, /FACTORY/);
+    await terminal.press('back', 'back', 'ok');
+    await terminal.waitFor(/^MENU[\s\S]*>Measurements/);
+    assert.equal(device.factoryResets(), 0);
+  });
+
+  it('garbage on the line never crashes the display or leaves it stuck', async (t) => {
+    const seed = fuzzSeed('DISPLAY_FUZZ_SEED');
+    t.diagnostic(`seed ${seed} (rerun with DISPLAY_FUZZ_SEED=${seed})`);
+    const random = seededRandom(seed);
+    const device = await startDisplayDevice(t);
+    const { terminal } = device;
+    await terminal.waitFor(/^VOLTAGE/);
+    const pieces = [
+      '\x1b',
+      '\x1b[',
+      '\x1bO',
+      '\x1b[1;',
+      '\r',
+      '\n',
+      '\x7f',
+      '\x1b[A',
+      '\x1b[B',
+      '\x1b[C',
+      '\x1b[D',
+    ];
+    for (let round = 0; round < 64; round++) {
+      const chunk = Buffer.concat([
+        Buffer.from(random.bytes(random.int(1024))),
+        Buffer.from(random.pick(pieces), 'latin1'),
+      ]);
+      await terminal.send(chunk);
+    }
+    // Whatever the noise opened, the menu timeout brings the display back to an image, and keys work.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    device.advance(ENTRY_TIMEOUT_MS + STORE_PROMPT_TIMEOUT_MS);
+    device.advance(MENU_TIMEOUT_MS);
+    await terminal.press('back');
+    await terminal.waitFor(/localgui\s+OK:menu/);
+    await terminal.press('ok');
+    await terminal.waitFor(/^MENU[\s\S]*Measurements/);
+    assert.deepEqual(device.logs, [], 'the driver reported no error');
+    assert.equal(device.metering.config.vtRatio, 1, 'localgui could change nothing');
   });
 });
