@@ -285,7 +285,7 @@ function safeMode(
 ): Device {
   hooks.log(
     `SAFE MODE: ${opened.reason}. The device serves nothing until a factory reset at the device ` +
-      '(display: hold Back+OK during boot; or `metergate factory-reset --yes` as root).',
+      '(display: Back and OK together in the first 10 s after boot; or `metergate factory-reset --yes` as root).',
   );
   return {
     ready: {

@@ -55,7 +55,9 @@ export class SafeModeDisplay implements DisplayScreen {
       case 'notice':
         return [
           'SAFE MODE',
-          ...body(wrapText(`${this.deps.reason}. Factory reset: hold Back+OK at boot.`, cols)),
+          ...body(
+            wrapText(`${this.deps.reason}. Factory reset: Back+OK in the first 10 s after boot.`, cols),
+          ),
           'serving nothing',
         ];
       case 'confirm':

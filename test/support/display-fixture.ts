@@ -51,6 +51,8 @@ export interface DisplayTerminal {
   repaint(): Promise<void>;
   /** Sends raw bytes down the line. */
   send(bytes: string | Uint8Array): Promise<void>;
+  /** Moves the menu cursor down to the item labelled `label` and opens it with OK. */
+  choose(label: string): Promise<void>;
   /** Waits until the screen text matches; returns it. Fails naming what was on screen. */
   waitFor(expected: RegExp | string, timeoutMs?: number): Promise<string>;
   text(): string;
@@ -80,9 +82,30 @@ export async function openTerminal(
         error ? reject(error) : port.drain(() => resolve()),
       ),
     );
+  const waitForChange = async (before: string) => {
+    const deadline = Date.now() + 5000;
+    while (screen.text() === before) {
+      if (Date.now() > deadline) assert.fail(`the display did not change; it shows:\n${before}`);
+      await sleep(5);
+    }
+  };
   return {
     screen,
     send,
+    async choose(label) {
+      const selected = new RegExp(`^>${label.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}( |$)`, 'm');
+      for (let step = 0; step < 16; step++) {
+        const text = screen.text();
+        if (selected.test(text)) {
+          await send(KEY_BYTES.ok);
+          await waitForChange(text);
+          return;
+        }
+        await send(KEY_BYTES.down);
+        await waitForChange(text);
+      }
+      assert.fail(`no menu item '${label}' on the display; it shows:\n${screen.text()}`);
+    },
     press: (...keys) => send(keys.map((key) => KEY_BYTES[key]).join('')),
     repaint: () => send('\x0c'),
     text: () => screen.text(),
@@ -220,4 +243,36 @@ export async function startDisplayDevice(
     factoryResets: () => resets,
     logs,
   };
+}
+
+/**
+ * Logs `username` in at the display, from the measurement image. With `newPassword`, the login used
+ * the factory password and the forced new one is entered twice.
+ */
+export async function loginAt(
+  terminal: DisplayTerminal,
+  username: string,
+  password: string,
+  newPassword?: string,
+): Promise<void> {
+  await terminal.press('ok');
+  await terminal.waitFor(/^MENU/);
+  await terminal.choose('Security');
+  await terminal.waitFor(/^SECURITY/);
+  await terminal.choose('Log in');
+  await terminal.waitFor(/^LOG IN: USER/);
+  await terminal.choose(username);
+  await terminal.waitFor(/^PASSWORD/);
+  await terminal.press(...pickerKeys(password));
+  if (newPassword !== undefined) {
+    await terminal.waitFor(/^NEW PASSWORD/);
+    await terminal.press(...pickerKeys(newPassword));
+    await terminal.waitFor(/^REPEAT PASSWORD/);
+    await terminal.press(...pickerKeys(newPassword));
+    await terminal.waitFor('Password changed');
+  } else {
+    await terminal.waitFor(`Logged in as ${username}`);
+  }
+  await terminal.press('ok');
+  await terminal.waitFor(new RegExp(`^MENU\\s+${username}`));
 }

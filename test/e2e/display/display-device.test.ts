@@ -86,6 +86,31 @@ describe('display of the device process', () => {
     assert.ok(body.serialNumber);
   });
 
+  it('in safe mode the display says so and its factory reset brings the device back to a normal boot', async (t) => {
+    const dataDir = join(root, 'safe');
+    const setup = await startDevice(['--data-dir', dataDir]);
+    await setup.stop();
+    // Without its anti-rollback counter the store cannot be trusted: safe mode.
+    rmSync(join(dataDir, 'keys', 'rollback.counter'));
+    const line = await startPtyPair(t);
+    const device = await startDevice(['--data-dir', dataDir, '--display', line.device]);
+    t.after(() => device.stop());
+    assert.equal(device.ready.mode, 'safe');
+    const terminal = await openTerminal(t, line.client);
+    await terminal.repaint();
+    await terminal.waitFor(/^SAFE MODE[\s\S]*Back\+OK/);
+    await terminal.send('\x1b[D\r');
+    await terminal.waitFor(/^FACTORY RESET/);
+    await terminal.press('ok');
+    await terminal.waitFor(/^VOLTAGE[\s\S]*localgui/, 15_000);
+    // The new boot printed its URLs (port 0: new ports, as safe mode had bound none); the last one is it.
+    const urls = [...device.stderr().matchAll(/website and REST: http:\/\/127\.0\.0\.1:(\d+)\//g)];
+    assert.ok(urls.length > 0 && /factory reset done/.test(device.stderr()), device.stderr());
+    const url = `http://127.0.0.1:${urls.at(-1)?.[1]}`;
+    const me = await new DeviceClient(url).login('admin', 'CBM_1234');
+    assert.equal(me.mustChangePassword, true);
+  });
+
   it('noise on the display line neither crashes the device nor stops its REST interface or the display', async (t) => {
     const seed = Number(process.env.DISPLAY_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
     t.diagnostic(`seed ${seed} (rerun with DISPLAY_FUZZ_SEED=${seed})`);

@@ -320,9 +320,12 @@ describe('device website in chromium', () => {
       if (width === 1280) {
         await page.goto(`${httpsUrl}/#/events`);
         await page.getByLabel('Type').selectOption('login');
-        await waitUntil(async () => (await page.locator('table tbody tr').count()) > 0);
-        const types = await page.locator('table tbody tr td:nth-child(2)').allTextContents();
-        assert.ok(types.length > 0 && types.every((t) => t.startsWith('login')), types.join(','));
+        // The filtered page replaces the unfiltered one when its request returns: wait for that.
+        const onlyLogins = (types: string[]) => types.length > 0 && types.every((t) => t.startsWith('login'));
+        const cells = () => page.locator('table tbody tr td:nth-child(2)').allTextContents();
+        await waitUntil(async () => onlyLogins(await cells()));
+        const types = await cells();
+        assert.ok(onlyLogins(types), types.join(','));
       }
     }
   });

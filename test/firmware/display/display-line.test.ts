@@ -15,32 +15,20 @@ import {
   MENU_TIMEOUT_MS,
   STORE_PROMPT_TIMEOUT_MS,
 } from '../../../firmware/display/display-app.ts';
-import { type DisplayDevice, pickerKeys, startDisplayDevice } from '../../support/display-fixture.ts';
+import {
+  type DisplayDevice,
+  loginAt,
+  pickerKeys,
+  startDisplayDevice,
+} from '../../support/display-fixture.ts';
 import { fuzzSeed, seededRandom } from '../../support/seeded-random.ts';
 
 const NEW_ADMIN_PASSWORD = 'Tariff-Clock-48';
 const SYSTEM = { interface: 'system' } as const;
 
 /** Logs in as admin at the display (factory password, then the forced new one). */
-async function loginAsAdmin(device: DisplayDevice): Promise<void> {
-  const { terminal } = device;
-  await terminal.press('ok');
-  await terminal.waitFor(/^MENU/);
-  // Localgui sees Measurements, Energy meters, Settings, Security, Info: Security is the 4th.
-  await terminal.press('down', 'down', 'down', 'ok');
-  await terminal.waitFor(/^SECURITY[\s\S]*>Log in/);
-  await terminal.press('ok');
-  await terminal.waitFor(/^LOG IN: USER[\s\S]*>admin/);
-  await terminal.press('ok');
-  await terminal.waitFor(/^PASSWORD/);
-  await terminal.press(...pickerKeys('CBM_1234'));
-  await terminal.waitFor(/^NEW PASSWORD/);
-  await terminal.press(...pickerKeys(NEW_ADMIN_PASSWORD));
-  await terminal.waitFor(/^REPEAT PASSWORD/);
-  await terminal.press(...pickerKeys(NEW_ADMIN_PASSWORD));
-  await terminal.waitFor('Password changed');
-  await terminal.press('ok');
-  await terminal.waitFor(/^MENU\s+admin/);
+function loginAsAdmin(device: DisplayDevice): Promise<void> {
+  return loginAt(device.terminal, 'admin', 'CBM_1234', NEW_ADMIN_PASSWORD);
 }
 
 describe('local display over a pty pair (serialport driver, ANSI screen)', () => {

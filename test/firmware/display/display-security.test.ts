@@ -1,0 +1,159 @@
+/**
+ * Security at the local display, through the pty and the real serialport driver: the whitelist
+ * cleared by physical presence, changing one's own password (and the rules that refuse a new one),
+ * local-only users, a session that ends when the account changes elsewhere, a Modbus enable stored
+ * from the display, and what localgui's Security menu offers.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { permissionsFromNames } from '../../../firmware/core/permission-table.ts';
+import { ADMIN_SLOT } from '../../../firmware/core/slots.ts';
+import { loginAt, pickerKeys, startDisplayDevice } from '../../support/display-fixture.ts';
+
+const SYSTEM = { interface: 'system' } as const;
+const ADMIN_PASSWORD = 'Feeder-Panel-61';
+
+describe('security at the local display', () => {
+  it('localgui is offered only Log in under Security', async (t) => {
+    const { terminal } = await startDisplayDevice(t);
+    await terminal.press('ok');
+    await terminal.waitFor(/^MENU/);
+    await terminal.choose('Security');
+    const menu = await terminal.waitFor(/^SECURITY/);
+    assert.deepEqual(
+      menu
+        .split('\n')
+        .slice(1, -1)
+        .map((line) => line.slice(1).trim())
+        .filter(Boolean),
+      ['Log in'],
+    );
+  });
+
+  it('Clear whitelist lets every address connect again and is logged as a display action', async (t) => {
+    const device = await startDisplayDevice(t);
+    const { terminal } = device;
+    await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
+    await device.security.updateSettings(
+      device.security.actorFor(ADMIN_SLOT),
+      { ...device.security.state.settings, whitelist: ['192.0.2.0/24'] },
+      SYSTEM,
+    );
+    await terminal.choose('Security');
+    await terminal.waitFor(/^SECURITY/);
+    await terminal.choose('Clear whitelist');
+    await terminal.waitFor(/^CLEAR WHITELIST[\s\S]*OK:yes/);
+    assert.deepEqual(device.security.state.settings.whitelist, ['192.0.2.0/24']);
+    await terminal.press('ok');
+    await terminal.waitFor(/Whitelist cleared/);
+    assert.deepEqual(device.security.state.settings.whitelist, []);
+    const event = device.store.log.readAll().findLast((e) => e.type === 'settings.change');
+    assert.equal(event?.interface, 'display');
+    assert.equal(event?.result, 'ok');
+  });
+
+  it('change own password: the current one is checked, a weak new one is refused naming the rule, a good one works', async (t) => {
+    const device = await startDisplayDevice(t);
+    const { terminal } = device;
+    await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
+    await terminal.choose('Security');
+    await terminal.choose('Change password');
+    await terminal.waitFor(/^CURRENT PASSWORD/);
+    await terminal.press(...pickerKeys('not-the-password'));
+    await terminal.waitFor('Wrong password');
+    await terminal.press('ok');
+    await terminal.choose('Change password');
+    await terminal.press(...pickerKeys(ADMIN_PASSWORD));
+    await terminal.waitFor(/^NEW PASSWORD/);
+    await terminal.press(...pickerKeys('short'));
+    await terminal.waitFor(/^REPEAT PASSWORD/);
+    await terminal.press(...pickerKeys('short'));
+    await terminal.waitFor(/Password must be at\s+least 8 characters/);
+    await terminal.press('ok');
+    await terminal.waitFor(/^NEW PASSWORD/);
+    await terminal.press(...pickerKeys('Meter-Cabinet-93'));
+    await terminal.press(...pickerKeys('Meter-Cabinet-39'));
+    await terminal.waitFor(/The two passwords\s+differ/);
+    await terminal.press('ok');
+    await terminal.press(...pickerKeys('Meter-Cabinet-93'));
+    await terminal.waitFor(/^REPEAT PASSWORD/);
+    await terminal.press(...pickerKeys('Meter-Cabinet-93'));
+    await terminal.waitFor('Password changed');
+    assert.equal(device.app.loggedIn, 'admin', 'changing the own password keeps the display session');
+    await terminal.press('ok');
+    await terminal.choose('Security');
+    await terminal.choose('Log out');
+    await terminal.press('ok');
+    await loginAt(terminal, 'admin', 'Meter-Cabinet-93');
+  });
+
+  it('a local-only user logs in at the display; its session ends when its rights change elsewhere', async (t) => {
+    const device = await startDisplayDevice(t);
+    const { terminal } = device;
+    await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
+    const admin = device.security.actorFor(ADMIN_SLOT);
+    const slot = await device.security.addUser(
+      admin,
+      {
+        name: 'fitter',
+        password: 'Switchgear-Room-5',
+        permissions: permissionsFromNames(['measurements.read', 'meters.read', 'minmax.reset']),
+        localOnly: true,
+      },
+      SYSTEM,
+    );
+    await terminal.choose('Security');
+    await terminal.choose('Log out');
+    await terminal.press('ok');
+    await loginAt(terminal, 'fitter', 'Switchgear-Room-5');
+    const menu = terminal.text();
+    assert.match(menu, /Reset/);
+    assert.doesNotMatch(menu, /Settings/);
+    await terminal.choose('Reset');
+    const reset = await terminal.waitFor(/^RESET/);
+    assert.match(reset, /Min\/max values/);
+    assert.doesNotMatch(reset, /Energy meters/);
+    await device.security.updateEntry(
+      admin,
+      slot,
+      { permissions: permissionsFromNames(['meters.read']) },
+      SYSTEM,
+    );
+    await terminal.waitFor(/Logged out: the\s+account was changed/);
+    assert.equal(device.app.loggedIn, null);
+  });
+
+  it('Modbus TCP switched on at the display is stored in the security settings', async (t) => {
+    const device = await startDisplayDevice(t);
+    const { terminal } = device;
+    await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
+    await terminal.choose('Settings');
+    await terminal.choose('Modbus TCP');
+    await terminal.waitFor(/^MODBUS TCP[\s\S]*< off >/);
+    await terminal.press('down');
+    await terminal.waitFor('< on >');
+    await terminal.press('ok');
+    await terminal.waitFor(/>Modbus TCP\s+on\*/);
+    await terminal.press('back');
+    await terminal.waitFor('Store changes?');
+    assert.equal(device.security.state.settings.communication.modbusTcp, false);
+    await terminal.press('ok');
+    await terminal.waitFor('Changes stored');
+    assert.equal(device.security.state.settings.communication.modbusTcp, true);
+  });
+
+  it('Store changes? answered with Back discards the pending values', async (t) => {
+    const device = await startDisplayDevice(t);
+    const { terminal } = device;
+    await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
+    await terminal.choose('Settings');
+    await terminal.choose('Word order');
+    await terminal.press('down', 'ok');
+    await terminal.waitFor(/>Word order\s+CDAB\*/);
+    await terminal.press('back');
+    await terminal.waitFor('Store changes?');
+    await terminal.press('back');
+    await terminal.waitFor('Changes discarded');
+    assert.equal(device.metering.config.wordOrder, 'ABCD');
+  });
+});
