@@ -15,18 +15,28 @@ export interface SealedSecret {
   readonly box: string;
 }
 
-/** Client side: seals a password for `username` to the device key. */
-export function sealPassword(devicePublicKey: Uint8Array, username: string, password: string): SealedSecret {
+/** Seals `plaintext` to an X25519 public key with a fresh ephemeral key pair and nonce. */
+export function sealBytes(recipientPublicKey: Uint8Array, plaintext: Uint8Array): SealedSecret {
   const ephemeral = nacl.box.keyPair();
   const nonce = nacl.randomBytes(nacl.box.nonceLength);
-  const plaintext: SealedPasswordPlaintext = { v: 1, purpose: 'set-password', username, password };
-  const box = nacl.box(
-    new TextEncoder().encode(JSON.stringify(plaintext)),
-    nonce,
-    devicePublicKey,
-    ephemeral.secretKey,
-  );
+  const box = nacl.box(plaintext, nonce, recipientPublicKey, ephemeral.secretKey);
+  ephemeral.secretKey.fill(0);
   return { epk: toBase64Url(ephemeral.publicKey), nonce: toBase64Url(nonce), box: toBase64Url(box) };
+}
+
+/** Opens what `sealBytes` sealed to the key pair of `secretKey`; null when it does not open. */
+export function openSealedBytes(secretKey: Uint8Array, sealed: SealedSecret): Uint8Array | null {
+  const epk = fromBase64Url(sealed.epk, nacl.box.publicKeyLength);
+  const nonce = fromBase64Url(sealed.nonce, nacl.box.nonceLength);
+  const box = fromBase64Url(sealed.box);
+  if (!epk || !nonce || !box) return null;
+  return nacl.box.open(box, nonce, epk, secretKey);
+}
+
+/** Client side: seals a password for `username` to the device key. */
+export function sealPassword(devicePublicKey: Uint8Array, username: string, password: string): SealedSecret {
+  const plaintext: SealedPasswordPlaintext = { v: 1, purpose: 'set-password', username, password };
+  return sealBytes(devicePublicKey, new TextEncoder().encode(JSON.stringify(plaintext)));
 }
 
 /**

@@ -18,6 +18,7 @@ import { startHttpListeners } from '../http/http-listeners.ts';
 import { loadWebSite } from '../http/web-site.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { ModbusController } from '../modbus/modbus-controller.ts';
+import { ClientRegistry } from '../services/client-registry.ts';
 import { createDenialRecorder } from '../services/denial-recorder.ts';
 import { LoginService } from '../services/login-service.ts';
 import { MeteringService } from '../services/metering-service.ts';
@@ -157,6 +158,7 @@ async function startServices(
   const metering = new MeteringService(new SimMeter(now()), configStore, security, now, () =>
     onConfigChange(),
   );
+  const registry = new ClientRegistry(security, now);
   const tls = new TlsService(paths.tlsDir, rootKey, now);
   if ((await tls.ensure()).created) hooks.log('HTTPS: self-signed certificate created');
 
@@ -172,6 +174,7 @@ async function startServices(
     login,
     sessions,
     metering,
+    registry,
     eventLog: store.log,
     tls,
     device: {
@@ -241,6 +244,7 @@ async function startServices(
     security,
     metering,
     login,
+    registry,
     // The display's own failure counter: failures on the network never lock the operator out here.
     throttle: new DisplayThrottle(() => security.state.settings.lockout),
     info: () => ({

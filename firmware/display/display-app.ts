@@ -15,6 +15,7 @@ import type { LoginThrottle } from '../auth/login-throttle.ts';
 import { isCoreError } from '../core/core-error.ts';
 import { LOCALGUI_SLOT } from '../core/slots.ts';
 import type { Actor } from '../core/user-table.ts';
+import type { ClientRegistry } from '../services/client-registry.ts';
 import { AuthError, type LoginService } from '../services/login-service.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { RequestContext } from '../services/request-context.ts';
@@ -77,6 +78,7 @@ export interface DisplayAppDeps {
   readonly security: SecurityService;
   readonly metering: MeteringService;
   readonly login: LoginService;
+  readonly registry: ClientRegistry;
   /** The display's own failure counter. */
   readonly throttle: LoginThrottle;
   readonly info: () => DisplayInfo;
@@ -447,6 +449,22 @@ export class DisplayApp implements DisplayScreen {
         return;
       case 'security.login':
         this.screen = { kind: 'pick-user', cursor: 0 };
+        return;
+      case 'security.registry':
+        this.run(
+          'Opening...',
+          async () => {
+            const { closesAt } = this.deps.registry.open(this.actor(), CONTEXT);
+            const minutes = Math.round(((closesAt ?? 0) - this.deps.now()) / 60_000);
+            return {
+              kind: 'message',
+              title: 'REGISTRATION',
+              text: `Client registration open for ${minutes} minutes`,
+              next: s,
+            };
+          },
+          () => s,
+        );
         return;
       case 'security.logout':
         this.logout('Logged out');

@@ -73,6 +73,7 @@ export type MenuItemId =
   | 'security.logout'
   | 'security.password'
   | 'security.whitelist'
+  | 'security.registry'
   | 'info';
 
 export interface MenuItem {
@@ -131,6 +132,7 @@ export const MAIN_MENU: readonly MenuItem[] = [
       { id: 'security.logout', label: 'Log out', session: 'logged-in' },
       { id: 'security.password', label: 'Change password', session: 'logged-in' },
       { id: 'security.whitelist', label: 'Clear whitelist', requires: 'security.write' },
+      { id: 'security.registry', label: 'Open registration', requires: 'security.write' },
     ],
   },
   { id: 'info', label: 'Info' },

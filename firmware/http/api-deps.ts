@@ -1,5 +1,6 @@
 /** What the REST routes are given by boot: the services and a few device facts. Nothing is imported. */
 import type { SessionStore } from '../auth/session-store.ts';
+import type { ClientRegistry } from '../services/client-registry.ts';
 import type { LoginService } from '../services/login-service.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { SecurityService } from '../services/security-service.ts';
@@ -25,6 +26,7 @@ export interface ApiDeps {
   readonly login: LoginService;
   readonly sessions: SessionStore;
   readonly metering: MeteringService;
+  readonly registry: ClientRegistry;
   readonly eventLog: EventLog;
   readonly tls: TlsService;
   readonly device: DeviceFacts;

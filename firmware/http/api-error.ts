@@ -6,6 +6,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { CoreError, type CoreErrorCode } from '../core/core-error.ts';
+import { RegistryError, type RegistryErrorCode } from '../services/client-registry.ts';
 import { AuthError } from '../services/login-service.ts';
 
 export class ApiError extends Error {
@@ -51,6 +52,14 @@ const AUTH_STATUS = {
   'local-only': 403,
 } as const;
 
+const REGISTRY_STATUS: Record<RegistryErrorCode, ContentfulStatusCode> = {
+  'registry-closed': 423,
+  'registry-full': 429,
+  'rate-limited': 429,
+  'request-denied': 403,
+  'not-found': 404,
+};
+
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof CoreError) {
@@ -62,6 +71,11 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof AuthError) {
     return new ApiError(AUTH_STATUS[error.code], error.code, error.message, {
       retryAfterMs: error.retryAfterMs,
+    });
+  }
+  if (error instanceof RegistryError) {
+    return new ApiError(REGISTRY_STATUS[error.code], error.code, error.message, {
+      retryAfterMs: error.retryAfterMs ?? (error.code === 'registry-full' ? 10_000 : undefined),
     });
   }
   if (error instanceof HTTPException) {

@@ -15,6 +15,7 @@ import { resolvePrincipal } from './principal-middleware.ts';
 import { registerAuthRoutes } from './routes/auth-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { registerPublicRoutes } from './routes/public-routes.ts';
+import { registerRegistryRoutes } from './routes/registry-routes.ts';
 import { registerSecurityRoutes } from './routes/security-routes.ts';
 import { securityHeaders } from './security-headers.ts';
 import { registerWebSite } from './web-site.ts';
@@ -50,6 +51,7 @@ export function createApiApp(deps: ApiDeps): {
   registerAuthRoutes(api, deps);
   registerMeteringRoutes(api, deps);
   registerSecurityRoutes(api, deps);
+  registerRegistryRoutes(api, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',

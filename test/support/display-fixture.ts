@@ -22,6 +22,7 @@ import { DisplayDriver } from '../../firmware/display/display-driver.ts';
 import { openSerialDisplayPort } from '../../firmware/display/display-ports.ts';
 import type { DisplayKey } from '../../firmware/display/key-decoder.ts';
 import { DEFAULT_SCREEN_SIZE, type ScreenSize } from '../../firmware/display/screen-renderer.ts';
+import { ClientRegistry } from '../../firmware/services/client-registry.ts';
 import { LoginService } from '../../firmware/services/login-service.ts';
 import { MeteringService } from '../../firmware/services/metering-service.ts';
 import { SecurityService } from '../../firmware/services/security-service.ts';
@@ -155,6 +156,7 @@ export interface DisplayDevice {
   readonly store: SecureStore;
   readonly security: SecurityService;
   readonly metering: MeteringService;
+  readonly registry: ClientRegistry;
   /** The network's login service (its own failure counter, apart from the display's). */
   readonly login: LoginService;
   /** The injected clock. */
@@ -207,10 +209,12 @@ export async function startDisplayDevice(
     now,
   });
   let resets = 0;
+  const registry = new ClientRegistry(security, now);
   const app = new DisplayApp({
     security,
     metering,
     login,
+    registry,
     throttle: new LoginThrottle(() => security.state.settings.lockout),
     info: () => TEST_INFO,
     now,
@@ -235,6 +239,7 @@ export async function startDisplayDevice(
     security,
     metering,
     login,
+    registry,
     now,
     advance(ms) {
       time += ms;

@@ -9,6 +9,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,6 +193,76 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
       assert.equal(after, freshCertificate.fingerprint256);
     },
   }),
+  'GET /api/v1/registry': async () => ({ path: '/api/v1/registry' }),
+  'POST /api/v1/registry/open': async ({ admin }) => ({
+    path: '/api/v1/registry/open',
+    observe: () => registryOpen(admin),
+    verifyChange: (before, after) => {
+      assert.equal(before, false);
+      assert.equal(after, true);
+    },
+    cleanup: () => closeRegistry(admin),
+  }),
+  'POST /api/v1/registry/close': async ({ admin }) => {
+    await send(admin, 'POST', '/api/v1/registry/open', undefined, 200);
+    return {
+      path: '/api/v1/registry/close',
+      observe: () => registryOpen(admin),
+      verifyChange: (before, after) => {
+        assert.equal(before, true);
+        assert.equal(after, false);
+      },
+      cleanup: () => closeRegistry(admin),
+    };
+  },
+  'POST /api/v1/registry/requests': async ({ admin }) => {
+    await send(admin, 'POST', '/api/v1/registry/open', undefined, 200);
+    return {
+      path: '/api/v1/registry/requests',
+      body: registryRequestBody(),
+      anonymous: { status: 202 },
+      cleanup: () => closeRegistry(admin),
+    };
+  },
+  'GET /api/v1/registry/requests/{id}': async ({ admin }) => {
+    const id = await pendingRequest(admin);
+    return {
+      path: `/api/v1/registry/requests/${id}`,
+      anonymous: { status: 202 },
+      cleanup: () => closeRegistry(admin),
+    };
+  },
+  'POST /api/v1/registry/requests/{id}/allow': async ({ admin }) => {
+    const id = await pendingRequest(admin, 'matrix_allowed');
+    return {
+      path: `/api/v1/registry/requests/${id}/allow`,
+      body: { preset: 'read-only' },
+      observe: () => slotNames(admin),
+      verifyChange: (before, after) => {
+        assert.ok(!(before as (string | null)[]).includes('matrix_allowed'));
+        assert.ok((after as (string | null)[]).includes('matrix_allowed'));
+      },
+      cleanup: async () => {
+        await deleteNamed(admin, 'matrix_allowed');
+        await closeRegistry(admin);
+      },
+    };
+  },
+  'POST /api/v1/registry/requests/{id}/deny': async ({ admin }) => {
+    const id = await pendingRequest(admin);
+    return {
+      path: `/api/v1/registry/requests/${id}/deny`,
+      observe: async () =>
+        (await get<{ pending: { id: string }[] }>(admin, '/api/v1/registry')).pending.some(
+          (r) => r.id === id,
+        ),
+      verifyChange: (before, after) => {
+        assert.equal(before, true);
+        assert.equal(after, false);
+      },
+      cleanup: () => closeRegistry(admin),
+    };
+  },
   'GET /api/v1/modbus/ca': async () => ({ path: '/api/v1/modbus/ca' }),
   'PUT /api/v1/modbus/ca': async ({ admin, freshCa }) => ({
     path: '/api/v1/modbus/ca',
@@ -250,6 +321,28 @@ async function deleteSlot(admin: DeviceClient, slot: number): Promise<void> {
 async function deleteNamed(admin: DeviceClient, name: string): Promise<void> {
   const slot = (await slotNames(admin)).indexOf(name);
   if (slot >= 0) await send(admin, 'DELETE', `/api/v1/users/${slot}`, undefined, 200);
+}
+
+let registryRequests = 0;
+
+/** A registry request of a new application (a fresh key pair's public half). */
+function registryRequestBody(name = `matrix_app${++registryRequests}`) {
+  return { name, publicKey: randomBytes(32).toString('base64url') };
+}
+
+async function registryOpen(admin: DeviceClient): Promise<boolean> {
+  return (await get<{ open: boolean }>(admin, '/api/v1/registry')).open;
+}
+
+async function closeRegistry(admin: DeviceClient): Promise<void> {
+  await send(admin, 'POST', '/api/v1/registry/close', undefined, 200);
+}
+
+/** Opens the registry and files a request; returns its id. */
+async function pendingRequest(admin: DeviceClient, name?: string): Promise<string> {
+  await send(admin, 'POST', '/api/v1/registry/open', undefined, 200);
+  const response = await send(admin, 'POST', '/api/v1/registry/requests', registryRequestBody(name), 202);
+  return (response.body as { id: string }).id;
 }
 
 const routeKey = (d: { method: string; path: string }) => `${d.method} ${d.path}`;
@@ -563,11 +656,15 @@ describe('REST authorization matrix', () => {
       for (const route of declared.filter((d) => d.requires === 'public')) {
         const prepared = await sampleFor(route)(env);
         const expected = prepared.anonymous ?? { status: 200 };
-        const response = await anonymous.request(route.method, prepared.path, prepared.body);
-        const context = `${routeKey(route)}: ${JSON.stringify(response.body)}`;
-        assert.equal(response.status, expected.status, context);
-        if (expected.code)
-          assert.equal((response.body as { error: { code: string } }).error.code, expected.code);
+        try {
+          const response = await anonymous.request(route.method, prepared.path, prepared.body);
+          const context = `${routeKey(route)}: ${JSON.stringify(response.body)}`;
+          assert.equal(response.status, expected.status, context);
+          if (expected.code)
+            assert.equal((response.body as { error: { code: string } }).error.code, expected.code);
+        } finally {
+          await prepared.cleanup?.();
+        }
       }
     });
 

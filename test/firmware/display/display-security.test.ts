@@ -156,4 +156,20 @@ describe('security at the local display', () => {
     await terminal.waitFor('Changes discarded');
     assert.equal(device.metering.config.wordOrder, 'ABCD');
   });
+
+  it('Open registration opens the client registry for 5 minutes', async (t) => {
+    const device = await startDisplayDevice(t);
+    const { terminal } = device;
+    await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
+    const admin = () => device.security.actorFor(ADMIN_SLOT);
+    assert.equal(device.registry.status(admin()).open, false);
+    await terminal.choose('Security');
+    await terminal.choose('Open registration');
+    await terminal.waitFor(/Client registration\s+open for 5 minutes/);
+    const status = device.registry.status(admin());
+    assert.equal(status.open, true);
+    assert.equal(status.closesAt, device.now() + 5 * 60_000);
+    const event = device.store.log.readAll().findLast((e) => e.type === 'registry.open');
+    assert.equal(event?.interface, 'display');
+  });
 });
