@@ -5,8 +5,9 @@
  * slot with a preset is created, and the key is handed over once, sealed to the application's public
  * key) or denies. Requests are bounded, rate-limited per source and logged. Time comes from `now`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { toBase64Url } from '../auth/encoding.ts';
+import { keyFingerprint } from '../auth/key-fingerprint.ts';
 import { type SealedSecret, sealBytes } from '../auth/sealed-secret.ts';
 import type { PresetName } from '../core/permission-table.ts';
 import { type Actor, authorize } from '../core/user-table.ts';
@@ -83,12 +84,6 @@ interface StoredRequest extends PendingRequest {
         | { readonly kind: 'allowed'; readonly slot: number; readonly sealedKey: SealedSecret }
         | { readonly kind: 'denied' }
       ));
-}
-
-/** The key fingerprint both sides show: SHA-256 of the raw key, first 10 bytes, hex in groups of 4. */
-export function keyFingerprint(publicKey: Uint8Array): string {
-  const hex = createHash('sha256').update(publicKey).digest('hex').slice(0, 20);
-  return (hex.match(/.{4}/g) as string[]).join('-');
 }
 
 export class ClientRegistry {
