@@ -6,7 +6,7 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
 import { type ProofPurpose, proofMessage } from '../auth/auth-messages.ts';
 import { fromBase64Url, toBase64Url } from '../auth/encoding.ts';
 import { deriveSeed, MIN_KDF_ITERATIONS, signWithSeed } from '../auth/password-verifier.ts';
@@ -143,14 +143,60 @@ export class DeviceClient {
     return { nonce: challenge.body.nonce, signature: toBase64Url(signature) };
   }
 
-  private send(
+  /**
+   * Trust by fingerprint: one handshake that only reads the certificate, compared with the fingerprint;
+   * then that very certificate is the only trust anchor of every request. Nothing is sent to a server
+   * before its certificate was checked.
+   */
+  private async pinnedCertificate(url: URL, fingerprint: string): Promise<string> {
+    if (this.pinned) return this.pinned;
+    const { localAddress, timeoutMs = 30_000 } = this.options;
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+      const socket = tlsConnect({
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(url.port || 443),
+        rejectUnauthorized: false,
+        timeout: timeoutMs,
+        ...(localAddress === undefined ? {} : { localAddress }),
+      });
+      socket.once('secureConnect', () => {
+        const cert = socket.getPeerCertificate();
+        socket.destroy();
+        if (!cert?.raw)
+          return reject(new ClientError(0, 'no-certificate', `${url.host} sent no certificate`));
+        if (normalizeFingerprint(cert.fingerprint256 ?? '') !== normalizeFingerprint(fingerprint)) {
+          return reject(
+            new ClientError(
+              0,
+              'fingerprint-mismatch',
+              `the device certificate is ${cert.fingerprint256}, not ${fingerprint}`,
+            ),
+          );
+        }
+        resolve(cert.raw);
+      });
+      socket.once('timeout', () =>
+        socket.destroy(new ClientError(0, 'timeout', `no TLS handshake with ${url.host}`)),
+      );
+      socket.once('error', reject);
+    });
+    const base64 = raw.toString('base64').replace(/.{64}/g, '$&\n');
+    this.pinned = `-----BEGIN CERTIFICATE-----\n${base64}\n-----END CERTIFICATE-----\n`;
+    return this.pinned;
+  }
+
+  private pinned: string | null = null;
+
+  private async send(
     url: URL,
     method: string,
     headers: Record<string, string>,
     payload?: Buffer,
   ): Promise<ApiResponse> {
     const secure = url.protocol === 'https:';
-    const { ca, fingerprint, onWrite, localAddress, timeoutMs = 30_000 } = this.options;
+    const { fingerprint, onWrite, localAddress, timeoutMs = 30_000 } = this.options;
+    const ca =
+      secure && fingerprint !== undefined ? await this.pinnedCertificate(url, fingerprint) : this.options.ca;
     return new Promise((resolve, reject) => {
       const options = {
         method,
@@ -158,22 +204,12 @@ export class DeviceClient {
         agent: false as const,
         timeout: timeoutMs,
         ...(localAddress === undefined ? {} : { localAddress }),
+        // A pinned device certificate names no host: the pin, not the name, is what is trusted.
         ...(secure
-          ? fingerprint === undefined
-            ? { ca }
-            : { rejectUnauthorized: false, checkServerIdentity: () => undefined }
+          ? { ca, ...(fingerprint === undefined ? {} : { checkServerIdentity: () => undefined }) }
           : {}),
       };
       const req = (secure ? httpsRequest : httpRequest)(url, options, (res) => {
-        if (secure && fingerprint !== undefined) {
-          const cert = (res.socket as TLSSocket).getPeerCertificate() as PeerCertificate;
-          if (normalizeFingerprint(cert.fingerprint256 ?? '') !== normalizeFingerprint(fingerprint)) {
-            req.destroy(
-              new ClientError(0, 'fingerprint-mismatch', `the device certificate is not ${fingerprint}`),
-            );
-            return;
-          }
-        }
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {

@@ -408,6 +408,9 @@ describe('factory-default password session', () => {
     'POST /api/v1/auth/logout',
     'GET /api/v1/me',
     'POST /api/v1/me/password',
+    // The applications' side of the client registry: public, whoever asks.
+    'POST /api/v1/registry/requests',
+    'GET /api/v1/registry/requests/{id}',
   ]);
   const NEW_PASSWORD = 'Ablesung 4711!';
   let dataDir: string;
