@@ -11,6 +11,8 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
       args: [...argv],
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       strict: true,
+      // Commands with actions and names (`users add NAME`) read them; the others refuse any.
+      allowPositionals: true,
     });
   } catch (error) {
     throw new CliError((error as Error).message, 2);

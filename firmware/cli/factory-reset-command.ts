@@ -17,7 +17,11 @@ The next boot starts as a new device: admin / CBM_1234, which must be changed at
 Physical presence: run it as root on the device, with the device process stopped.`;
 
 export async function factoryResetCommand(argv: readonly string[], io: CommandIo): Promise<number> {
-  const { values } = parseCommandArgs(argv, { 'data-dir': { type: 'string' }, yes: { type: 'boolean' } });
+  const { values, positionals } = parseCommandArgs(argv, {
+    'data-dir': { type: 'string' },
+    yes: { type: 'boolean' },
+  });
+  if (positionals.length > 0) throw new CliError(`unexpected argument '${positionals[0]}'`, 2);
   if (values.help) {
     io.out(USAGE);
     return 0;

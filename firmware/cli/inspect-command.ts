@@ -19,7 +19,11 @@ Shows the user table, the security settings and the health of the flash store of
 Never shows a password, verifier or key. Exit code 3 when the store would put the device in safe mode.`;
 
 export async function inspectCommand(argv: readonly string[], io: CommandIo): Promise<number> {
-  const { values } = parseCommandArgs(argv, { 'data-dir': { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommandArgs(argv, {
+    'data-dir': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length > 0) throw new CliError(`unexpected argument '${positionals[0]}'`, 2);
   if (values.help) {
     io.out(USAGE);
     return 0;

@@ -6,6 +6,11 @@
 import { CliError, type CommandIo } from './cli-error.ts';
 import { factoryResetCommand } from './factory-reset-command.ts';
 import { inspectCommand } from './inspect-command.ts';
+import { keysCommand } from './keys-command.ts';
+import { loginCommand } from './login-command.ts';
+import { provisionCommand } from './provision-command.ts';
+import { registerCommand } from './register-command.ts';
+import { usersCommand } from './users-command.ts';
 
 type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
 
@@ -17,6 +22,26 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   'factory-reset': {
     summary: 'erase users, keys, certificates and log; new root key (root only)',
     run: factoryResetCommand,
+  },
+  provision: {
+    summary: 'build a new device data dir offline from a commissioning file (YAML/JSON)',
+    run: provisionCommand,
+  },
+  register: {
+    summary: 'ask a device for an API key through its client registry (SCADA side)',
+    run: registerCommand,
+  },
+  login: {
+    summary: 'log in to a running device and show your permissions',
+    run: loginCommand,
+  },
+  users: {
+    summary: 'list, add, remove users and set passwords on a running device',
+    run: usersCommand,
+  },
+  keys: {
+    summary: 'create or revoke API keys on a running device',
+    run: keysCommand,
   },
 };
 

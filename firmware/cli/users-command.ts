@@ -1,0 +1,159 @@
+/**
+ * `metergate users list|add|passwd|rm` against a running device: the user table as the REST API has
+ * it. New passwords are sealed to the device key here (docs/auth-protocol.md) and come from a file, an
+ * environment variable or a prompt, never from a flag.
+ */
+import type { DeviceClient } from '../client/device-client.ts';
+import { CliError, type CommandIo } from './cli-error.ts';
+import { parseCommandArgs } from './command-args.ts';
+import {
+  asCliError,
+  CONNECTION_FLAGS,
+  CONNECTION_USAGE,
+  deviceClient,
+  logIn,
+  readSecret,
+} from './device-connection.ts';
+
+const USAGE = `usage: metergate users list|add|passwd|rm [NAME] --url URL [options]
+
+  users list                        the 8 slots: names, types, permissions, flags
+  users add NAME [--role ROLE | --permissions a,b,…] [--local-only] [--new-password-file FILE]
+                                    adds a user (roles: VIEWER, OPERATOR, ENGINEER, INSTALLER, SECADM, SECAUD)
+  users passwd NAME [--new-password-file FILE]
+                                    sets NAME's password (your own: proves the current one first)
+  users rm NAME                     deletes a user (or revokes an API key) at once
+
+The new password comes from --new-password-file, else $METERGATE_NEW_PASSWORD, else a prompt.
+
+${CONNECTION_USAGE}`;
+
+export interface SlotView {
+  readonly slot: number;
+  readonly type: string;
+  readonly name: string | null;
+  readonly permissions: string[];
+  readonly flags: string[];
+}
+
+export async function usersCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, {
+    ...CONNECTION_FLAGS,
+    role: { type: 'string' },
+    permissions: { type: 'string' },
+    'local-only': { type: 'boolean' },
+    'new-password-file': { type: 'string' },
+  });
+  const [action, name, ...extra] = positionals;
+  if (values.help || action === undefined) {
+    io.out(USAGE);
+    return values.help ? 0 : 2;
+  }
+  if (extra.length > 0) throw new CliError(`unexpected argument '${extra[0]}'`, 2);
+  if (action !== 'list' && !name) throw new CliError(`users ${action} needs a NAME`, 2);
+  if (!['list', 'add', 'passwd', 'rm'].includes(action)) {
+    throw new CliError(`unknown action '${action}': list, add, passwd or rm`, 2);
+  }
+  if (values.role && values.permissions) throw new CliError('give --role or --permissions, not both', 2);
+  const client = deviceClient(values);
+  const session = await logIn(client, values, io);
+  try {
+    switch (action) {
+      case 'list':
+        for (const line of formatSlots(await slots(client))) io.out(line);
+        break;
+      case 'add': {
+        const password = await newPassword(values['new-password-file'], io);
+        const response = await client.request<{ slot: number }>('POST', '/api/v1/users', {
+          type: 'user',
+          name,
+          password: await client.seal(name as string, password),
+          ...(values.role ? { role: values.role } : {}),
+          ...(values.permissions
+            ? {
+                permissions: values.permissions
+                  .split(',')
+                  .map((p) => p.trim())
+                  .filter(Boolean),
+              }
+            : {}),
+          ...(values['local-only'] ? { localOnly: true } : {}),
+        });
+        expect(response, 201);
+        io.out(`user ${name} added in slot ${response.body.slot}`);
+        break;
+      }
+      case 'passwd': {
+        const password = await newPassword(values['new-password-file'], io);
+        if (name === session.username) {
+          await client.changeOwnPassword(session.username, session.password, password);
+        } else {
+          const slot = await slotNamed(client, name as string);
+          expect(
+            await client.request('PATCH', `/api/v1/users/${slot}`, {
+              password: await client.seal(name as string, password),
+            }),
+            200,
+          );
+        }
+        io.out(`password of ${name} changed`);
+        break;
+      }
+      case 'rm': {
+        const slot = await slotNamed(client, name as string);
+        expect(await client.request('DELETE', `/api/v1/users/${slot}`), 200);
+        io.out(`${name} (slot ${slot}) deleted`);
+        break;
+      }
+    }
+    await client.logout();
+  } catch (error) {
+    throw asCliError(error);
+  }
+  return 0;
+}
+
+function newPassword(file: string | undefined, io: CommandIo): Promise<string> {
+  return readSecret('new password', file, 'METERGATE_NEW_PASSWORD', io);
+}
+
+export async function slots(client: DeviceClient): Promise<SlotView[]> {
+  const response = await client.request<{ slots: SlotView[] }>('GET', '/api/v1/users');
+  expect(response, 200);
+  return response.body.slots;
+}
+
+/** The slot of the entry named `name`; CliError when there is none. */
+export async function slotNamed(client: DeviceClient, name: string, type?: string): Promise<number> {
+  const entry = (await slots(client)).find((s) => s.name === name && (type === undefined || s.type === type));
+  if (!entry)
+    throw new CliError(`no ${type === 'api-key' ? 'API key' : 'entry'} named '${name}' on the device`);
+  return entry.slot;
+}
+
+/** Throws the device's error, in its words, unless the answer has `status`. */
+export function expect(response: { status: number; body: unknown }, status: number): void {
+  if (response.status === status) return;
+  const error = (response.body as { error?: { code?: string; message?: string } })?.error;
+  throw new CliError(
+    `${error?.message ?? 'unexpected answer'} (HTTP ${response.status}${error?.code ? ` ${error.code}` : ''})`,
+  );
+}
+
+function formatSlots(list: readonly SlotView[]): string[] {
+  const rows = list.map((s) => [
+    String(s.slot),
+    s.type,
+    s.name ?? '—',
+    s.permissions.join(',') || '—',
+    s.flags.join(',') || '',
+  ]);
+  const header = ['slot', 'type', 'name', 'permissions', 'flags'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
