@@ -12,7 +12,7 @@ step() { printf '\n== %s\n' "$*"; }
 # Debian packages the suites drive as real peers (chromium for the website, with a font for its
 # screenshots; tmux as the terminal `npm start` shows the display in). Installed when missing; as
 # non-root a missing one is an error, never a skip.
-DEBIAN_PACKAGES=(socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio chromium fonts-dejavu-core tmux)
+DEBIAN_PACKAGES=(socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio chromium fonts-dejavu-core tmux testssl.sh)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
