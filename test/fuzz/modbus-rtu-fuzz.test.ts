@@ -26,7 +26,11 @@ import {
 } from '../support/modbus-rtu-fixture.ts';
 
 const SEED = Number(process.env.MODBUS_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
-const FRAMES = Number(process.env.MODBUS_FUZZ_FRAMES ?? 3000);
+// About 330 frames a second go through the pty: FUZZ_BUDGET_MS (`npm run fuzz`) sizes a long run.
+const FRAMES = Number(
+  process.env.MODBUS_FUZZ_FRAMES ??
+    (process.env.FUZZ_BUDGET_MS ? Math.round(Number(process.env.FUZZ_BUDGET_MS) / 3) : 3000),
+);
 const UNIT = 1;
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed from its seed. */
@@ -134,7 +138,9 @@ function frameGenerator(random: () => number) {
   };
 }
 
-test('Modbus RTU fuzz: random and mutated frames over a pty', { timeout: 120_000 }, async (t) => {
+test('Modbus RTU fuzz: random and mutated frames over a pty', {
+  timeout: Math.max(120_000, FRAMES * 10),
+}, async (t) => {
   t.diagnostic(`MODBUS_FUZZ_SEED=${SEED} MODBUS_FUZZ_FRAMES=${FRAMES}`);
   console.log(`modbus-rtu-fuzz: MODBUS_FUZZ_SEED=${SEED} MODBUS_FUZZ_FRAMES=${FRAMES}`);
   const pty = await startPtyPair(t);

@@ -35,9 +35,11 @@ import { MbapClient, mbapFrame } from '../support/modbus-tcp-client.ts';
 import { fuzzSeed, type Random, seededRandom } from '../support/seeded-random.ts';
 
 const SEED = fuzzSeed();
-const BUDGET_MS = 8000;
+/** FUZZ_BUDGET_MS (`npm run fuzz -- --minutes N`) makes a long run: time, not a frame count, ends it. */
+const LONG_RUN = process.env.FUZZ_BUDGET_MS !== undefined;
+const BUDGET_MS = Number(process.env.FUZZ_BUDGET_MS ?? 8000);
 const MIN_FRAMES = 3000;
-const MAX_FRAMES = 20_000;
+const MAX_FRAMES = LONG_RUN ? Number.POSITIVE_INFINITY : 20_000;
 const WORKERS = 4;
 const UNIT = 1;
 
