@@ -7,6 +7,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import { createSourceLimit } from '../net/source-limit.ts';
 import type { TlsCredentials } from '../tls/tls-service.ts';
 import type { AddressFilter } from './client-whitelist.ts';
 
@@ -19,6 +20,12 @@ export const TLS_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
+/**
+ * Node enforces the header and request timeouts by a sweep every `connectionsCheckingInterval` (30 s
+ * by default): once a second, a slowloris connection is closed about when its headers are due.
+ */
+const SERVER_OPTIONS = { connectionsCheckingInterval: 1000 } as const;
+
 export interface HttpListenerOptions {
   readonly host: string;
   readonly httpPort: number | null;
@@ -28,6 +35,8 @@ export interface HttpListenerOptions {
   readonly allowed: () => AddressFilter;
   /** Per listener. Default 64. */
   readonly maxConnections?: number;
+  /** Per listener and source address. Default 32: one host never takes every slot. */
+  readonly maxConnectionsPerSource?: number;
 }
 
 export interface HttpListeners {
@@ -55,21 +64,26 @@ export async function startHttpListeners(
   });
 
   const harden = (server: Server) => {
+    const admit = createSourceLimit(options.maxConnectionsPerSource ?? 32);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
     server.maxConnections = options.maxConnections ?? 64;
     server.setTimeout(60_000, (socket: Socket) => socket.destroy());
     server.on('connection', (socket: Socket) => {
-      if (!options.allowed()(socket.remoteAddress)) {
+      if (!options.allowed()(socket.remoteAddress) || !admit(socket)) {
         socket.destroy();
         return;
       }
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
-    server.on('clientError', (_error, socket: Socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      const answer = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      // Closed once the answer is out, not just half-closed: a client that goes on sending (slowloris)
+      // would otherwise keep its connection slot.
+      if (socket.writable)
+        socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`, () => socket.destroy());
       else socket.destroy();
     });
     servers.push(server);
@@ -87,9 +101,12 @@ export async function startHttpListeners(
   let httpsPort: number | null = null;
   try {
     if (options.httpPort !== null)
-      httpPort = await listen(harden(createHttpServer(listener)), options.httpPort);
+      httpPort = await listen(harden(createHttpServer(SERVER_OPTIONS, listener)), options.httpPort);
     if (options.httpsPort !== null) {
-      httpsServer = createHttpsServer({ ...tlsOptions(), handshakeTimeout: 10_000 }, listener);
+      httpsServer = createHttpsServer(
+        { ...SERVER_OPTIONS, ...tlsOptions(), handshakeTimeout: 10_000 },
+        listener,
+      );
       // With a listener here node no longer destroys the socket itself: a failed or timed-out handshake
       // must not keep holding one of the connection slots.
       httpsServer.on('tlsClientError', (_error, socket) => socket.destroy());

@@ -10,9 +10,11 @@
  * Our own node:net / node:tls listener rather than modbus-serial's ServerTCP, which can neither speak
  * TLS nor tell the handler which connection (and so which principal) a request came from.
  */
+
 import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { TLS_CIPHERS } from '../http/http-listeners.ts';
+import { createSourceLimit } from '../net/source-limit.ts';
 import { EXCEPTION, exception, type ModbusAccess } from './modbus-request-handler.ts';
 import type { ModbusTcpOptions, ModbusTcpServer } from './modbus-transport.ts';
 
@@ -25,7 +27,9 @@ export const TCP_THIS_DEVICE_UNITS: readonly number[] = [0, 255];
 /** Exception 0x0B: gateway target device failed to respond (a unit id we are not). */
 export const GATEWAY_TARGET_FAILED = 0x0b;
 
-export const DEFAULT_MAX_CONNECTIONS = 16;
+export const DEFAULT_MAX_CONNECTIONS = 32;
+/** One source address never holds more than half the slots (IEC 62443-4-2 CR 7.1). */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 16;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /**
  * Request bytes not yet answered plus answers the client has not taken yet, per connection. A client
@@ -40,7 +44,7 @@ const REQUESTS_PER_TURN = 64;
 
 /**
  * Binds and serves until `close()`. Rejects when the port cannot be bound. Options are described in
- * modbus-transport.ts; defaults: 16 connections, 60 s idle timeout.
+ * modbus-transport.ts; defaults: 32 connections, 16 per source address, 60 s idle timeout.
  */
 export async function startModbusTcpServer(options: ModbusTcpOptions): Promise<ModbusTcpServer> {
   // Node timers take at most 2^31-1 ms (a larger value would fire after 1 ms).
@@ -102,6 +106,7 @@ export async function startModbusTcpServer(options: ModbusTcpOptions): Promise<M
     });
   }
   server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const admit = createSourceLimit(options.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE);
   // Runs before the listener above (and, on TLS, before a byte of the handshake is read).
   server.prependListener('connection', (socket: Socket) => {
     socket.on('error', () => socket.destroy());
@@ -109,7 +114,7 @@ export async function startModbusTcpServer(options: ModbusTcpOptions): Promise<M
     try {
       admitted = options.allowed()(socket.remoteAddress);
     } catch {}
-    if (!admitted) return void socket.destroy();
+    if (!admitted || !admit(socket)) return void socket.destroy();
     track(socket);
   });
 

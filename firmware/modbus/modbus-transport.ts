@@ -29,8 +29,10 @@ export interface ModbusTcpOptions {
     /** PEM of the CA that client certificates must chain to; null = none uploaded (every handshake fails). */
     readonly ca: () => string | null;
   };
-  /** Default 16. */
+  /** Default 32. */
   readonly maxConnections?: number;
+  /** Per source address. Default 16. */
+  readonly maxConnectionsPerSource?: number;
   /** A connection silent this long is closed. Default 60 s. */
   readonly idleTimeoutMs?: number;
 }

@@ -5,7 +5,7 @@
  * once, for about 10 s. A reference parser of the sent stream is the oracle: every complete frame
  * before the first broken header is answered in order with its transaction and unit id (0x0B for a
  * foreign unit, never 0x04), nothing else is answered, and the connection is closed exactly when a
- * broken header was sent. Afterwards well-formed clients, as many as the connection cap, still get
+ * broken header was sent. Afterwards well-formed clients, as many as one source may hold, still get
  * correct answers. The seed is printed; rerun with MODBUS_FUZZ_SEED=<seed>.
  */
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ALL_PERMISSIONS } from '../../firmware/core/permission-table.ts';
 import { createAddressFilter } from '../../firmware/http/client-whitelist.ts';
 import {
-  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
   GATEWAY_TARGET_FAILED,
   startModbusTcpServer,
 } from '../../firmware/modbus/modbus-tcp-server.ts';
@@ -235,7 +235,7 @@ test('Modbus TCP listener survives random and mutated MBAP streams', async (t) =
   // Still listening, with every connection slot free again, and answering correctly.
   await sleep(100);
   const clients = await Promise.all(
-    Array.from({ length: DEFAULT_MAX_CONNECTIONS }, () => MbapClient.connect(t, server.port)),
+    Array.from({ length: DEFAULT_MAX_CONNECTIONS_PER_SOURCE }, () => MbapClient.connect(t, server.port)),
   );
   for (const client of clients) {
     const serial = stringOf(registersOf(await client.request(readPdu(3, 500, 8), UNIT)));
