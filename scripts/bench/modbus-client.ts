@@ -25,9 +25,12 @@ export class BenchModbusClient {
     });
   }
 
-  static open(port: number): Promise<BenchModbusClient> {
+  /** Connects to 127.0.0.1:port, from `localAddress` (another loopback source) when given. */
+  static open(port: number, localAddress?: string): Promise<BenchModbusClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port }, () => resolve(new BenchModbusClient(socket)));
+      const socket = connect({ host: '127.0.0.1', port, localAddress }, () =>
+        resolve(new BenchModbusClient(socket)),
+      );
       socket.once('error', reject);
     });
   }
