@@ -23,6 +23,7 @@ import { createDenialRecorder } from '../services/denial-recorder.ts';
 import { LoginService } from '../services/login-service.ts';
 import { MeteringService } from '../services/metering-service.ts';
 import { SecurityService } from '../services/security-service.ts';
+import { SyslogExporter } from '../services/syslog-exporter.ts';
 import { ConfigStore } from '../store/config-store.ts';
 import { type Flash, FlashImageError } from '../store/flash.ts';
 import { deriveKey } from '../store/record-keys.ts';
@@ -158,14 +159,21 @@ async function startServices(
   const metering = new MeteringService(new SimMeter(now()), configStore, security, now, () =>
     onConfigChange(),
   );
+  const serialNumber = deviceSerial(paths);
   const registry = new ClientRegistry(security, now);
+  const syslog = new SyslogExporter({
+    settings: () => security.state.settings.syslog,
+    hostname: serialNumber,
+    log: hooks.log,
+  });
+  store.observe((event) => syslog.send(event));
+  cleanups.push(() => syslog.close());
   const tls = new TlsService(paths.tlsDir, rootKey, now);
   if ((await tls.ensure()).created) hooks.log('HTTPS: self-signed certificate created');
 
   let httpsPort: number | null = null;
   let reloadTls = () => {};
   let modbus: ModbusController | null = null;
-  const serialNumber = deviceSerial(paths);
   const website = loadWebSite(options.webDir);
   if (!website) hooks.log(`no built website in ${options.webDir} (npm run build): serving the API only`);
   const { app, declarations } = createApiApp({

@@ -9,6 +9,9 @@ import { isSlotNumber } from './slots.ts';
 import type { UserTable } from './user-table.ts';
 
 export const MAX_WHITELIST_ENTRIES = 16;
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const FINGERPRINT = /^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/;
 
 export function validateSecuritySettings(settings: SecuritySettings, table: UserTable): SecuritySettings {
   const fail = (field: string, message: string): never => {
@@ -37,6 +40,18 @@ export function validateSecuritySettings(settings: SecuritySettings, table: User
     if (parseWhitelistEntry(entry) === null)
       fail(`whitelist[${i}]`, `'${entry}' is not an IPv4/IPv6 address or CIDR range`);
   });
+  const { syslog } = settings;
+  if (!['off', 'udp', 'tls'].includes(syslog.transport))
+    fail('syslog.transport', "must be 'off', 'udp' or 'tls'");
+  if (syslog.transport !== 'off') {
+    if (!isIP(syslog.host) && !HOST_NAME.test(syslog.host))
+      fail('syslog.host', 'must be an IP address or a host name');
+    int('syslog.port', syslog.port, 1, 65535);
+  }
+  if (syslog.fingerprint !== null && !FINGERPRINT.test(syslog.fingerprint))
+    fail('syslog.fingerprint', 'must be a SHA-256 fingerprint: 32 hex bytes, colons optional');
+  if (syslog.transport === 'tls' && syslog.fingerprint === null)
+    fail('syslog.fingerprint', "is needed for 'tls': the collector certificate's SHA-256 fingerprint");
   return settings;
 }
 

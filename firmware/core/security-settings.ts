@@ -28,6 +28,17 @@ export interface CommunicationSettings {
   readonly apiKeysOverHttp: boolean;
 }
 
+/** Export of security events to a syslog collector (RFC 5424), off by default like every service. */
+export interface SyslogSettings {
+  /** `udp` (RFC 5426) or `tls` (RFC 5425, octet counting); `off` sends nothing. */
+  readonly transport: 'off' | 'udp' | 'tls';
+  /** The collector: an IP address or host name. */
+  readonly host: string;
+  readonly port: number;
+  /** TLS: the collector certificate's SHA-256 fingerprint (hex, colons optional), the only trust. */
+  readonly fingerprint: string | null;
+}
+
 export interface SecuritySettings {
   readonly passwordMinLength: number;
   readonly lockout: LockoutPolicy;
@@ -36,6 +47,7 @@ export interface SecuritySettings {
   readonly whitelist: readonly string[];
   /** `self-signed` (generated at first boot) or `uploaded`. */
   readonly tls: 'self-signed' | 'uploaded';
+  readonly syslog: SyslogSettings;
 }
 
 export const DEFAULT_SECURITY_SETTINGS: SecuritySettings = {
@@ -57,4 +69,5 @@ export const DEFAULT_SECURITY_SETTINGS: SecuritySettings = {
   },
   whitelist: [],
   tls: 'self-signed',
+  syslog: { transport: 'off', host: '', port: 514, fingerprint: null },
 };

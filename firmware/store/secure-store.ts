@@ -101,12 +101,31 @@ export class SecureStore {
     this.pair.writeCopy(1, seq, payload);
     this.current = next;
     this.seq = seq;
-    if (event) this.log.append(event);
+    if (event) this.append(event);
   }
 
   /** Logs an event that changes no state (a login, a denied request). */
   record(event: SecurityEvent): void {
+    this.append(event);
+  }
+
+  /**
+   * Tells `listener` about every event once it is on flash (the syslog export). A listener that throws
+   * is ignored: nothing outside the store may make logging fail.
+   */
+  observe(listener: (event: SecurityEvent) => void): void {
+    this.observers.push(listener);
+  }
+
+  private readonly observers: ((event: SecurityEvent) => void)[] = [];
+
+  private append(event: SecurityEvent): void {
     this.log.append(event);
+    for (const observer of this.observers) {
+      try {
+        observer(event);
+      } catch {}
+    }
   }
 
   /** Bytes the record for `state` takes on flash. */

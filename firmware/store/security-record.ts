@@ -131,6 +131,7 @@ function decodeSettings(value: unknown): SecuritySettings {
     },
     whitelist: array(merged.whitelist, 'c.whitelist').map((entry, i) => string(entry, `c.whitelist[${i}]`)),
     tls: merged.tls === 'uploaded' ? 'uploaded' : 'self-signed',
+    syslog: { ...DEFAULT_SECURITY_SETTINGS.syslog, ...object(merged.syslog, 'c.syslog') },
   };
 }
 

@@ -75,12 +75,24 @@ const LockoutSchema = z.object({
   lockSeconds: z.number().int(),
   accountLockAfterFailures: z.number().int(),
 });
+const SyslogSchema = z
+  .object({
+    transport: z.enum(['off', 'udp', 'tls']),
+    host: z.string().max(253),
+    port: z.number().int(),
+    fingerprint: z.string().max(95).nullable(),
+  })
+  .openapi('SyslogSettings', {
+    description:
+      'security events to a syslog collector (RFC 5424 over UDP, or TLS trusting the collector certificate by its SHA-256 fingerprint); off by default',
+  });
 const SecuritySchema = z
   .object({
     passwordMinLength: z.number().int(),
     lockout: LockoutSchema,
     whitelist: z.array(z.string()),
     apiKeysOverHttp: z.boolean(),
+    syslog: SyslogSchema,
   })
   .openapi('SecuritySettings');
 const SecurityPatchSchema = z
@@ -89,6 +101,7 @@ const SecurityPatchSchema = z
     lockout: LockoutSchema.partial().strict().optional(),
     whitelist: z.array(z.string().max(64)).max(16).optional(),
     apiKeysOverHttp: z.boolean().optional(),
+    syslog: SyslogSchema.partial().strict().optional(),
   })
   .strict()
   .openapi('SecurityPatch');
@@ -282,6 +295,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       lockout: s.lockout,
       whitelist: [...s.whitelist],
       apiKeysOverHttp: s.communication.apiKeysOverHttp,
+      syslog: s.syslog,
     };
   };
 
@@ -336,6 +350,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
             ...current.communication,
             apiKeysOverHttp: patch.apiKeysOverHttp ?? current.communication.apiKeysOverHttp,
           },
+          syslog: { ...current.syslog, ...patch.syslog },
         },
         c.get('context'),
       );
