@@ -165,6 +165,7 @@ function checkAnswer(
 }
 
 test('Modbus TCP listener survives random and mutated MBAP streams', async (t) => {
+  const rssBefore = process.memoryUsage().rss;
   t.diagnostic(`seed ${SEED} (rerun with MODBUS_FUZZ_SEED=${SEED})`);
   const random = seededRandom(SEED);
   const device = await startModbusDevice(t);
@@ -247,4 +248,8 @@ test('Modbus TCP listener survives random and mutated MBAP streams', async (t) =
   const u1 = float32Of(registers.slice(0, 2), wordOrder) / device.metering.config.vtRatio;
   assert.ok(u1 > 220 && u1 < 240, `U1 (secondary) ${u1} V`);
   assert.equal((await client.request(deviceIdPdu(1, 0), 255))[0], 0x2b);
+  // Memory bounded: the listener keeps nothing of the streams it dropped.
+  const growthMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+  t.diagnostic(`RSS grew by ${growthMb.toFixed(1)} MB over the run`);
+  assert.ok(growthMb < 150, `RSS grew by ${growthMb.toFixed(1)} MB`);
 });
