@@ -2,14 +2,19 @@
  * The shipped common-password list (DESIGN §2): the ~49k most frequent leaked passwords, taken from
  * the maintained `@zxcvbn-ts/language-common` package rather than a copy we would have to keep current.
  */
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
 
-// Built on first use, not at import: most boots never change a password, and the Set costs memory and
-// a few milliseconds.
+// Only the password list, and only on first use: the package's index loads every dictionary (about
+// 15 MB resident), and most boots never check a password.
+const require = createRequire(import.meta.url);
 let commonPasswords: Set<string> | undefined;
 
 /** True when `password` is on the list, ignoring case. */
 export function isCommonPassword(password: string): boolean {
-  commonPasswords ??= new Set(dictionary['passwords-common'].map((entry) => entry.toLowerCase()));
+  commonPasswords ??= new Set(
+    (require('@zxcvbn-ts/language-common/dist/passwords.json.cjs') as string[]).map((entry) =>
+      entry.toLowerCase(),
+    ),
+  );
   return commonPasswords.has(password.toLowerCase());
 }

@@ -4,7 +4,6 @@
  * device was started in (`--display tty`), where the display sits in a box at the top of the screen
  * and the device's messages scroll below it.
  */
-import { SerialPort } from 'serialport';
 import type { DisplayPort } from './display-driver.ts';
 import type { ScreenSize } from './screen-renderer.ts';
 
@@ -16,6 +15,8 @@ export async function openSerialDisplayPort(
   path: string,
   log: (message: string) => void,
 ): Promise<DisplayPort> {
+  // Loaded when a serial display is used: the console and `none` never pay for it.
+  const { SerialPort } = await import('serialport');
   const port = new SerialPort({
     path,
     baudRate: DISPLAY_BAUD_RATE,

@@ -6,7 +6,6 @@
  * ignored; broadcasts (unit 0) are neither answered nor executed: the handler is never called for them.
  * Every decision about registers is the request handler's.
  */
-import { SerialPort } from 'serialport';
 import { hasValidCrc, withCrc } from './modbus-crc.ts';
 import { EXCEPTION, exception } from './modbus-request-handler.ts';
 import type { ModbusRtuOptions, ModbusRtuServer } from './modbus-transport.ts';
@@ -51,6 +50,8 @@ export function rtuFrameSilenceMs(baudRate: number): number {
  */
 export async function startModbusRtuServer(options: ModbusRtuOptions): Promise<RtuServer> {
   const log = options.log ?? ((message: string) => console.error(message));
+  // Loaded when a line is opened: a device without RTU never pays its ~12 MB.
+  const { SerialPort } = await import('serialport');
   const port = new SerialPort({
     path: options.path,
     baudRate: options.baudRate,
