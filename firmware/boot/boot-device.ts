@@ -140,7 +140,7 @@ async function startServices(
     return whitelist.filter;
   };
 
-  let onSecurityChange = () => {};
+  let onSecurityChange = (): Promise<void> | void => {};
   const security = new SecurityService(store, { now, onChange: () => onSecurityChange() });
   const sessionKey = deriveKey(rootKey, 'session');
   const identity = deriveDeviceIdentity(rootKey);
@@ -244,7 +244,8 @@ async function startServices(
   onSecurityChange = () => {
     listeners.enforceWhitelist();
     controller.enforceWhitelist();
-    void controller.apply();
+    // Awaited by the change: when the REST answer says Modbus is on, the listener is open.
+    return controller.apply();
   };
   onConfigChange = () => void controller.apply();
 

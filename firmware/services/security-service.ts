@@ -57,8 +57,11 @@ export interface EntryPatch {
 export interface SecurityServiceOptions {
   readonly kdfIterations?: number;
   readonly now: () => number;
-  /** Called after every committed change (listeners re-read the whitelist, Modbus its enables…). */
-  readonly onChange?: (state: SecurityState) => void;
+  /**
+   * Called after every committed change (listeners re-read the whitelist, Modbus its enables…). A
+   * returned promise is awaited, so an operation resolves once its change has taken effect.
+   */
+  readonly onChange?: (state: SecurityState) => void | Promise<void>;
 }
 
 export class SecurityService {
@@ -236,7 +239,8 @@ export class SecurityService {
           result: 'ok',
           detail: outcome.detail ?? detail,
         });
-        this.options.onChange?.(outcome.state);
+        // The change is stored whatever a listener does; its failure is the listener's to report.
+        await Promise.resolve(this.options.onChange?.(outcome.state)).catch(() => {});
         return outcome.result;
       } catch (error) {
         if (isCoreError(error)) {
