@@ -45,6 +45,11 @@ export const ROUTES = {
   uploadTls: route('PUT', '/tls', 'security.write'),
   modbusCa: route('GET', '/modbus/ca', 'security.read'),
   uploadModbusCa: route('PUT', '/modbus/ca', 'security.write'),
+  registry: route('GET', '/registry', 'security.read'),
+  openRegistry: route('POST', '/registry/open', 'security.write'),
+  closeRegistry: route('POST', '/registry/close', 'security.write'),
+  allowRequest: route('POST', '/registry/requests/{id}/allow', 'security.write'),
+  denyRequest: route('POST', '/registry/requests/{id}/deny', 'security.write'),
 } as const;
 
 /** Who the page acts as: GET /api/v1/me. */
@@ -67,13 +72,14 @@ export function allowed(me: Me | null, requires: Requires): boolean {
 }
 
 export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly field?: string,
-  ) {
+  // Assigned in the constructor rather than declared as parameter properties: the bundle then needs no
+  // class-field helper.
+  declare readonly status: number;
+  declare readonly code: string;
+  declare readonly field?: string;
+  constructor(status: number, code: string, message: string, field?: string) {
     super(message);
+    Object.assign(this, { status, code, field });
   }
 }
 
@@ -92,9 +98,15 @@ export function setCsrfToken(token: string | undefined): void {
 
 export async function call<T>(
   target: Route,
-  options: { body?: unknown; slot?: number; query?: Record<string, string | number | undefined> } = {},
+  options: {
+    body?: unknown;
+    /** The `{slot}` or `{id}` of the path. */
+    slot?: number;
+    id?: string;
+    query?: Record<string, string | number | undefined>;
+  } = {},
 ): Promise<T> {
-  let url = target.path.replace('{slot}', String(options.slot));
+  let url = target.path.replace(/{\w+}/, String(options.slot ?? options.id));
   const query = Object.entries(options.query ?? {}).filter(([, v]) => v !== undefined && v !== '');
   if (query.length) url += `?${new URLSearchParams(query.map(([k, v]) => [k, String(v)]))}`;
   const headers: Record<string, string> = {};
@@ -112,7 +124,7 @@ export async function call<T>(
   } catch {
     throw new ApiError(0, 'offline', 'The meter did not answer. Check the network connection.');
   }
-  if (response.status === 204) return undefined as T;
+  // An answer without a body (204) reads as null.
   const body = await response.json().catch(() => null);
   if (response.ok) return body as T;
   const error = body?.error ?? {};
@@ -147,8 +159,8 @@ function explain(
   retryAfter?: number,
   field?: string,
 ): string {
-  if (retryAfter && (code === 'rate-limited' || code === 'locked'))
-    message += `. Try again in ${retryAfter} s`;
+  // Only refusals that pass (locked, rate-limited, registry full) carry Retry-After.
+  if (retryAfter) message += `. Try again in ${retryAfter} s`;
   if (code === 'permission-denied') message = `you are not allowed to do this (it needs ${permission})`;
   if (code === 'csrf' || code === 'cross-origin') message += '. Reload the page';
   // Shown next to its field, the message need not name the field again.

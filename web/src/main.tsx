@@ -5,17 +5,8 @@
  */
 import './styles.css';
 import { type ComponentType, render } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
-import {
-  type ApiError,
-  allowed,
-  call,
-  type Me,
-  type Requires,
-  ROUTES,
-  setCsrfToken,
-  whenStale,
-} from './api.ts';
+import { useEffect, useState } from 'preact/hooks';
+import { allowed, call, type Me, type Requires, ROUTES, setCsrfToken, whenStale } from './api.ts';
 import { logout } from './auth.ts';
 import { AccountPage } from './pages/account-page.tsx';
 import { CertificatesPage } from './pages/certificates-page.tsx';
@@ -23,10 +14,12 @@ import { DashboardPage } from './pages/dashboard-page.tsx';
 import { EventsPage } from './pages/events-page.tsx';
 import { LoginPage } from './pages/login-page.tsx';
 import { PasswordForm } from './pages/password-form.tsx';
+import { RegistryPage } from './pages/registry-page.tsx';
 import { SecurityPage } from './pages/security-page.tsx';
 import { SettingsPage } from './pages/settings-page.tsx';
 import { UsersPage } from './pages/users-page.tsx';
 import { type Info, type PermissionTable, type Session, SessionContext } from './session.ts';
+import { Button, useLoad } from './ui.tsx';
 
 interface Page {
   path: string;
@@ -46,6 +39,7 @@ const PAGES: Page[] = [
   { path: '/settings', title: 'Settings', requires: [ROUTES.config.requires], view: SettingsPage },
   { path: '/users', title: 'Users', requires: [ROUTES.users.requires], view: UsersPage },
   { path: '/security', title: 'Security', requires: [ROUTES.security.requires], view: SecurityPage },
+  { path: '/registry', title: 'Registry', requires: [ROUTES.registry.requires], view: RegistryPage },
   { path: '/certificates', title: 'Certificates', requires: [ROUTES.tls.requires], view: CertificatesPage },
   { path: '/events', title: 'Event log', requires: [ROUTES.audit.requires], view: EventsPage },
   { path: '/account', title: 'Account', requires: [ROUTES.changeOwnPassword.requires], view: AccountPage },
@@ -54,7 +48,7 @@ const PAGES: Page[] = [
 const offered = (page: Page, me: Me) => page.requires.some((r) => allowed(me, r));
 
 function useHashPath(): string {
-  const read = () => location.hash.replace(/^#/, '') || '/';
+  const read = () => location.hash.slice(1) || '/';
   const [path, setPath] = useState(read);
   useEffect(() => {
     const update = () => setPath(read());
@@ -66,37 +60,32 @@ function useHashPath(): string {
 
 function Header(props: { session: Session; path: string }) {
   const { info, me, refresh } = props.session;
-  const [busy, setBusy] = useState(false);
   return (
     <header>
-      <div class="brand">
+      <div>
         <b>{info.model}</b> <span class="muted">{info.serialNumber}</span>
       </div>
       <nav aria-label="Pages">
         {PAGES.filter((p) => offered(p, me)).map((p) => (
-          <a key={p.path} href={`#${p.path}`} aria-current={props.path === p.path ? 'page' : undefined}>
+          <a href={`#${p.path}`} aria-current={props.path === p.path ? 'page' : undefined}>
             {p.title}
           </a>
         ))}
       </nav>
-      <div class="who">
+      <div class="actions">
         {me.kind === 'session' ? (
           <>
             <span>{me.name}</span>
-            <button
-              type="button"
+            <Button
               class="secondary"
-              disabled={busy}
-              onClick={async () => {
-                setBusy(true);
+              label="Log out"
+              busy="Logging out…"
+              run={async () => {
                 await logout().catch(() => undefined);
                 location.hash = '#/';
                 await refresh();
-                setBusy(false);
               }}
-            >
-              {busy ? 'Logging out…' : 'Log out'}
-            </button>
+            />
           </>
         ) : (
           <a class="button" href="#/login">
@@ -110,11 +99,12 @@ function Header(props: { session: Session; path: string }) {
 
 /** Plain HTTP carries the session readably: point to HTTPS. */
 function HttpWarning(props: { info: Info }) {
-  if (location.protocol !== 'http:' || !props.info.https.enabled) return null;
-  const port = props.info.https.port && props.info.https.port !== 443 ? `:${props.info.https.port}` : '';
+  const { enabled, port } = props.info.https;
+  if (location.protocol !== 'http:' || !enabled) return null;
+  const other = port && port !== 443 ? `:${port}` : '';
   return (
-    <p class="warning" role="note">
-      This connection is not encrypted. <a href={`https://${location.hostname}${port}/`}>Use HTTPS</a>.
+    <p class="notice" role="note">
+      This connection is not encrypted. <a href={`https://${location.hostname}${other}/`}>Use HTTPS</a>.
     </p>
   );
 }
@@ -131,19 +121,15 @@ function Content(props: { session: Session; path: string }) {
       </p>
     );
   if (!offered(page, me)) {
-    return (
+    return me.kind === 'anonymous' ? (
       <div class="card narrow">
-        <p>
-          {me.kind === 'anonymous'
-            ? 'Log in to see more of this meter.'
-            : 'Your permissions do not include this page.'}
-        </p>
-        {me.kind === 'anonymous' && (
-          <a class="button" href="#/login">
-            Log in
-          </a>
-        )}
+        <p>Log in to see more of this meter.</p>
+        <a class="button" href="#/login">
+          Log in
+        </a>
       </div>
+    ) : (
+      <p class="card narrow">Your permissions do not include this page.</p>
     );
   }
   const View = page.view;
@@ -159,26 +145,20 @@ function Redirect() {
 
 function App() {
   const path = useHashPath();
-  const [state, setState] = useState<{ info: Info; table: PermissionTable; me: Me } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const load = useCallback(async () => {
-    try {
-      const [info, table, me] = await Promise.all([
-        call<Info>(ROUTES.info),
-        call<PermissionTable>(ROUTES.permissions),
-        call<Me>(ROUTES.me),
-      ]);
-      setCsrfToken(me.csrfToken);
-      setState({ info, table, me });
-      setError(null);
-    } catch (e) {
-      setError((e as ApiError).message);
-    }
+  const {
+    data: state,
+    error,
+    reload: load,
+  } = useLoad(async () => {
+    const [info, table, me] = await Promise.all([
+      call<Info>(ROUTES.info),
+      call<PermissionTable>(ROUTES.permissions),
+      call<Me>(ROUTES.me),
+    ]);
+    setCsrfToken(me.csrfToken);
+    return { info, table, me };
   }, []);
-  useEffect(() => {
-    whenStale(load);
-    load();
-  }, [load]);
+  useEffect(() => whenStale(load), []);
   useEffect(() => {
     const page = PAGES.find((p) => p.path === path);
     document.title = `${page?.title ?? 'Log in'} · ${state?.info.model ?? 'metergate'}`;
@@ -187,7 +167,7 @@ function App() {
     return (
       <main>
         <p class="card" aria-busy={!error}>
-          {error ?? 'Connecting to the meter…'}{' '}
+          {error?.message ?? 'Connecting to the meter…'}{' '}
           {error && (
             <button type="button" onClick={load}>
               Retry

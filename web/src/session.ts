@@ -29,10 +29,7 @@ export interface Session {
   refresh(): Promise<void>;
 }
 
-export const SessionContext = createContext<Session | null>(null);
+/** Provided by the app around every page, so it has no default. */
+export const SessionContext = createContext<Session>(undefined as never);
 
-export function useSession(): Session {
-  const session = useContext(SessionContext);
-  if (!session) throw new Error('useSession outside the session provider');
-  return session;
-}
+export const useSession = (): Session => useContext(SessionContext);

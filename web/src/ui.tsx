@@ -1,9 +1,10 @@
 /**
- * The few building blocks every page uses: loading data, running an action with progress and errors
- * placed next to the field they concern, labelled fields, and a button that asks before it acts.
+ * The few building blocks every page uses: loading data (and polling it), running an action with
+ * progress and errors placed next to the field they concern, labelled fields, buttons that show their
+ * action's progress (one asks before it acts), tables and label–value pairs.
  */
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 
 function toApiError(error: unknown): ApiError {
@@ -12,26 +13,35 @@ function toApiError(error: unknown): ApiError {
     : new ApiError(0, 'client', (error as Error)?.message ?? String(error));
 }
 
+/** Calls `tick` every `ms` while the page is visible; not at all while `ms` is 0 or undefined. */
+export function useEvery(ms: number | undefined, tick: () => unknown): void {
+  const latest = useRef(tick);
+  latest.current = tick;
+  useEffect(() => {
+    if (!ms) return;
+    const timer = setInterval(() => document.visibilityState === 'visible' && latest.current(), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+}
+
 /** Loads with `load` (again every `everyMs` while the page is visible); `reload` on demand. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs?: number) {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const latest = useRef(load);
   latest.current = load;
-  const reload = useCallback(async () => {
+  const reload = async () => {
     try {
       setData(await latest.current());
       setError(null);
     } catch (e) {
       setError(toApiError(e));
     }
-  }, []);
+  };
   useEffect(() => {
     reload();
-    if (!everyMs) return;
-    const timer = setInterval(() => document.visibilityState === 'visible' && reload(), everyMs);
-    return () => clearInterval(timer);
   }, deps);
+  useEvery(everyMs, reload);
   return { data, error, reload, setData };
 }
 
@@ -160,9 +170,7 @@ export function Input(
         type={type as 'text'}
         {...rest}
         value={String(form.get(path) ?? '')}
-        onInput={(e) =>
-          form.set(path, number ? Number(e.currentTarget.value || Number.NaN) : e.currentTarget.value)
-        }
+        onInput={(e) => form.set(path, number ? e.currentTarget.valueAsNumber : e.currentTarget.value)}
       />
     </Field>
   );
@@ -183,9 +191,7 @@ export function Select(props: Bound & { options: [string | number, string][]; di
         }}
       >
         {props.options.map(([v, text]) => (
-          <option key={v} value={v}>
-            {text}
-          </option>
+          <option value={v}>{text}</option>
         ))}
       </select>
     </Field>
@@ -216,60 +222,87 @@ export function Toggle(props: Bound) {
   );
 }
 
-/** The submit button of a form and what became of the last submit: progress, error or success. */
-export function Submit(props: { action: Action; label: string; busy: string; fields?: string[] }) {
+/** What became of the last run of `action`: its error (unless one of `fields` shows it) or its note. */
+export function Status(props: { action: Action; fields?: string[] | undefined }) {
   const { action } = props;
   const error = action.besides(...(props.fields ?? []));
+  return error ? (
+    <span class="error" role="alert">
+      {error}
+    </span>
+  ) : (
+    action.done && (
+      <span class="ok" role="status">
+        {action.done}
+      </span>
+    )
+  );
+}
+
+/**
+ * A button with its action's progress on itself and the outcome beside it. With `run` it runs that as
+ * an action of its own; without, it submits its form, whose `action` it shows.
+ */
+export function Button(props: {
+  label: string;
+  busy: string;
+  class?: string;
+  action?: Action;
+  fields?: string[];
+  done?: string;
+  run?(): Promise<unknown>;
+}) {
+  const own = useAction();
+  const action = props.action ?? own;
+  const { run } = props;
   return (
-    <div class="actions">
-      <button type="submit" disabled={action.pending} aria-busy={action.pending}>
+    <>
+      <button
+        type={run ? 'button' : 'submit'}
+        class={props.class}
+        disabled={action.pending}
+        aria-busy={action.pending}
+        onClick={run && (() => action.run(run, props.done))}
+      >
         {action.pending ? props.busy : props.label}
       </button>
-      <Status action={action} error={error} />
+      <Status action={action} fields={props.fields} />
+    </>
+  );
+}
+
+/** The submit button of a form and what became of the last submit: progress, error or success. */
+export function Submit(props: { action: Action; label: string; busy: string; fields?: string[] }) {
+  return (
+    <div class="actions">
+      <Button {...props} />
     </div>
   );
 }
 
-export function Status(props: { action: Action; error?: string | undefined }) {
-  if (props.error) {
-    return (
-      <span class="error" role="alert">
-        {props.error}
-      </span>
-    );
-  }
-  return props.action.done ? (
-    <span class="ok" role="status">
-      {props.action.done}
-    </span>
-  ) : null;
-}
+/** A ref that focuses its element once it is there (a function of its own, so called only then). */
+const focus = (element: HTMLElement | null) => element?.focus();
 
-/** A button that asks "are you sure?" in place before it runs `onConfirm`. */
+/** A button that asks "are you sure?" in place before it runs `onConfirm`, a danger. */
 export function ConfirmButton(props: {
   label: string;
   question: string;
   confirm: string;
   busy: string;
   done: string;
-  danger?: boolean;
   onConfirm(): Promise<unknown>;
 }) {
   const [asking, setAsking] = useState(false);
   const action = useAction();
-  const yes = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    if (asking) yes.current?.focus();
-  }, [asking]);
   return (
-    <div class="confirm">
+    <div>
       {asking ? (
-        <div role="alertdialog" aria-label={props.question} class="ask">
+        <div role="alertdialog" aria-label={props.question} class="actions">
           <span>{props.question}</span>
           <button
-            ref={yes}
+            ref={focus}
             type="button"
-            class={props.danger ? 'danger' : ''}
+            class="danger"
             onClick={async () => {
               setAsking(false);
               await action.run(props.onConfirm, props.done);
@@ -282,16 +315,11 @@ export function ConfirmButton(props: {
           </button>
         </div>
       ) : (
-        <button
-          type="button"
-          class={props.danger ? 'danger' : 'secondary'}
-          disabled={action.pending}
-          onClick={() => setAsking(true)}
-        >
+        <button type="button" class="danger" disabled={action.pending} onClick={() => setAsking(true)}>
           {action.pending ? props.busy : props.label}
         </button>
       )}
-      <Status action={action} error={action.error?.message} />
+      <Status action={action} />
     </div>
   );
 }
@@ -305,14 +333,28 @@ export function Section(props: { title: string; wide?: boolean; children: Compon
   );
 }
 
+/** A table with its column headings (false: left out), scrolling inside its card when too wide. */
+export function Table(props: { head: (string | false)[]; class?: string; children: ComponentChildren }) {
+  return (
+    <div class="scroll">
+      <table class={props.class}>
+        <thead>
+          <tr>{props.head.map((h) => h && <th scope="col">{h}</th>)}</tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}
+
 /** Label–value pairs; rows without a value are left out. */
 export function Pairs(props: { rows: [string, ComponentChildren][] }) {
   return (
     <dl class="pairs">
       {props.rows
-        .filter(([, value]) => value != null && value !== '')
+        .filter(([, value]) => (value ?? '') !== '')
         .map(([label, value]) => (
-          <div key={label}>
+          <div>
             <dt>{label}</dt>
             <dd>{value}</dd>
           </div>
@@ -334,6 +376,6 @@ export function Loading(props: { error: ApiError | null }) {
   );
 }
 
-export function formatTime(iso: string | null | undefined): string {
-  return iso ? new Date(iso).toLocaleString() : '—';
+export function formatTime(iso: string): string {
+  return new Date(iso).toLocaleString();
 }

@@ -20,6 +20,7 @@ import {
   waitUntil,
 } from '../../support/browser.ts';
 import { type RunningDevice, startDevice } from '../../support/device-process.ts';
+import { assertUsable, heading, logIn, logOut, navLinks } from './website-steps.ts';
 
 const FACTORY_PASSWORD = 'CBM_1234';
 const ADMIN_PASSWORD = 'Zähler-Chef 2026!';
@@ -32,6 +33,7 @@ const PAGES = [
   ['settings', '#/settings', 'Measurement'],
   ['users', '#/users', 'Users and API keys'],
   ['security', '#/security', 'Client whitelist'],
+  ['registry', '#/registry', 'Client registry'],
   ['certificates', '#/certificates', 'HTTPS certificate'],
   ['event-log', '#/events', 'Security event log'],
   ['account', '#/account', 'Account'],
@@ -59,25 +61,6 @@ describe('device website in chromium', () => {
   }
 
   const text = async (locator: Locator) => (await locator.textContent()) ?? '';
-  const heading = (page: Page, name: string) => page.getByRole('heading', { name, exact: true });
-  const navLinks = async (page: Page) =>
-    (await page.getByRole('navigation').getByRole('link').allTextContents()).sort();
-
-  async function logIn(page: Page, username: string, password: string): Promise<void> {
-    await page.getByRole('banner').getByRole('link', { name: 'Log in' }).click();
-    // Keyboard only: the fields are labelled and the form submits with Enter.
-    await page.getByLabel('User name').focus();
-    await page.keyboard.type(username);
-    await page.keyboard.press('Tab');
-    await page.keyboard.type(password);
-    await page.keyboard.press('Enter');
-    await page.getByRole('banner').getByRole('button', { name: 'Log out' }).waitFor({ timeout: 20_000 });
-  }
-
-  async function logOut(page: Page): Promise<void> {
-    await page.getByRole('banner').getByRole('button', { name: 'Log out' }).click();
-    await page.getByRole('banner').getByRole('link', { name: 'Log in' }).waitFor();
-  }
 
   /** A request with the device's own certificate as the only trust anchor: a plain HTTPS client. */
   function httpsCall(method: string, path: string, key: string): Promise<{ status: number; body: unknown }> {
@@ -151,6 +134,7 @@ describe('device website in chromium', () => {
       'Certificates',
       'Dashboard',
       'Event log',
+      'Registry',
       'Security',
       'Settings',
       'Users',
@@ -308,14 +292,7 @@ describe('device website in chromium', () => {
         await heading(page, title).waitFor();
         await page.waitForLoadState('networkidle');
         await screenshot(page, `${name}-${width}px`);
-        const unlabelled = await page.evaluate(() =>
-          [...document.querySelectorAll('input, select, textarea')]
-            .filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute('aria-label'))
-            .map((el) => el.outerHTML),
-        );
-        assert.deepEqual(unlabelled, [], `${name}: every control has a label`);
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-        assert.ok(overflow <= 0, `${name} at ${width}px scrolls sideways by ${overflow}px`);
+        await assertUsable(page, name);
       }
       if (width === 1280) {
         await page.goto(`${httpsUrl}/#/events`);

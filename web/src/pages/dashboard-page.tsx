@@ -4,7 +4,7 @@
  */
 import { allowed, call, ROUTES, type Route } from '../api.ts';
 import { useSession } from '../session.ts';
-import { ConfirmButton, formatTime, Loading, Pairs, Section, useLoad } from '../ui.tsx';
+import { ConfirmButton, formatTime, Loading, Pairs, Section, Table, useLoad } from '../ui.tsx';
 
 interface Measurements {
   time: string;
@@ -33,12 +33,12 @@ interface MinMax {
   since: string;
 }
 
-/** A value with an SI prefix: 12 345 W → "12.35 kW". */
-function si(value: number | undefined, unit: string, digits = 2): string {
-  if (value === undefined || !Number.isFinite(value)) return '—';
+/** A value with an SI prefix: 12 345 W → "12.35 kW"; without a unit, the number alone. */
+function si(value: number, unit: string, digits = 2): string {
+  if (!Number.isFinite(value)) return '—';
   const size = Math.abs(value);
   const [scale, prefix] = size >= 1e6 ? [1e6, 'M'] : size >= 1e3 ? [1e3, 'k'] : [1, ''];
-  return `${(value / scale).toFixed(digits)} ${prefix}${unit}`;
+  return `${(value / scale).toFixed(digits)} ${prefix}${unit}`.trim();
 }
 
 const ROWS: [string, keyof Measurements, string, keyof Measurements['total'] | null, number][] = [
@@ -55,38 +55,17 @@ function MeasurementsCard() {
   if (!data) return <Loading error={error} />;
   return (
     <Section title="Measurements" wide>
-      <div class="scroll">
-        <table class="values">
-          <thead>
-            <tr>
-              <th scope="col">Quantity</th>
-              <th scope="col">L1</th>
-              <th scope="col">L2</th>
-              <th scope="col">L3</th>
-              <th scope="col">Total</th>
-            </tr>
-          </thead>
-          <tbody>
-            {ROWS.map(([label, key, unit, total, digits]) => (
-              <tr key={key}>
-                <th scope="row">{label}</th>
-                {(data[key] as number[]).map((v, phase) => (
-                  <td key={phase} data-value={`${key}.${phase}`}>
-                    {unit ? si(v, unit, digits) : v.toFixed(digits)}
-                  </td>
-                ))}
-                <td data-value={`total.${key}`}>
-                  {total
-                    ? unit
-                      ? si(data.total[total], unit, digits)
-                      : data.total[total].toFixed(digits)
-                    : ''}
-                </td>
-              </tr>
+      <Table class="values" head={['Quantity', 'L1', 'L2', 'L3', 'Total']}>
+        {ROWS.map(([label, key, unit, total, digits]) => (
+          <tr>
+            <th scope="row">{label}</th>
+            {(data[key] as number[]).map((v, phase) => (
+              <td data-value={`${key}.${phase}`}>{si(v, unit, digits)}</td>
             ))}
-          </tbody>
-        </table>
-      </div>
+            <td data-value={`total.${key}`}>{total && si(data.total[total], unit, digits)}</td>
+          </tr>
+        ))}
+      </Table>
       <p>
         Frequency f: <b data-value="frequency">{data.frequency.toFixed(3)} Hz</b>
       </p>
@@ -120,7 +99,6 @@ function ResetCard<T>(props: {
           confirm="Yes, reset"
           busy="Resetting…"
           done={props.done}
-          danger
           onConfirm={async () => {
             await call(props.reset);
             await reload();

@@ -1,7 +1,7 @@
 /** The security event log: newest first, paged, filterable by type. */
 import { useState } from 'preact/hooks';
 import { call, ROUTES } from '../api.ts';
-import { Field, formatTime, Loading, Section, useLoad } from '../ui.tsx';
+import { Field, formatTime, Loading, Section, Table, useLoad } from '../ui.tsx';
 
 interface SecurityEvent {
   id: number;
@@ -31,6 +31,7 @@ const TYPES = [
   'access',
   'modbus',
   'tls',
+  'registry',
   'boot',
 ];
 
@@ -48,7 +49,7 @@ export function EventsPage() {
   );
   return (
     <Section title="Security event log">
-      <div class="toolbar">
+      <div class="actions">
         <Field label="Type">
           <select
             name="type"
@@ -60,9 +61,7 @@ export function EventsPage() {
           >
             <option value="">all events</option>
             {TYPES.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
+              <option value={t}>{t}</option>
             ))}
           </select>
         </Field>
@@ -84,38 +83,23 @@ export function EventsPage() {
         </button>
       </div>
       {data ? (
-        <div class="scroll">
-          <table class="events">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Event</th>
-                <th scope="col">Result</th>
-                <th scope="col">Via</th>
-                <th scope="col">From</th>
-                <th scope="col">Slot</th>
-                <th scope="col">Detail</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.events.map((e) => (
-                <tr key={e.id} class={e.result === 'ok' ? '' : 'failed'}>
-                  <td>{formatTime(e.time)}</td>
-                  <td>{e.type}</td>
-                  <td>{e.result}</td>
-                  <td>{e.interface}</td>
-                  <td>{e.source ?? ''}</td>
-                  <td>{e.slot ?? ''}</td>
-                  <td>{e.detail ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {data.events.length === 0 && <p class="muted">No events.</p>}
-        </div>
+        <Table head={['Time', 'Event', 'Result', 'Via', 'From', 'Slot', 'Detail']}>
+          {data.events.map((e) => (
+            <tr key={e.id} class={e.result === 'ok' ? '' : 'failed'}>
+              <td>{formatTime(e.time)}</td>
+              <td>{e.type}</td>
+              <td>{e.result}</td>
+              <td>{e.interface}</td>
+              <td>{e.source ?? ''}</td>
+              <td>{e.slot ?? ''}</td>
+              <td>{e.detail ?? ''}</td>
+            </tr>
+          ))}
+        </Table>
       ) : (
         <Loading error={error} />
       )}
+      {data?.events.length === 0 && <p class="muted">No events.</p>}
       <p class="muted">Page {pages.length}</p>
     </Section>
   );

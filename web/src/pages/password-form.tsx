@@ -29,8 +29,7 @@ export function PasswordForm(props: { forced?: boolean }) {
       <h2>{props.forced ? 'Set a new password' : 'Change your password'}</h2>
       {props.forced && (
         <p class="notice" role="status">
-          You logged in with the factory password. Choose your own before you go on: everything else is locked
-          until you do.
+          You logged in with the factory password: everything else is locked until you choose your own.
         </p>
       )}
       <Input {...bound} path="current" label="Current password" autocomplete="current-password" />

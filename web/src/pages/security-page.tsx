@@ -57,15 +57,7 @@ function SecurityForm(props: { settings: Security; onSaved(settings: Security): 
         </Section>
         <Section title="Login protection">
           {LOCKOUT.map(([key, label, hint]) => (
-            <Input
-              key={key}
-              {...bound}
-              path={`lockout.${key}`}
-              label={label}
-              hint={hint}
-              type="number"
-              min={0}
-            />
+            <Input {...bound} path={`lockout.${key}`} label={label} hint={hint} type="number" min={0} />
           ))}
           <Input
             {...bound}

@@ -7,6 +7,8 @@ import { allowed, call, ROUTES } from '../api.ts';
 import { sealPassword } from '../crypto/password-proof.ts';
 import { useSession } from '../session.ts';
 import {
+  type Action,
+  Button,
   Check,
   ConfirmButton,
   type Form,
@@ -16,6 +18,7 @@ import {
   Section,
   Select,
   Submit,
+  Table,
   Toggle,
   useAction,
   useForm,
@@ -67,7 +70,6 @@ function PermissionPicker(props: { form: Form<EntryForm>; error?: string | undef
       />
       {table.permissions.map(({ name, description }) => (
         <Check
-          key={name}
           label={`${name}: ${description}`}
           checked={chosen.includes(name)}
           onChange={(on) =>
@@ -91,9 +93,21 @@ function useRoleFill(form: Form<EntryForm>): void {
   if (role) form.set('', { ...form.value, role: '', permissions: [...role.permissions] });
 }
 
+/** The API-key presets of the permission table, bound to `preset`, each with what it grants. */
+export function PresetSelect(props: { form: Form<object>; action?: Action }) {
+  const { table } = useSession();
+  return (
+    <Select
+      {...props}
+      path="preset"
+      label="Preset"
+      options={Object.entries(table.presets).map(([id, names]) => [id, `${id}: ${names.join(', ')}`])}
+    />
+  );
+}
+
 /** A new API key, shown this once. */
 function KeyReveal(props: { name: string; secret: string; onClose(): void }) {
-  const [copied, setCopied] = useState('');
   return (
     <section class="card" aria-label="New API key">
       <h3>API key for {props.name}</h3>
@@ -106,21 +120,19 @@ function KeyReveal(props: { name: string; secret: string; onClose(): void }) {
         onFocus={(e) => e.currentTarget.select()}
       />
       <div class="actions">
-        <button
-          type="button"
-          onClick={() =>
-            navigator.clipboard.writeText(props.secret).then(
-              () => setCopied('Copied.'),
-              () => setCopied('Copying is blocked here: select the key and copy it by hand.'),
-            )
+        <Button
+          label="Copy"
+          busy="Copying…"
+          done="Copied."
+          run={() =>
+            navigator.clipboard.writeText(props.secret).catch(() => {
+              throw new Error('Copying is blocked here: select the key and copy it by hand.');
+            })
           }
-        >
-          Copy
-        </button>
+        />
         <button type="button" class="secondary" onClick={props.onClose}>
           I have stored it
         </button>
-        <span role="status">{copied}</span>
       </div>
     </section>
   );
@@ -220,12 +232,7 @@ function EntryEditor(props: { slot?: Slot; onDone(created?: { name: string; key:
       {slot || user ? (
         <PermissionPicker form={form} error={action.on('permissions')} />
       ) : (
-        <Select
-          {...bound}
-          path="preset"
-          label="Preset"
-          options={Object.entries(table.presets).map(([id, names]) => [id, `${id}: ${names.join(', ')}`])}
-        />
+        <PresetSelect {...bound} />
       )}
       {user && (
         <Toggle {...bound} path="localOnly" label="Local only: may log in only at the meter's display" />
@@ -250,7 +257,7 @@ function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void>
   if (s.type === 'empty') return null;
   const key = s.type === 'api-key';
   return (
-    <div class="row-actions">
+    <div class="actions">
       <button type="button" class="secondary" onClick={props.onEdit}>
         {s.type === 'standard' ? 'Permissions' : 'Edit'}
       </button>
@@ -263,7 +270,6 @@ function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void>
           confirm="Yes"
           busy="Deleting…"
           done=""
-          danger
           onConfirm={async () => {
             await call(ROUTES.deleteEntry, { slot: s.slot });
             await props.onDeleted();
@@ -291,37 +297,24 @@ export function UsersPage() {
   return (
     <div class="grid">
       <Section title="Users and API keys">
-        <div class="scroll">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Slot</th>
-                <th scope="col">Name</th>
-                <th scope="col">Type</th>
-                <th scope="col">Permissions</th>
-                {writable && <th scope="col">Actions</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {data.slots.map((s) => (
-                <tr key={s.slot} data-slot={s.slot}>
-                  <td>{s.slot}</td>
-                  <td>{s.name ?? '—'}</td>
-                  <td>
-                    {TYPE_NAMES[s.type]}
-                    {s.flags.includes('local-only') && ' (local only)'}
-                  </td>
-                  <td class="perms">{s.permissions.join(', ')}</td>
-                  {writable && (
-                    <td>
-                      <Actions slot={s} onEdit={() => setEditing(s.slot)} onDeleted={done} />
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={['Slot', 'Name', 'Type', 'Permissions', writable && 'Actions']}>
+          {data.slots.map((s) => (
+            <tr key={s.slot} data-slot={s.slot}>
+              <td>{s.slot}</td>
+              <td>{s.name ?? '—'}</td>
+              <td>
+                {TYPE_NAMES[s.type]}
+                {s.flags.includes('local-only') && ' (local only)'}
+              </td>
+              <td class="perms">{s.permissions.join(', ')}</td>
+              {writable && (
+                <td>
+                  <Actions slot={s} onEdit={() => setEditing(s.slot)} onDeleted={done} />
+                </td>
+              )}
+            </tr>
+          ))}
+        </Table>
         <p class="muted">
           <b>localgui</b> is what the meter's display may do without login, <b>anonymous</b> what this website
           and Modbus may do without login.
