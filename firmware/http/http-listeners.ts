@@ -110,6 +110,8 @@ export async function startHttpListeners(
       // With a listener here node no longer destroys the socket itself: a failed or timed-out handshake
       // must not keep holding one of the connection slots.
       httpsServer.on('tlsClientError', (_error, socket) => socket.destroy());
+      // Client-initiated renegotiation (TLS 1.2) only costs the server handshakes: refused outright.
+      httpsServer.on('secureConnection', (socket) => socket.disableRenegotiation());
       httpsPort = await listen(harden(httpsServer), options.httpsPort);
     }
   } catch (error) {

@@ -84,6 +84,8 @@ export async function startModbusTcpServer(options: ModbusTcpOptions): Promise<M
     tlsServer.on('secureConnection', (socket: TLSSocket) => {
       try {
         socket.on('error', () => socket.destroy());
+        // Client-initiated renegotiation (TLS 1.2) only costs the server handshakes: refused outright.
+        socket.disableRenegotiation();
         if (!socket.authorized) return void socket.destroy();
         track(socket);
         const raw = socket.getPeerCertificate(true)?.raw;

@@ -105,6 +105,8 @@ export class MbapClient {
 
   /** Writes raw bytes. */
   write(bytes: Uint8Array): Promise<void> {
+    // A closed socket never calls back: resolve at once (the answer that never comes tells the rest).
+    if (!this.socket.writable) return Promise.resolve();
     return new Promise((resolve) => this.socket.write(bytes, () => resolve()));
   }
 

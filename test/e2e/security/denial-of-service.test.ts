@@ -2,7 +2,7 @@
  * Denial-of-service limits of the device process (IEC 62443-4-2 CR 7.1): a slowloris HTTP client is
  * closed once its headers are overdue; one source address cannot take every HTTP or Modbus slot while
  * another address still gets answers; and a flood of requests on REST and Modbus does not stop
- * metering (values keep moving) or the other interface.
+ * metering (values keep moving), the local display (on a pty) or the other interface.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -10,7 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceClient } from '../../../firmware/client/device-client.ts';
 import { DEFAULT_MAX_CONNECTIONS_PER_SOURCE } from '../../../firmware/modbus/modbus-tcp-server.ts';
+import { type DisplayTerminal, openTerminal } from '../../support/display-fixture.ts';
 import { readPdu, registersOf } from '../../support/modbus-fixture.ts';
+import { startPtyPair } from '../../support/modbus-rtu-fixture.ts';
 import { MbapClient } from '../../support/modbus-tcp-client.ts';
 import { type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
 
@@ -34,10 +36,16 @@ async function isClosedSoon(closed: Promise<number>, ms: number): Promise<boolea
 describe('denial-of-service limits of the device', () => {
   let fx: RestFixture;
   let modbusPort: number;
+  let display: DisplayTerminal;
   const sockets: Socket[] = [];
+  /** The pty pair and terminal live as long as the suite: cleaned up in its `after`. */
+  const cleanups: (() => void | Promise<void>)[] = [];
+  const suite = { after: (fn: () => void | Promise<void>) => void cleanups.push(fn) };
 
   before(async () => {
-    fx = await startRestFixture(['--modbus-port', '0']);
+    const line = await startPtyPair(suite);
+    fx = await startRestFixture(['--modbus-port', '0', '--display', line.device]);
+    display = await openTerminal(suite, line.client);
     const enabled = await fx.admin.request('PATCH', '/api/v1/config', { communication: { modbusTcp: true } });
     assert.equal(enabled.status, 200);
     const info = await fx.admin.request<{ modbus: { tcpPort: number } }>('GET', '/api/v1/info');
@@ -47,6 +55,7 @@ describe('denial-of-service limits of the device', () => {
   after(async () => {
     for (const socket of sockets) socket.destroy();
     await fx?.close();
+    for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
   it('slowloris: an HTTP client trickling its headers is closed once they are 10 s overdue', async () => {
@@ -126,6 +135,12 @@ describe('denial-of-service limits of the device', () => {
       }
       reader.close();
       assert.ok(seen.size > 1, 'measured values keep changing under the flood');
+      // The local display goes on showing live values too.
+      await display.repaint();
+      const first = await display.waitFor(/^VOLTAGE[\s\S]*U1\s+\d/);
+      const deadline = Date.now() + 5000;
+      while (display.text() === first && Date.now() < deadline) await sleep(50);
+      assert.notEqual(display.text(), first, 'the display redraws new values under the flood');
       latencies.sort((a, b) => a - b);
       assert.ok(
         (latencies.at(-1) as number) < 2000,
