@@ -127,7 +127,7 @@ export async function runSoak(seconds: number, log: (line: string) => void = () 
         const started = performance.now();
         const answer = await Promise.race([client.read(0, 22), sleep(5000).then(() => null)]);
         const elapsed = performance.now() - started;
-        if (!answer || answer[7] !== 3) {
+        if (answer?.[7] !== 3) {
           modbusFailures++;
           fail(answer ? `Modbus exception ${answer[8]}` : 'Modbus read timed out');
           if (!answer) return;
