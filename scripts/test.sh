@@ -10,9 +10,11 @@ export NODE_OPTIONS="${NODE_OPTIONS:-} --no-warnings=ExperimentalWarning"
 step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages the suites drive as real peers (chromium for the website, with a font for its
-# screenshots; tmux as the terminal `npm start` shows the display in). Installed when missing; as
-# non-root a missing one is an error, never a skip.
-DEBIAN_PACKAGES=(socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio chromium fonts-dejavu-core tmux testssl.sh)
+# screenshots; tmux as the terminal `npm start` shows the display in; QEMU and the arm64 C/C++ runtime
+# for the emulated Pi; systemd for systemd-analyze). Installed when missing; as non-root a missing one is
+# an error, never a skip.
+DEBIAN_PACKAGES=(socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio chromium fonts-dejavu-core tmux testssl.sh
+  qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross systemd)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -44,3 +46,6 @@ npx --no-install biome check .
 step "tests (node:test)"
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 node --import tsx --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 "${files[@]}" </dev/null
+
+step "emulated Raspberry Pi smoke test (scripts/pi-smoke.sh)"
+bash scripts/pi-smoke.sh </dev/null

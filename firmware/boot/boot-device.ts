@@ -17,6 +17,7 @@ import { createApiApp } from '../http/create-api-app.ts';
 import { startHttpListeners } from '../http/http-listeners.ts';
 import { loadWebSite } from '../http/web-site.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
+import { OtpKeyProvider } from '../keys/otp-key-provider.ts';
 import { ModbusController } from '../modbus/modbus-controller.ts';
 import { ClientRegistry } from '../services/client-registry.ts';
 import { createDenialRecorder } from '../services/denial-recorder.ts';
@@ -102,7 +103,10 @@ export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Prom
     cleanups.push(() => flash.close());
     const opened = await SecureStore.open({
       flash,
-      keys: new FileKeyProvider(paths.keysDir),
+      keys:
+        options.keyProvider === 'otp'
+          ? new OtpKeyProvider({ keysDir: paths.keysDir, log: hooks.log })
+          : new FileKeyProvider(paths.keysDir),
       counter: new FileMonotonicCounter(paths.keysDir),
       now: hooks.now,
     });

@@ -24,6 +24,8 @@ export interface DeviceOptions {
   readonly webDir: string;
   /** Simulator: die as by power loss once this many bytes have been written to flash. */
   readonly simPowercutAfterBytes: number | null;
+  /** Where the root key comes from: a file in the data dir, or the Pi's OTP key (default `file`). */
+  readonly keyProvider?: 'file' | 'otp';
 }
 
 export class UsageError extends Error {
@@ -47,6 +49,8 @@ Boots the metergate device.
   --sim                           use the simulated meter
   --web-dir DIR                   the built website (default: web/ beside the firmware bundle)
   --sim-powercut-after-bytes N    simulator: lose power after N bytes written to flash
+  --key-provider file|otp         root key: a file in the data dir, or derived from the
+                                  Raspberry Pi's OTP key, falling back to the file (default file)
   -h, --help                      this text
 
 When every listener is bound, one line 'metergate ready <json>' is printed on stdout.`;
@@ -82,6 +86,7 @@ export function parseDeviceOptions(
       values['sim-powercut-after-bytes'] === undefined
         ? null
         : count(values['sim-powercut-after-bytes'], '--sim-powercut-after-bytes'),
+    keyProvider: keyProvider(values['key-provider']),
   };
 }
 
@@ -103,6 +108,7 @@ function parse(argv: readonly string[]) {
       sim: { type: 'boolean' },
       'web-dir': { type: 'string' },
       'sim-powercut-after-bytes': { type: 'string' },
+      'key-provider': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -118,6 +124,11 @@ function port(value: string | undefined, flag: string, fallback: number): number
 function count(value: string, flag: string): number {
   if (!/^\d{1,10}$/.test(value)) throw new UsageError(`${flag} must be a whole number, got '${value}'`);
   return Number(value);
+}
+
+function keyProvider(value: string | undefined): 'file' | 'otp' {
+  if (value === undefined || value === 'file' || value === 'otp') return value ?? 'file';
+  throw new UsageError(`--key-provider must be 'file' or 'otp', got '${value}'`);
 }
 
 function screenSize(value: string | undefined): ScreenSize {

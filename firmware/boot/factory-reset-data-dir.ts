@@ -8,6 +8,7 @@
 import { rmSync } from 'node:fs';
 import { NorFlash } from '../../sim/nor-flash.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
+import { destroyOtpGeneration } from '../keys/otp-key-provider.ts';
 import { FlashImageError } from '../store/flash.ts';
 import { factoryReset } from '../store/secure-store.ts';
 import { type DataDirPaths, lockDataDir } from './data-dir.ts';
@@ -26,6 +27,9 @@ export function factoryResetDataDir(paths: DataDirPaths): void {
       flash = NorFlash.open({ path: paths.flashImage, create: true });
     }
     try {
+      // First the OTP provider's generation salt (--key-provider otp), then the file key: whichever
+      // provider the device ran with, its root key cannot be rebuilt afterwards.
+      destroyOtpGeneration(paths.keysDir);
       factoryReset(flash, new FileKeyProvider(paths.keysDir), new FileMonotonicCounter(paths.keysDir));
       rmSync(paths.tlsDir, { recursive: true, force: true });
     } finally {

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Installs metergate as a system service on a Raspberry Pi (docs/raspberry-pi.md). Idempotent: run it
+# again after an update. Run from a checkout whose dist/ is built (npm ci && npm run build).
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: sudo scripts/install-pi.sh [options]
+
+Installs metergate on this board (run from a checkout with dist/ built: npm ci && npm run build):
+  /opt/metergate/                      dist/, package.json, package-lock.json and the production
+                                       node_modules (npm ci --omit=dev), owned by root, read-only
+  /usr/local/bin/metergate             the command line (inspect, factory-reset, ...)
+  system user and group 'metergate'    no login, no home of its own
+  /var/lib/metergate/                  the data dir, mode 0700, owned by metergate (root key 0600)
+  /etc/default/metergate               METERGATE_OPTS, extra device flags (kept when present)
+  /etc/systemd/system/metergate.service  enabled, then (re)started
+Running it again updates the firmware and repairs owners and modes; the data dir and
+/etc/default/metergate are kept.
+
+options:
+  --root DIR               install into DIR instead of / (an image being built, tests): users and
+                           files go there (useradd --prefix), the unit is enabled, nothing is started
+  --key-provider file|otp  the root key's source: a file in the data dir (default), or derived from
+                           the Pi 4/5 OTP device key (adds the group 'video' for /dev/vcio). Written to
+                           /etc/default/metergate when that is created, or when given explicitly
+  --node PATH              the node the service runs (default: node on PATH; Node 20 or later)
+  --skip-npm               do not run npm ci --omit=dev in /opt/metergate (node_modules provided
+                           otherwise)
+  --no-start               enable the service but do not (re)start it
+  -h, --help               this text
+EOF
+}
+
+die() {
+  printf 'install-pi: %s\n' "$*" >&2
+  exit 1
+}
+note() { printf 'install-pi: %s\n' "$*"; }
+
+root=""
+key_provider=""
+node_bin=""
+skip_npm=0
+start=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) root="${2:?--root needs a directory}"; shift 2 ;;
+    --key-provider) key_provider="${2:?--key-provider needs file or otp}"; shift 2 ;;
+    --node) node_bin="${2:?--node needs a path}"; shift 2 ;;
+    --skip-npm) skip_npm=1; shift ;;
+    --no-start) start=0; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option '$1'" ;;
+  esac
+done
+case "$key_provider" in "" | file | otp) ;; *) die "--key-provider must be 'file' or 'otp', got '$key_provider'" ;; esac
+
+src="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -n "$root" ]; then
+  mkdir -p "$root"
+  root="$(cd "$root" && pwd)"
+  [ "$root" != "/" ] || root=""
+fi
+is_root=0
+[ "$(id -u)" -eq 0 ] && is_root=1
+if [ -z "$root" ] && [ $is_root -eq 0 ]; then die "run it as root (sudo), or with --root DIR"; fi
+
+OPT=/opt/metergate
+DATA=/var/lib/metergate
+UNIT=/etc/systemd/system/metergate.service
+DEFAULTS=/etc/default/metergate
+USER_NAME=metergate
+
+# ---- checks before anything is changed ------------------------------------------------------------
+for file in dist/device.mjs dist/cli.mjs dist/web/index.html package.json package-lock.json \
+  scripts/systemd/metergate.service docs/raspberry-pi.md; do
+  [ -e "$src/$file" ] || die "$src/$file is missing: build first (npm ci && npm run build)"
+done
+node_bin="${node_bin:-$(command -v node || true)}"
+[ -n "$node_bin" ] || die "no node on PATH: install Node.js 20 (docs/raspberry-pi.md) or pass --node PATH"
+case "$node_bin" in /*) ;; *) die "--node must be an absolute path, got '$node_bin'" ;; esac
+if [ -x "$root$node_bin" ] || [ -x "$node_bin" ]; then
+  runnable="$node_bin"
+  [ -x "$root$node_bin" ] && [ -n "$root" ] && runnable="$root$node_bin"
+  if major="$("$runnable" -p 'process.versions.node.split(".")[0]' 2>/dev/null)"; then
+    [ "$major" -ge 20 ] || die "$node_bin is Node $major; metergate needs Node 20 or later"
+  fi
+elif [ -z "$root" ]; then
+  die "$node_bin is not executable"
+fi
+
+# ---- the system user ------------------------------------------------------------------------------
+if [ $is_root -eq 1 ]; then
+  if [ -n "$root" ]; then
+    [ -f "$root/etc/passwd" ] || die "$root/etc/passwd is missing: --root needs a root file system with /etc"
+    user_exists() { grep -q "^$USER_NAME:" "$root/etc/passwd"; }
+    prefix=(--prefix "$root")
+  else
+    user_exists() { getent passwd "$USER_NAME" >/dev/null; }
+    prefix=()
+  fi
+  if ! user_exists; then
+    useradd "${prefix[@]}" --system --user-group --home-dir "$DATA" --no-create-home \
+      --shell /usr/sbin/nologin --comment "metergate firmware" "$USER_NAME"
+    note "created the system user $USER_NAME"
+  fi
+  owner="$(awk -F: -v u="$USER_NAME" '$1 == u { print $3 ":" $4 }' "${root:-}/etc/passwd")"
+  [ -n "$owner" ] || die "the user $USER_NAME is not in ${root:-}/etc/passwd (NSS-only users are not supported)"
+else
+  note "not root: no user created, files stay owned by $(id -un) (--root only)"
+  owner=""
+fi
+
+# ---- the firmware ---------------------------------------------------------------------------------
+install -d -m 0755 "$root$OPT" "$root$OPT/docs" "$root/usr/local/bin"
+rm -rf "$root$OPT/dist.new"
+cp -R "$src/dist" "$root$OPT/dist.new"
+chmod -R u=rwX,go=rX "$root$OPT/dist.new"
+rm -rf "$root$OPT/dist"
+mv "$root$OPT/dist.new" "$root$OPT/dist"
+install -m 0644 "$src/package.json" "$src/package-lock.json" "$root$OPT/"
+install -m 0644 "$src/docs/raspberry-pi.md" "$root$OPT/docs/"
+if [ $skip_npm -eq 0 ]; then
+  note "npm ci --omit=dev in $OPT"
+  (cd "$root$OPT" && npm ci --omit=dev --no-audit --no-fund </dev/null)
+fi
+[ $skip_npm -eq 1 ] || [ -d "$root$OPT/node_modules" ] || die "$OPT/node_modules is missing after npm ci"
+printf '#!/bin/sh\n# metergate command line (scripts/install-pi.sh)\nexec %s %s/dist/cli.mjs "$@"\n' \
+  "$node_bin" "$OPT" >"$root/usr/local/bin/metergate"
+chmod 0755 "$root/usr/local/bin/metergate"
+
+# ---- the data dir: only the firmware user reads it ------------------------------------------------
+install -d -m 0755 "$root/var/lib"
+install -d -m 0700 "$root$DATA"
+if [ -d "$root$DATA/keys" ]; then
+  chmod 0700 "$root$DATA/keys"
+  find "$root$DATA/keys" -maxdepth 1 -type f -exec chmod 0600 {} +
+fi
+[ -z "$owner" ] || chown -R "$owner" "$root$DATA"
+
+# ---- configuration and the unit -------------------------------------------------------------------
+install -d -m 0755 "$root/etc/default" "$root/etc/systemd/system"
+if [ ! -e "$root$DEFAULTS" ] || [ -n "$key_provider" ]; then
+  cat >"$root$DEFAULTS.new" <<EOF
+# metergate: extra device flags, appended to the ExecStart of metergate.service; a flag given here
+# again overrides the unit's (e.g. --display). See docs/raspberry-pi.md.
+#   --key-provider otp      root key derived from the Pi 4/5 OTP device key (needs the group video)
+#   --rtu /dev/ttyAMA0      Modbus RTU on the Pi's UART
+#   --display /dev/ttyUSB0  the local display on a serial terminal
+METERGATE_OPTS="--key-provider ${key_provider:-file}"
+EOF
+  if [ -e "$root$DEFAULTS" ]; then
+    # An explicit --key-provider changes only that flag; other flags set there are kept.
+    opts="$(sed -n 's/^METERGATE_OPTS="\(.*\)"$/\1/p' "$root$DEFAULTS" | sed 's/--key-provider [a-z]*//')"
+    opts="$(echo "--key-provider $key_provider $opts" | tr -s ' ' | sed 's/ $//')"
+    sed -i "s|^METERGATE_OPTS=.*|METERGATE_OPTS=\"$opts\"|" "$root$DEFAULTS.new"
+  fi
+  chmod 0644 "$root$DEFAULTS.new"
+  mv "$root$DEFAULTS.new" "$root$DEFAULTS"
+fi
+# The node of this board in ExecStart (the unit names /usr/bin/node).
+sed "s|^ExecStart=/usr/bin/node |ExecStart=$node_bin |" "$src/scripts/systemd/metergate.service" >"$root$UNIT.new"
+chmod 0644 "$root$UNIT.new"
+mv "$root$UNIT.new" "$root$UNIT"
+
+# OTP is read through /dev/vcio (vcmailbox), group video on Raspberry Pi OS: only for --key-provider otp.
+dropin="$root/etc/systemd/system/metergate.service.d/otp-key.conf"
+if grep -q -- '^METERGATE_OPTS=.*--key-provider otp' "$root$DEFAULTS"; then
+  install -d -m 0755 "$(dirname "$dropin")"
+  printf '# scripts/install-pi.sh: --key-provider otp reads OTP through /dev/vcio.\n[Service]\nSupplementaryGroups=video\n' \
+    >"$dropin"
+  chmod 0644 "$dropin"
+else
+  rm -f "$dropin"
+  rmdir "$(dirname "$dropin")" 2>/dev/null || true
+fi
+
+# ---- enable (and start) -----------------------------------------------------------------------------
+if [ -n "$root" ]; then
+  install -d -m 0755 "$root/etc/systemd/system/multi-user.target.wants"
+  ln -sfn "$UNIT" "$root/etc/systemd/system/multi-user.target.wants/metergate.service"
+  note "installed into $root; enabled, not started"
+else
+  systemctl daemon-reload
+  systemctl enable metergate.service
+  if [ $start -eq 1 ]; then
+    systemctl restart metergate.service
+    note "started: journalctl -u metergate -f shows the log (the certificate fingerprint too)"
+  else
+    note "enabled; start it with systemctl start metergate"
+  fi
+fi
