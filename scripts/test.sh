@@ -44,8 +44,14 @@ step "lint and format check (biome)"
 npx --no-install biome check .
 
 step "tests (node:test)"
-mapfile -t files < <(find test -name '*.test.ts' | sort)
+mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/load/*' | sort)
 node --import tsx --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 "${files[@]}" </dev/null
+
+# Load tests (the soak, the denial-of-service flood) saturate both cores on purpose: alone, one at a
+# time, so they neither disturb timing-sensitive tests (RTU framing, timeouts) nor are disturbed.
+step "load tests (node:test, one at a time)"
+mapfile -t load < <(find test/load -name '*.test.ts' | sort)
+node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=300000 "${load[@]}" </dev/null
 
 step "emulated Raspberry Pi smoke test (scripts/pi-smoke.sh)"
 bash scripts/pi-smoke.sh </dev/null

@@ -5,7 +5,7 @@
  * (must be 0), Modbus latency percentiles, RSS growth after the warm-up (must stay within +20 %) and
  * file descriptors after the clients left (must be back to the baseline: no leak).
  *
- * `npm run soak -- --seconds N` runs it and prints the report; test/soak/soak.test.ts runs a short one.
+ * `npm run soak -- --seconds N` runs it and prints the report; test/load/soak.test.ts runs a short one.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeviceClient } from '../../../firmware/client/device-client.ts';
-import { DEFAULT_MAX_CONNECTIONS_PER_SOURCE } from '../../../firmware/modbus/modbus-tcp-server.ts';
-import { type DisplayTerminal, openTerminal } from '../../support/display-fixture.ts';
-import { readPdu, registersOf } from '../../support/modbus-fixture.ts';
-import { startPtyPair } from '../../support/modbus-rtu-fixture.ts';
-import { MbapClient } from '../../support/modbus-tcp-client.ts';
-import { type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
+import { DeviceClient } from '../../firmware/client/device-client.ts';
+import { DEFAULT_MAX_CONNECTIONS_PER_SOURCE } from '../../firmware/modbus/modbus-tcp-server.ts';
+import { type DisplayTerminal, openTerminal } from '../support/display-fixture.ts';
+import { readPdu, registersOf } from '../support/modbus-fixture.ts';
+import { startPtyPair } from '../support/modbus-rtu-fixture.ts';
+import { MbapClient } from '../support/modbus-tcp-client.ts';
+import { type RestFixture, startRestFixture } from '../support/rest-fixture.ts';
 
 /** A TCP connection from `source`, resolved once connected; `closed` resolves when the device closes it. */
 async function open(port: number, source: string): Promise<{ socket: Socket; closed: Promise<number> }> {
