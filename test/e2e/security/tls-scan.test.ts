@@ -97,6 +97,10 @@ function assertStrongTls(findings: Map<string, Finding>, where: string): void {
   assert.match(get('PFS').finding, /^offered/, `${where}: forward secrecy`);
   for (const id of VULNERABILITIES) {
     const finding = get(id);
+    // Behind mutual TLS the scanner cannot try client renegotiation (it has no client certificate); the
+    // listener refuses renegotiation anyway (disableRenegotiation on every connection).
+    const untestable = /client x509-based authentication prevents this from being tested/;
+    if (id === 'secure_client_renego' && untestable.test(finding.finding)) continue;
     assert.ok(
       ['OK', 'INFO'].includes(finding.severity),
       `${where}: ${id} is ${finding.severity}: ${finding.finding}`,

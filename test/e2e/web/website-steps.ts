@@ -21,7 +21,22 @@ export async function logIn(page: Page, username: string, password: string): Pro
   await page.keyboard.press('Tab');
   await page.keyboard.type(password);
   await page.keyboard.press('Enter');
-  await page.getByRole('banner').getByRole('button', { name: 'Log out' }).waitFor({ timeout: 20_000 });
+  // The key is derived in the page (600,000 PBKDF2 rounds): generous on a loaded machine, and a failure
+  // says what the page showed.
+  try {
+    await page.getByRole('banner').getByRole('button', { name: 'Log out' }).waitFor({ timeout: 45_000 });
+  } catch (error) {
+    const shown = await page
+      .locator('[role=alert], .error')
+      .allTextContents()
+      .catch(() => []);
+    throw new Error(
+      `login as ${username} did not complete; the page shows: ${shown.join(' | ') || 'no error'}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 export async function logOut(page: Page): Promise<void> {
