@@ -92,7 +92,11 @@ function readIfExists(path: string): Buffer | null {
   }
 }
 
-function writeAtomically(dir: string, name: string, data: Uint8Array): void {
+/**
+ * Writes `dir/name` (mode 0600, in a 0700 dir) so that a power cut leaves the old content or the new:
+ * temp file, fsync, rename, fsync the directory.
+ */
+export function writeAtomically(dir: string, name: string, data: Uint8Array): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const temp = join(dir, `.${name}.tmp`);
   const fd = openSync(temp, 'w', 0o600);

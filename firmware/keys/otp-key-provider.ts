@@ -15,19 +15,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { hkdfSync, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileKeyProvider, KeyFileError } from './file-key-provider.ts';
+import { FileKeyProvider, KeyFileError, writeAtomically } from './file-key-provider.ts';
 import { type KeyProvider, ROOT_KEY_BYTES } from './key-provider.ts';
 
 /** The HKDF info of the root key: fixed, so the same OTP key and salt always give the same root key. */
@@ -192,25 +182,4 @@ function readSalt(path: string): Uint8Array | null {
     );
   }
   return new Uint8Array(bytes);
-}
-
-// As the file provider writes: temp file, fsync, rename, fsync the directory; a power cut leaves the
-// old salt or the new one.
-function writeAtomically(dir: string, name: string, data: Uint8Array): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.${name}.tmp`);
-  const fd = openSync(temp, 'w', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, join(dir, name));
-  const dirFd = openSync(dir, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
 }
