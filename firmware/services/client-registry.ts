@@ -178,12 +178,22 @@ export class ClientRegistry {
     return this.answer(request, ctx);
   }
 
-  /** Allows a pending request: creates the API-key slot with `preset`. Throws table-full, name-taken… */
-  async allow(actor: Actor, id: string, preset: PresetName, ctx: RequestContext): Promise<{ slot: number }> {
+  /**
+   * Allows a pending request: creates the API-key slot with `preset`, labelled with the name the
+   * application asked for or `name` (when that one is taken). Throws table-full, name-taken…
+   */
+  async allow(
+    actor: Actor,
+    id: string,
+    preset: PresetName,
+    ctx: RequestContext,
+    name?: string,
+  ): Promise<{ slot: number }> {
     authorize(actor, 'security.write');
     this.expire();
     const request = this.pending(id);
-    const { slot, key } = await this.security.addApiKey(actor, { name: request.name, preset }, ctx);
+    const label = name ?? request.name;
+    const { slot, key } = await this.security.addApiKey(actor, { name: label, preset }, ctx);
     const publicKey = Buffer.from(request.publicKey, 'base64url');
     request.verdict = {
       kind: 'allowed',

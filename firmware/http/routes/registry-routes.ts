@@ -67,7 +67,15 @@ const IdParamSchema = z.object({
     .openapi({ param: { name: 'id', in: 'path' }, example: 'q3Jx0d2mVwFJ8o5ZbQd1Rg' }),
 });
 
-const AllowSchema = z.object({ preset: PresetSchema }).strict().openapi('RegistryAllow');
+const AllowSchema = z
+  .object({
+    preset: PresetSchema,
+    name: UsernameFieldSchema.optional().openapi({
+      description: 'the API key’s label, when the name the application asked for is taken',
+    }),
+  })
+  .strict()
+  .openapi('RegistryAllow');
 
 export function registerRegistryRoutes(api: ApiBuilder, deps: ApiDeps): void {
   const { registry } = deps;
@@ -170,12 +178,13 @@ export function registerRegistryRoutes(api: ApiBuilder, deps: ApiDeps): void {
     },
     async (c) => {
       const { id } = c.req.valid('param');
-      const { preset } = c.req.valid('json');
+      const { preset, name } = c.req.valid('json');
       const result = await registry.allow(
         c.get('principal').actor,
         id,
         preset as PresetName,
         c.get('context'),
+        name,
       );
       return c.json(result, 200);
     },

@@ -287,4 +287,40 @@ describe('client registry over HTTPS', () => {
     await adminCall('DELETE', `/api/v1/users/${slot}`);
     await adminCall('POST', '/api/v1/registry/close');
   });
+
+  it('a request whose name is taken is allowed under another label', async () => {
+    await adminCall('POST', '/api/v1/registry/open');
+    const taken = await adminCall<{ slot: number }>(
+      'POST',
+      '/api/v1/users',
+      { type: 'api-key', name: 'scada_twin', preset: 'read-only' },
+      201,
+    );
+    const { publicKey } = application();
+    const pending = await ask('scada_twin', publicKey);
+    const refused = await admin.request<{ error: { code: string } }>(
+      'POST',
+      `/api/v1/registry/requests/${pending.body.id}/allow`,
+      {
+        preset: 'read-only',
+      },
+    );
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, 'name-taken');
+    const { slot } = await adminCall<{ slot: number }>(
+      'POST',
+      `/api/v1/registry/requests/${pending.body.id}/allow`,
+      {
+        preset: 'read-only',
+        name: 'scada_twin_2',
+      },
+    );
+    const granted = await ask('scada_twin', publicKey);
+    assert.equal(granted.status, 201);
+    const slots = await adminCall<{ slots: { slot: number; name: string | null }[] }>('GET', '/api/v1/users');
+    assert.equal(slots.slots[slot]?.name, 'scada_twin_2');
+    await adminCall('DELETE', `/api/v1/users/${slot}`);
+    await adminCall('DELETE', `/api/v1/users/${taken.slot}`);
+    await adminCall('POST', '/api/v1/registry/close');
+  });
 });
