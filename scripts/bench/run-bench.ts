@@ -106,25 +106,28 @@ async function startTimes(
   return { first, medianMs: median(times), rssMb: rss };
 }
 
+/** Five starts of the device on `dataDir` and five of the floor process, through `launcher`. */
+async function deviceAndFloor(dataDir: string, launcher: string[] = []) {
+  const args = [
+    DEVICE,
+    '--sim',
+    '--data-dir',
+    dataDir,
+    '--http-port',
+    '0',
+    '--https-port',
+    '0',
+    '--display',
+    'none',
+  ];
+  const device = await startTimes(args, /^metergate ready (.*)$/m, 5, launcher);
+  const floor = await startTimes([FLOOR], /^floor ready (.*)$/m, 5, launcher);
+  return { device, floor };
+}
+
 async function startup(dir: string): Promise<void> {
   process.stderr.write('start-up\n');
-  const device = await startTimes(
-    [
-      DEVICE,
-      '--sim',
-      '--data-dir',
-      join(dir, 'startup'),
-      '--http-port',
-      '0',
-      '--https-port',
-      '0',
-      '--display',
-      'none',
-    ],
-    /^metergate ready (.*)$/m,
-    5,
-  );
-  const floor = await startTimes([FLOOR], /^floor ready (.*)$/m, 5);
+  const { device, floor } = await deviceAndFloor(join(dir, 'startup'));
   record('first boot to ready (root key, certificate, factory table)', `${device.first.toFixed(0)} ms`);
   record(
     'start to ready, median of 5 later boots',
@@ -160,24 +163,7 @@ async function emulatedStartup(dir: string): Promise<void> {
   }
   process.stderr.write('start-up under emulation\n');
   const launcher = [qemu, '-L', '/usr/aarch64-linux-gnu', node];
-  const device = await startTimes(
-    [
-      DEVICE,
-      '--sim',
-      '--data-dir',
-      join(dir, 'startup-arm64'),
-      '--http-port',
-      '0',
-      '--https-port',
-      '0',
-      '--display',
-      'none',
-    ],
-    /^metergate ready (.*)$/m,
-    5,
-    launcher,
-  );
-  const floor = await startTimes([FLOOR], /^floor ready (.*)$/m, 5, launcher);
+  const { device, floor } = await deviceAndFloor(join(dir, 'startup-arm64'), launcher);
   record(
     'start to ready under qemu-aarch64 (arm64 Node), median of 5',
     `${device.medianMs.toFixed(0)} ms (floor ${floor.medianMs.toFixed(0)} ms) = ${(device.medianMs / floor.medianMs).toFixed(1)}× the floor`,
