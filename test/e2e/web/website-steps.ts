@@ -15,11 +15,20 @@ export const navLinks = async (page: Page): Promise<string[]> =>
 
 export async function logIn(page: Page, username: string, password: string): Promise<void> {
   await page.getByRole('banner').getByRole('link', { name: 'Log in' }).click();
+  // The page's first requests (info, me, permissions) answered: nothing re-renders under the typing.
+  await page.waitForLoadState('networkidle');
   // Keyboard only: the fields are labelled and the form submits with Enter.
   await page.getByLabel('User name').focus();
   await page.keyboard.type(username);
   await page.keyboard.press('Tab');
   await page.keyboard.type(password);
+  const typedName = await page.getByLabel('User name').inputValue();
+  const typedPassword = await page.getByLabel('Password').inputValue();
+  if (typedName !== username || typedPassword !== password) {
+    throw new Error(
+      `typed text was lost: the user name field holds '${typedName}', the password ${typedPassword.length} characters`,
+    );
+  }
   await page.keyboard.press('Enter');
   // The key is derived in the page (600,000 PBKDF2 rounds): generous on a loaded machine, and a failure
   // says what the page showed.
