@@ -8,25 +8,33 @@ import { dataDirPaths } from '../boot/data-dir.ts';
 import { SLOT_COUNT } from '../core/slots.ts';
 import { describeEntry } from '../core/user-table.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
+import { OtpKeyProvider } from '../keys/otp-key-provider.ts';
 import { FlashImageError } from '../store/flash.ts';
 import { SecureStore } from '../store/secure-store.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
 
-const USAGE = `usage: metergate inspect --data-dir DIR [--json]
+const USAGE = `usage: metergate inspect --data-dir DIR [--json] [--key-provider file|otp]
 
 Shows the user table, the security settings and the health of the flash store of a data directory.
-Never shows a password, verifier or key. Exit code 3 when the store would put the device in safe mode.`;
+Never shows a password, verifier or key. Exit code 3 when the store would put the device in safe mode.
+--key-provider otp: the data dir of a device run with its root key from the Raspberry Pi's OTP key
+(run it on that Pi); default file.`;
 
 export async function inspectCommand(argv: readonly string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
     'data-dir': { type: 'string' },
     json: { type: 'boolean' },
+    'key-provider': { type: 'string' },
   });
   if (positionals.length > 0) throw new CliError(`unexpected argument '${positionals[0]}'`, 2);
   if (values.help) {
     io.out(USAGE);
     return 0;
+  }
+  const provider = values['key-provider'] ?? 'file';
+  if (provider !== 'file' && provider !== 'otp') {
+    throw new CliError(`--key-provider must be 'file' or 'otp', got '${provider}'`, 2);
   }
   const paths = dataDirPaths(values['data-dir'] ?? './var');
   if (!existsSync(paths.flashImage)) {
@@ -43,7 +51,10 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
     const opened = await SecureStore.open(
       {
         flash,
-        keys: new FileKeyProvider(paths.keysDir),
+        keys:
+          provider === 'otp'
+            ? new OtpKeyProvider({ keysDir: paths.keysDir, log: (message) => io.err(message) })
+            : new FileKeyProvider(paths.keysDir),
         counter: new FileMonotonicCounter(paths.keysDir),
         now: Date.now,
       },
