@@ -15,6 +15,7 @@ import { FileKeyProvider, FileMonotonicCounter } from '../../firmware/keys/file-
 import { SecureStore } from '../../firmware/store/secure-store.ts';
 import { generateSelfSignedCertificate } from '../../firmware/tls/self-signed-certificate.ts';
 import { NorFlash } from '../../sim/nor-flash.ts';
+import { rssMb } from '../../test/support/process-memory.ts';
 import { runLoad } from './http-load.ts';
 import { BenchModbusClient, modbusThroughput } from './modbus-client.ts';
 
@@ -74,11 +75,6 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-}
-
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;
@@ -100,7 +96,7 @@ async function startTimes(
     // The device's first start is its first boot (KDF, certificate): reported apart, not in the median.
     if (i === 0) first = startMs;
     else times.push(startMs);
-    rss = rssOf(child.pid as number);
+    rss = rssMb(child.pid as number);
     await stop(child);
   }
   return { first, medianMs: median(times), rssMb: rss };

@@ -7,7 +7,7 @@
  *
  * `npm run soak -- --seconds N` runs it and prints the report; test/load/soak.test.ts runs a short one.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { DeviceClient } from '../../firmware/client/device-client.ts';
 import { startDevice } from '../../test/support/device-process.ts';
+import { openFds, rssMb } from '../../test/support/process-memory.ts';
 import { BenchModbusClient } from '../bench/modbus-client.ts';
 
 const ADMIN_PASSWORD = 'Soak-Test-Keeper-8';
@@ -40,15 +41,6 @@ export interface SoakReport {
   readonly fdBaseline: number;
   readonly fdAfter: number;
   readonly failures: readonly string[];
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-function openFds(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 function percentile(sorted: readonly number[], p: number): number {

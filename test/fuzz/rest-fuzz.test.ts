@@ -8,11 +8,11 @@
  * REST_FUZZ_SEED=<seed>; FUZZ_BUDGET_MS sets the time (`npm run fuzz -- --minutes N`).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DeviceClient } from '../../firmware/client/device-client.ts';
+import { rssMb } from '../support/process-memory.ts';
 import { ADMIN_PASSWORD, type RestFixture, startRestFixture } from '../support/rest-fixture.ts';
 import { fuzzSeed } from '../support/seeded-random.ts';
 
@@ -61,11 +61,6 @@ function raw(
     req.on('error', reject);
     req.end(body);
   });
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 const nested = (depth: number, open: string, close: string, inner = '0') =>
