@@ -24,6 +24,7 @@ import {
   TEST_SERIAL_NUMBER,
   waitForFrames,
 } from '../support/modbus-rtu-fixture.ts';
+import { rssMb } from '../support/process-memory.ts';
 
 const SEED = Number(process.env.MODBUS_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 // About 330 frames a second go through the pty: FUZZ_BUDGET_MS (`npm run fuzz`) sizes a long run.
@@ -185,6 +186,7 @@ test('Modbus RTU fuzz: random and mutated frames over a pty', {
     }
   };
 
+  const rssBefore = rssMb();
   // As the factory principal: nothing may change, whatever arrives.
   await device.actAs(ANONYMOUS_SLOT);
   await phase(Math.floor(FRAMES / 2));
@@ -207,6 +209,11 @@ test('Modbus RTU fuzz: random and mutated frames over a pty', {
   assert.equal(device.handled.length, expected, 'only frames for this unit with a good CRC were handled');
   assert.ok(counters.commErrors > FRAMES / 10 && counters.broadcasts > 0 && counters.otherUnit > 0);
   assert.deepEqual(device.logs, []);
+
+  // Memory bounded: nothing of the dropped noise is kept.
+  const growthMb = rssMb() - rssBefore;
+  t.diagnostic(`RSS grew by ${growthMb.toFixed(1)} MB over the run`);
+  assert.ok(growthMb < 150, `RSS grew by ${growthMb.toFixed(1)} MB`);
 
   // Afterwards the device answers a well-formed request correctly.
   await device.actAs(ANONYMOUS_SLOT);

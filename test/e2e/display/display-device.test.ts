@@ -14,6 +14,7 @@ import { BOOT_WINDOW_MS } from '../../../firmware/display/display-app.ts';
 import { startDevice } from '../../support/device-process.ts';
 import { openTerminal } from '../../support/display-fixture.ts';
 import { startPtyPair } from '../../support/modbus-rtu-fixture.ts';
+import { rssMb } from '../../support/process-memory.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 
 const NEW_PASSWORD = 'Busbar-Relay-2209';
@@ -123,6 +124,7 @@ describe('display of the device process', () => {
     await terminal.waitFor(/^VOLTAGE/);
     // Past the factory-reset window, so noise cannot even ask for a reset.
     await sleep(BOOT_WINDOW_MS + 200);
+    const rssBefore = rssMb(device.process.pid as number);
     for (let i = 0; i < 32; i++) await terminal.send(random.bytes(2048));
     const client = new DeviceClient(`http://127.0.0.1:${device.ready.http}`);
     const info = await client.request('GET', '/api/v1/info');
@@ -134,5 +136,7 @@ describe('display of the device process', () => {
     await terminal.press('ok');
     await terminal.waitFor(/^MENU/);
     assert.doesNotMatch(device.stderr(), /display: /, 'the display reported no error');
+    const growthMb = rssMb(device.process.pid as number) - rssBefore;
+    assert.ok(growthMb < 50, `the device's RSS grew by ${growthMb.toFixed(1)} MB with the noise`);
   });
 });
