@@ -68,12 +68,7 @@ export function deviceClient(values: ConnectionValues): DeviceClient {
  * A secret from `file` (its first line), else the environment variable, else asked on the terminal
  * without echo. Throws CliError when none is available (no terminal to ask on).
  */
-export async function readSecret(
-  what: string,
-  file: string | undefined,
-  variable: string,
-  io: CommandIo,
-): Promise<string> {
+export async function readSecret(what: string, file: string | undefined, variable: string): Promise<string> {
   if (file) {
     try {
       return (readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '').normalize('NFC');
@@ -88,11 +83,11 @@ export async function readSecret(
   if (!process.stdin.isTTY) {
     throw new CliError(`no ${what}: give it in a file (see --help) or in $${variable}`, 2);
   }
-  return promptHidden(`${what}: `, io);
+  return promptHidden(`${what}: `);
 }
 
 /** Reads a line from the terminal without echoing it. */
-function promptHidden(prompt: string, io: CommandIo): Promise<string> {
+function promptHidden(prompt: string): Promise<string> {
   const { stdin, stderr } = process;
   stderr.write(prompt);
   return new Promise((resolve, reject) => {
@@ -116,7 +111,6 @@ function promptHidden(prompt: string, io: CommandIo): Promise<string> {
       }
     };
     stdin.on('data', onData);
-    void io;
   });
 }
 
@@ -127,12 +121,7 @@ export async function logIn(
   io: CommandIo,
 ): Promise<{ username: string; password: string; me: MeBody }> {
   const username = values.user ?? 'admin';
-  const password = await readSecret(
-    `password of ${username}`,
-    values['password-file'],
-    'METERGATE_PASSWORD',
-    io,
-  );
+  const password = await readSecret(`password of ${username}`, values['password-file'], 'METERGATE_PASSWORD');
   io.err(`logging in to ${client.baseUrl} as ${username} (deriving the key from the password)…`);
   try {
     const me = await client.login(username, password);

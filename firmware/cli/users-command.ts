@@ -63,7 +63,7 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
         for (const line of formatSlots(await slots(client))) io.out(line);
         break;
       case 'add': {
-        const password = await newPassword(values['new-password-file'], io);
+        const password = await newPassword(values['new-password-file']);
         const response = await client.request<{ slot: number }>('POST', '/api/v1/users', {
           type: 'user',
           name,
@@ -84,7 +84,7 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
         break;
       }
       case 'passwd': {
-        const password = await newPassword(values['new-password-file'], io);
+        const password = await newPassword(values['new-password-file']);
         if (name === session.username) {
           await client.changeOwnPassword(session.username, session.password, password);
         } else {
@@ -113,8 +113,8 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
   return 0;
 }
 
-function newPassword(file: string | undefined, io: CommandIo): Promise<string> {
-  return readSecret('new password', file, 'METERGATE_NEW_PASSWORD', io);
+function newPassword(file: string | undefined): Promise<string> {
+  return readSecret('new password', file, 'METERGATE_NEW_PASSWORD');
 }
 
 export async function slots(client: DeviceClient): Promise<SlotView[]> {
