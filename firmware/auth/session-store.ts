@@ -1,6 +1,7 @@
 /**
  * Web sessions (DESIGN §5): random 256-bit tokens of which only the SHA-256 is kept, each bound to a
- * slot and that slot's epoch (so a password or permission change ends them), with idle and absolute
+ * slot and that slot's epoch (so a password or permission change ends them) and to the scheme it was
+ * made on (a cookie read off plain HTTP opens nothing over HTTPS), with idle and absolute
  * timeouts and a bounded count (the least recently used session goes first). RAM only: a reboot ends
  * every session. Pure apart from the CSPRNG: `now` is passed in.
  */
@@ -19,8 +20,12 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   max: 32,
 };
 
+/** The scheme a session was made on, and the only one it is good for. */
+export type SessionScheme = 'http' | 'https';
+
 export interface Session {
   readonly slot: number;
+  readonly scheme: SessionScheme;
   readonly epoch: number;
   /** Sent back in X-CSRF-Token on every state-changing request. */
   readonly csrfToken: string;
@@ -36,13 +41,20 @@ export class SessionStore {
   constructor(private readonly limits: SessionLimits = DEFAULT_SESSION_LIMITS) {}
 
   /** Opens a session; returns the token (for the cookie, never stored) and the session. */
-  create(slot: number, epoch: number, source: string, now: number): { token: string; session: Session } {
+  create(
+    slot: number,
+    epoch: number,
+    source: string,
+    now: number,
+    scheme: SessionScheme,
+  ): { token: string; session: Session } {
     this.prune(now);
     while (this.sessions.size >= this.limits.max)
       this.sessions.delete(this.sessions.keys().next().value as string);
     const token = toBase64Url(new Uint8Array(randomBytes(32)));
     const session: Session = {
       slot,
+      scheme,
       epoch,
       csrfToken: toBase64Url(new Uint8Array(randomBytes(32))),
       createdAt: now,
@@ -55,13 +67,19 @@ export class SessionStore {
 
   /**
    * The live session for a token, touched; null when unknown, timed out, or no longer matching
-   * `currentEpoch(slot)` (its user changed or was deleted), in which case it is dropped.
+   * `currentEpoch(slot)` (its user changed or was deleted), in which case it is dropped. A session
+   * presented over another scheme than its own is not this request's (null) but stays open.
    */
-  resolve(token: string, now: number, currentEpoch: (slot: number) => number | null): Session | null {
+  resolve(
+    token: string,
+    now: number,
+    currentEpoch: (slot: number) => number | null,
+    scheme: SessionScheme,
+  ): Session | null {
     if (!fromBase64Url(token, 32)) return null;
     const key = hashToken(token);
     const session = this.sessions.get(key);
-    if (!session) return null;
+    if (!session || session.scheme !== scheme) return null;
     const expired =
       now - session.lastSeen > this.limits.idleMs || now - session.createdAt > this.limits.absoluteMs;
     if (expired || currentEpoch(session.slot) !== session.epoch) {

@@ -19,6 +19,7 @@ import { loadWebSite } from '../http/web-site.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { OtpKeyProvider } from '../keys/otp-key-provider.ts';
 import { ModbusController } from '../modbus/modbus-controller.ts';
+import { createDeviceNames } from '../net/device-names.ts';
 import { ClientRegistry } from '../services/client-registry.ts';
 import { createDenialRecorder } from '../services/denial-recorder.ts';
 import { LoginService } from '../services/login-service.ts';
@@ -189,6 +190,10 @@ async function startServices(
     registry,
     eventLog: store.log,
     tls,
+    names: createDeviceNames({
+      boundHost: options.host,
+      configured: () => security.state.settings.hostnames,
+    }),
     device: {
       model: DEVICE_MODEL,
       serialNumber,

@@ -4,11 +4,14 @@
  */
 import { isIP } from 'node:net';
 import { CoreError } from './core-error.ts';
-import type { SecuritySettings } from './security-settings.ts';
+import { HTTP_MODES, type SecuritySettings } from './security-settings.ts';
 import { isSlotNumber } from './slots.ts';
 import type { UserTable } from './user-table.ts';
 
 export const MAX_WHITELIST_ENTRIES = 16;
+export const MAX_HOSTNAMES = 8;
+/** Keeps 8 names within the security record's one erase block beside a full table and whitelist. */
+export const MAX_HOSTNAME_LENGTH = 100;
 const HOST_NAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const FINGERPRINT = /^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/;
@@ -39,6 +42,15 @@ export function validateSecuritySettings(settings: SecuritySettings, table: User
   settings.whitelist.forEach((entry, i) => {
     if (parseWhitelistEntry(entry) === null)
       fail(`whitelist[${i}]`, `'${entry}' is not an IPv4/IPv6 address or CIDR range`);
+  });
+  if (!HTTP_MODES.includes(settings.http)) fail('http', "must be 'on', 'redirect' or 'off'");
+  if (settings.hostnames.length > MAX_HOSTNAMES) fail('hostnames', `at most ${MAX_HOSTNAMES} names`);
+  settings.hostnames.forEach((name, i) => {
+    if (name.length > MAX_HOSTNAME_LENGTH || (!isIP(name) && !HOST_NAME.test(name)))
+      fail(
+        `hostnames[${i}]`,
+        `'${name}' is not a host name (letters, digits, '-' and '.', at most ${MAX_HOSTNAME_LENGTH}) or an IP address`,
+      );
   });
   const { syslog } = settings;
   if (!['off', 'udp', 'tls'].includes(syslog.transport))

@@ -39,6 +39,13 @@ export interface SyslogSettings {
   readonly fingerprint: string | null;
 }
 
+/**
+ * Plain HTTP: `on` (factory: how a new device is first reached), `redirect` (pages answer 308 to
+ * HTTPS, the API answers `https-required`), `off` (the listener is closed).
+ */
+export type HttpMode = 'on' | 'redirect' | 'off';
+export const HTTP_MODES: readonly HttpMode[] = ['on', 'redirect', 'off'];
+
 export interface SecuritySettings {
   readonly passwordMinLength: number;
   readonly lockout: LockoutPolicy;
@@ -48,6 +55,12 @@ export interface SecuritySettings {
   /** `self-signed` (generated at first boot) or `uploaded`. */
   readonly tls: 'self-signed' | 'uploaded';
   readonly syslog: SyslogSettings;
+  readonly http: HttpMode;
+  /**
+   * Names the device answers to besides its IP addresses, `localhost` and its own host name (DNS
+   * rebinding defence): what engineers type in the browser, e.g. `meter-17.plant.example`.
+   */
+  readonly hostnames: readonly string[];
 }
 
 export const DEFAULT_SECURITY_SETTINGS: SecuritySettings = {
@@ -70,4 +83,6 @@ export const DEFAULT_SECURITY_SETTINGS: SecuritySettings = {
   whitelist: [],
   tls: 'self-signed',
   syslog: { transport: 'off', host: '', port: 514, fingerprint: null },
+  http: 'on',
+  hostnames: [],
 };

@@ -10,6 +10,7 @@ import { secretsEqual } from '../auth/session-store.ts';
 import { CoreError } from '../core/core-error.ts';
 import type { PermissionName } from '../core/permission-table.ts';
 import { authorize } from '../core/user-table.ts';
+import { type DeviceNames, portPart } from '../net/device-names.ts';
 import { ApiError } from './api-error.ts';
 import type { AppEnv } from './app-env.ts';
 
@@ -37,6 +38,7 @@ export class ApiBuilder {
 
   constructor(
     readonly app: OpenAPIHono<AppEnv>,
+    private readonly names: DeviceNames,
     private readonly onDenied: DenialListener = () => {},
   ) {}
 
@@ -45,7 +47,7 @@ export class ApiBuilder {
     const route = createRoute({
       ...config,
       'x-requires': requires,
-      middleware: [gate(requires, this.onDenied)],
+      middleware: [gate(requires, this.names, this.onDenied)],
     });
     this.declarations.push({
       method: config.method.toUpperCase(),
@@ -62,10 +64,14 @@ export class ApiBuilder {
  * The REST gate: same-origin and CSRF checks on state changes, then the route's requirement. A refused
  * request is told to `onDenied` (the security log) and answered with the error.
  */
-export function gate(requires: Requirement, onDenied: DenialListener = () => {}): MiddlewareHandler<AppEnv> {
+export function gate(
+  requires: Requirement,
+  names: DeviceNames,
+  onDenied: DenialListener = () => {},
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     try {
-      checkAccess(c, requires);
+      checkAccess(c, requires, names);
     } catch (error) {
       if (error instanceof ApiError || error instanceof CoreError) onDenied(c, requires, error);
       throw error;
@@ -75,15 +81,10 @@ export function gate(requires: Requirement, onDenied: DenialListener = () => {})
 }
 
 /** Throws ApiError or CoreError unless the request may use a route that needs `requires`. */
-function checkAccess(c: Context<AppEnv>, requires: Requirement): void {
+function checkAccess(c: Context<AppEnv>, requires: Requirement, names: DeviceNames): void {
   const principal = c.get('principal');
   if (!SAFE_METHODS.has(c.req.method)) {
-    checkSameOrigin(
-      c.req.header('origin'),
-      c.req.header('sec-fetch-site'),
-      c.req.header('host'),
-      c.get('context').interface,
-    );
+    checkSameOrigin(c, names);
     if (principal.kind === 'session') {
       const token = c.req.header('x-csrf-token');
       if (!token || !principal.session || !secretsEqual(token, principal.session.csrfToken)) {
@@ -125,23 +126,34 @@ function checkAccess(c: Context<AppEnv>, requires: Requirement): void {
   }
 }
 
-/** Refuses cross-site state changes: a browser sends Origin (and Sec-Fetch-Site) with them. */
-function checkSameOrigin(
-  origin: string | undefined,
-  fetchSite: string | undefined,
-  host: string | undefined,
-  iface: string,
-): void {
+/**
+ * Refuses cross-site state changes: a browser sends Origin (and Sec-Fetch-Site) with them. The Origin's
+ * host must be one of the device's names (never merely equal to Host, which a rebound page controls),
+ * with this listener's scheme and the port the request was sent to.
+ */
+function checkSameOrigin(c: Context<AppEnv>, names: DeviceNames): void {
+  const fetchSite = c.req.header('sec-fetch-site');
   if (fetchSite === 'cross-site' || fetchSite === 'same-site') {
     throw new ApiError(403, 'cross-origin', 'cross-origin state-changing requests are refused');
   }
+  const origin = c.req.header('origin');
   if (origin === undefined) return;
-  const scheme = iface === 'https' ? 'https' : 'http';
-  if (origin !== `${scheme}://${host ?? ''}`) {
+  const scheme = c.get('context').interface === 'https' ? 'https' : 'http';
+  const match = /^([a-z]+):\/\/([^/]+)$/.exec(origin);
+  const authority = match?.[2] ?? '';
+  const socket = c.env.incoming.socket;
+  const samePort =
+    (portPart(authority) ?? defaultPort(match?.[1])) ===
+    (portPart(c.req.header('host') ?? '') ?? defaultPort(scheme));
+  if (match?.[1] !== scheme || !samePort || !names.isOwn(authority, socket.localAddress)) {
     throw new ApiError(
       403,
       'cross-origin',
-      `cross-origin state-changing requests are refused (origin ${origin})`,
+      `cross-origin state-changing requests are refused (origin ${origin.slice(0, 100)})`,
     );
   }
+}
+
+function defaultPort(scheme: string | undefined): string {
+  return scheme === 'https' ? '443' : '80';
 }

@@ -1,5 +1,6 @@
 /** What the REST routes are given by boot: the services and a few device facts. Nothing is imported. */
 import type { SessionStore } from '../auth/session-store.ts';
+import type { DeviceNames } from '../net/device-names.ts';
 import type { ClientRegistry } from '../services/client-registry.ts';
 import type { LoginService } from '../services/login-service.ts';
 import type { MeteringService } from '../services/metering-service.ts';
@@ -30,6 +31,8 @@ export interface ApiDeps {
   readonly eventLog: EventLog;
   readonly tls: TlsService;
   readonly device: DeviceFacts;
+  /** The names the device answers to (Host and Origin checks). */
+  readonly names: DeviceNames;
   readonly now: () => number;
   /** Called after a certificate upload, so the HTTPS listener serves the new one. */
   readonly onTlsChange?: () => void;

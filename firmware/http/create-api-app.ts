@@ -11,6 +11,7 @@ import { ApiBuilder, type DenialListener, type RouteDeclaration } from './api-bu
 import type { ApiDeps } from './api-deps.ts';
 import { ApiError, errorResponse, toApiError } from './api-error.ts';
 import type { AppEnv } from './app-env.ts';
+import { hostCheck } from './host-check.ts';
 import { resolvePrincipal } from './principal-middleware.ts';
 import { registerAuthRoutes } from './routes/auth-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
@@ -34,6 +35,7 @@ export function createApiApp(deps: ApiDeps): {
     },
   });
   app.use('*', securityHeaders());
+  app.use('*', hostCheck(deps.names));
   const limitBody = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {
@@ -46,7 +48,7 @@ export function createApiApp(deps: ApiDeps): {
   );
   app.use('/api/*', resolvePrincipal(deps));
 
-  const api = new ApiBuilder(app, denialRecorder(deps));
+  const api = new ApiBuilder(app, deps.names, denialRecorder(deps));
   registerPublicRoutes(api, deps);
   registerAuthRoutes(api, deps);
   registerMeteringRoutes(api, deps);

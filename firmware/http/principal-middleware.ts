@@ -58,8 +58,11 @@ export function resolvePrincipal(deps: {
     const cookieName = sessionCookieName(secure);
     const token = getCookie(c, cookieName);
     if (token !== undefined) {
-      const session = deps.sessions.resolve(token, deps.now(), (slot) =>
-        table.slots[slot] ? (table.epochs[slot] ?? 0) : null,
+      const session = deps.sessions.resolve(
+        token,
+        deps.now(),
+        (slot) => (table.slots[slot] ? (table.epochs[slot] ?? 0) : null),
+        context.interface,
       );
       if (session) {
         c.set('principal', { kind: 'session', actor: deps.security.actorFor(session.slot), session, token });

@@ -105,7 +105,8 @@ export class LoginService {
       throw new AuthError('local-only', `'${username}' may log in at the local display only`);
     }
     const epoch = this.deps.security.state.table.epochs[slot] ?? 0;
-    const opened = this.deps.sessions.create(slot, epoch, ctx.source ?? '', this.deps.now());
+    const scheme = ctx.interface === 'https' ? 'https' : 'http';
+    const opened = this.deps.sessions.create(slot, epoch, ctx.source ?? '', this.deps.now(), scheme);
     this.deps.security.record({
       type: 'login',
       interface: ctx.interface,

@@ -5,7 +5,7 @@
  */
 import type { PasswordVerifier } from '../auth/password-verifier.ts';
 import { isPresetName, normalizePermissions } from '../core/permission-table.ts';
-import { DEFAULT_SECURITY_SETTINGS, type SecuritySettings } from '../core/security-settings.ts';
+import { DEFAULT_SECURITY_SETTINGS, HTTP_MODES, type SecuritySettings } from '../core/security-settings.ts';
 import { SLOT_COUNT } from '../core/slots.ts';
 import type { SlotEntry, UserTable } from '../core/user-table.ts';
 
@@ -132,6 +132,8 @@ function decodeSettings(value: unknown): SecuritySettings {
     whitelist: array(merged.whitelist, 'c.whitelist').map((entry, i) => string(entry, `c.whitelist[${i}]`)),
     tls: merged.tls === 'uploaded' ? 'uploaded' : 'self-signed',
     syslog: { ...DEFAULT_SECURITY_SETTINGS.syslog, ...object(merged.syslog, 'c.syslog') },
+    http: HTTP_MODES.includes(merged.http) ? merged.http : 'on',
+    hostnames: array(merged.hostnames, 'c.hostnames').map((name, i) => string(name, `c.hostnames[${i}]`)),
   };
 }
 

@@ -168,7 +168,14 @@ export function registerAuthRoutes(api: ApiBuilder, deps: ApiDeps): void {
       // The password change ended every session of this user (epoch); this client gets a new one.
       const slot = principal.actor.slot;
       const epoch = deps.security.state.table.epochs[slot] ?? 0;
-      const { token, session } = deps.sessions.create(slot, epoch, c.get('context').source ?? '', deps.now());
+      const ctx = c.get('context');
+      const { token, session } = deps.sessions.create(
+        slot,
+        epoch,
+        ctx.source ?? '',
+        deps.now(),
+        ctx.interface === 'https' ? 'https' : 'http',
+      );
       setSessionCookie(c, token);
       return c.json(
         describePrincipal(deps, { kind: 'session', actor: deps.security.actorFor(slot), session }),
