@@ -211,10 +211,25 @@ async function startServices(
   const listeners = await startHttpListeners(app.fetch, {
     host: options.host,
     httpPort: options.httpPort,
+    httpOpen: security.state.settings.http !== 'off',
     httpsPort: options.httpsPort,
     credentials: () => tls.current(),
     allowed,
   });
+  const applyHttpMode = async () => {
+    const open = security.state.settings.http !== 'off';
+    if (open === (listeners.http !== null) || options.httpPort === null) return;
+    try {
+      await listeners.setHttpOpen(open);
+      hooks.log(
+        open
+          ? `plain HTTP opened on port ${listeners.http}`
+          : 'plain HTTP closed (security setting http: off)',
+      );
+    } catch (error) {
+      hooks.log(`plain HTTP could not be opened again: ${(error as Error).message}`);
+    }
+  };
   cleanups.push(() => listeners.close());
   httpsPort = listeners.https;
   reloadTls = () => listeners.reloadTls();
@@ -250,11 +265,11 @@ async function startServices(
   modbus = controller;
   cleanups.push(() => controller.close());
   await controller.apply();
-  onSecurityChange = () => {
+  onSecurityChange = async () => {
     listeners.enforceWhitelist();
     controller.enforceWhitelist();
-    // Awaited by the change: when the REST answer says Modbus is on, the listener is open.
-    return controller.apply();
+    // Awaited by the change: when the REST answer says Modbus is on (or HTTP off), it is so.
+    await Promise.all([controller.apply(), applyHttpMode()]);
   };
   onConfigChange = () => void controller.apply();
 

@@ -12,6 +12,7 @@ import type { ApiDeps } from './api-deps.ts';
 import { ApiError, errorResponse, toApiError } from './api-error.ts';
 import type { AppEnv } from './app-env.ts';
 import { hostCheck } from './host-check.ts';
+import { httpsOnly } from './https-only.ts';
 import { resolvePrincipal } from './principal-middleware.ts';
 import { registerAuthRoutes } from './routes/auth-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
@@ -34,8 +35,10 @@ export function createApiApp(deps: ApiDeps): {
       if (!result.success) throw validationError(result.error, result.target);
     },
   });
-  app.use('*', securityHeaders());
+  const httpMode = () => deps.security.state.settings.http;
+  app.use('*', securityHeaders({ hsts: () => httpMode() !== 'on' }));
   app.use('*', hostCheck(deps.names));
+  app.use('*', httpsOnly({ mode: httpMode, httpsPort: () => deps.device.ports().https }));
   const limitBody = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {

@@ -1,7 +1,8 @@
 /**
  * The HTTP and HTTPS listeners around the app: the client whitelist applied at accept, TLS 1.2+ with
- * forward-secret AEAD suites only, header/request/idle timeouts and a connection cap, and the
- * certificate swapped in place after an upload.
+ * forward-secret AEAD suites only, header/request/idle timeouts and a connection cap, the certificate
+ * swapped in place after an upload, and plain HTTP closed and opened again live (security setting
+ * `http`: `off` closes the listener).
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -28,7 +29,10 @@ const SERVER_OPTIONS = { connectionsCheckingInterval: 1000 } as const;
 
 export interface HttpListenerOptions {
   readonly host: string;
+  /** The plain-HTTP port (0: any free one); null: never listen on HTTP. */
   readonly httpPort: number | null;
+  /** False: plain HTTP starts closed (`http: off`), to be opened by `setHttpOpen(true)`. Default true. */
+  readonly httpOpen?: boolean;
   readonly httpsPort: number | null;
   readonly credentials: () => TlsCredentials;
   /** Asked for every new connection: false drops it. */
@@ -40,8 +44,14 @@ export interface HttpListenerOptions {
 }
 
 export interface HttpListeners {
+  /** The plain-HTTP port while it listens, else null. */
   readonly http: number | null;
   readonly https: number | null;
+  /**
+   * Opens or closes the plain-HTTP listener (closing ends its connections). It opens on the port it
+   * had before, or the configured one; resolves once the change has taken effect.
+   */
+  setHttpOpen(open: boolean): Promise<void>;
   /** Serves the current credentials to new TLS connections. */
   reloadTls(): void;
   /** Drops open connections the whitelist no longer allows (after it changed). */
@@ -97,11 +107,33 @@ export async function startHttpListeners(
     });
 
   let httpsServer: ReturnType<typeof createHttpsServer> | null = null;
+  let httpServer: Server | null = null;
   let httpPort: number | null = null;
   let httpsPort: number | null = null;
+  /** The port plain HTTP comes back on: the one it had, so bookmarks and firewall rules still fit. */
+  let httpHome = options.httpPort;
+  const openHttp = async () => {
+    if (httpServer !== null || httpHome === null) return;
+    const server = harden(createHttpServer(SERVER_OPTIONS, listener));
+    try {
+      httpPort = await listen(server, httpHome);
+    } catch (error) {
+      servers.splice(servers.indexOf(server), 1);
+      throw error;
+    }
+    httpServer = server;
+    httpHome = httpPort;
+  };
+  const closeHttp = async () => {
+    const server = httpServer;
+    if (server === null) return;
+    httpServer = null;
+    httpPort = null;
+    servers.splice(servers.indexOf(server), 1);
+    await closeServer(server);
+  };
   try {
-    if (options.httpPort !== null)
-      httpPort = await listen(harden(createHttpServer(SERVER_OPTIONS, listener)), options.httpPort);
+    if (options.httpOpen !== false) await openHttp();
     if (options.httpsPort !== null) {
       httpsServer = createHttpsServer(
         { ...SERVER_OPTIONS, ...tlsOptions(), handshakeTimeout: 10_000 },
@@ -119,9 +151,17 @@ export async function startHttpListeners(
     throw error;
   }
 
+  let change = Promise.resolve();
   return {
-    http: httpPort,
+    get http() {
+      return httpPort;
+    },
     https: httpsPort,
+    setHttpOpen: (open) => {
+      // One change at a time, in the order asked.
+      change = change.catch(() => {}).then(() => (open ? openHttp() : closeHttp()));
+      return change;
+    },
     reloadTls: () => httpsServer?.setSecureContext(tlsOptions()),
     enforceWhitelist: () => {
       const allowed = options.allowed();

@@ -1,6 +1,8 @@
 /**
  * Security headers on every response: a CSP under which the device website runs with no inline
- * script, no framing, no sniffing, no referrer, and HSTS when the request came over HTTPS.
+ * script, no framing, no sniffing, no referrer, and HSTS over HTTPS once plain HTTP is no longer served
+ * (security setting `http` is `redirect` or `off`): while it is `on`, HSTS would make browsers refuse the
+ * HTTP address an operator was told to use.
  */
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.ts';
@@ -33,11 +35,11 @@ const STATIC_HEADERS: readonly [string, string][] = [
  * is written, errors included, and node's own header store is far cheaper per request than a fetch
  * `Headers` object.
  */
-export function securityHeaders(): MiddlewareHandler<AppEnv> {
+export function securityHeaders(options: { readonly hsts: () => boolean }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const out = c.env.outgoing;
     for (const [name, value] of STATIC_HEADERS) out.setHeader(name, value);
-    if ((c.env.incoming.socket as { encrypted?: boolean }).encrypted) {
+    if ((c.env.incoming.socket as { encrypted?: boolean }).encrypted && options.hsts()) {
       out.setHeader('Strict-Transport-Security', 'max-age=31536000');
     }
     if (c.req.path.startsWith('/api/')) out.setHeader('Cache-Control', 'no-store');

@@ -13,9 +13,10 @@ import { networkInterfaces, hostname as systemHostname } from 'node:os';
 export interface DeviceNames {
   /**
    * Is `host` (a Host header value, or the host part of an Origin: `name`, `name:port`, `1.2.3.4:80`,
-   * `[::1]:8443`) one of the device's names? `localAddress` is the address the connection arrived on.
+   * `[::1]:8443`) one of the device's names? `localAddress` is the address the connection arrived on;
+   * `configured` replaces the configured names (to ask about a change before it is made).
    */
-  isOwn(host: string | undefined, localAddress?: string): boolean;
+  isOwn(host: string | undefined, localAddress?: string, configured?: readonly string[]): boolean;
 }
 
 export interface DeviceNamesOptions {
@@ -41,28 +42,30 @@ export function createDeviceNames(options: DeviceNamesOptions): DeviceNames {
   let configured = new Set<string>();
 
   return {
-    isOwn(host, localAddress) {
+    isOwn(host, localAddress, configuredNow) {
       const name = hostPart(host);
       if (name === null) return false;
+      const extra = configuredNames(configuredNow ?? options.configured());
       if (isIP(name)) {
         const address = normalizeAddress(name);
         if (localAddress !== undefined && address === normalizeAddress(localAddress)) return true;
-        if (!WILDCARDS.has(bound)) return address === bound || configuredNames().has(address);
-        return (
-          interfaceAddresses().some((a) => normalizeAddress(a) === address) || configuredNames().has(address)
-        );
+        if (extra.has(address)) return true;
+        if (!WILDCARDS.has(bound)) return address === bound;
+        return interfaceAddresses().some((a) => normalizeAddress(a) === address);
       }
-      return builtIn.has(name) || configuredNames().has(name);
+      return builtIn.has(name) || extra.has(name);
     },
   };
 
-  function configuredNames(): Set<string> {
-    const names = options.configured();
-    if (names !== configuredFrom) {
+  /** The configured names as a set, made again only when the settings hold another list. */
+  function configuredNames(names: readonly string[]): Set<string> {
+    if (names === configuredFrom) return configured;
+    const set = new Set(names.map((n) => (isIP(n) ? normalizeAddress(n) : canonicalName(n))));
+    if (names === options.configured()) {
       configuredFrom = names;
-      configured = new Set(names.map((n) => (isIP(n) ? normalizeAddress(n) : canonicalName(n))));
+      configured = set;
     }
-    return configured;
+    return set;
   }
 }
 

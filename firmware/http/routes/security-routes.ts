@@ -6,6 +6,7 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { openSealedPassword } from '../../auth/sealed-secret.ts';
 import { type PresetName, permissionsFromNames, rolePermissions } from '../../core/permission-table.ts';
+import type { HttpMode } from '../../core/security-settings.ts';
 import { parseWhitelistEntry } from '../../core/security-settings-rules.ts';
 import { SLOT_COUNT } from '../../core/slots.ts';
 import { describeEntry, entryAt } from '../../core/user-table.ts';
@@ -86,6 +87,14 @@ const SyslogSchema = z
     description:
       'security events to a syslog collector (RFC 5424 over UDP, or TLS trusting the collector certificate by its SHA-256 fingerprint); off by default',
   });
+const HttpModeSchema = z.enum(['on', 'redirect', 'off']).openapi('HttpMode', {
+  description:
+    "plain HTTP: 'on' (factory), 'redirect' (pages 308 to HTTPS, the API answers https-required), 'off' (listener closed); changed over HTTPS only",
+});
+const HostnamesSchema = z.array(z.string().max(100)).max(8).openapi({
+  description:
+    'names the device answers to besides its IP addresses, localhost and its own host name; any other Host is refused with 421 unknown-host (DNS rebinding)',
+});
 const SecuritySchema = z
   .object({
     passwordMinLength: z.number().int(),
@@ -93,6 +102,8 @@ const SecuritySchema = z
     whitelist: z.array(z.string()),
     apiKeysOverHttp: z.boolean(),
     syslog: SyslogSchema,
+    http: HttpModeSchema,
+    hostnames: HostnamesSchema,
   })
   .openapi('SecuritySettings');
 const SecurityPatchSchema = z
@@ -102,6 +113,8 @@ const SecurityPatchSchema = z
     whitelist: z.array(z.string().max(64)).max(16).optional(),
     apiKeysOverHttp: z.boolean().optional(),
     syslog: SyslogSchema.partial().strict().optional(),
+    http: HttpModeSchema.optional(),
+    hostnames: HostnamesSchema.optional(),
   })
   .strict()
   .openapi('SecurityPatch');
@@ -296,6 +309,8 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       whitelist: [...s.whitelist],
       apiKeysOverHttp: s.communication.apiKeysOverHttp,
       syslog: s.syslog,
+      http: s.http,
+      hostnames: [...s.hostnames],
     };
   };
 
@@ -304,7 +319,8 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
     {
       method: 'get',
       path: '/api/v1/security',
-      summary: 'Security settings: client whitelist, lockout policy, password length, API keys over HTTP',
+      summary:
+        'Security settings: client whitelist, lockout policy, password length, API keys over HTTP, plain HTTP, host names',
       responses: { 200: jsonResponse(SecuritySchema, 'Security settings') },
     },
     (c) => c.json(currentSecurity(), 200),
@@ -322,23 +338,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
     async (c) => {
       const patch = c.req.valid('json');
       const current = security.state.settings;
-      const source = c.get('context').source;
-      const wellFormed = patch.whitelist?.every((entry) => parseWhitelistEntry(entry) !== null) ?? false;
-      if (
-        wellFormed &&
-        patch.whitelist &&
-        patch.whitelist.length > 0 &&
-        !createAddressFilter(patch.whitelist)(source)
-      ) {
-        throw new ApiError(
-          409,
-          'whitelist-excludes-you',
-          `this whitelist would drop your own connection from ${source}`,
-          {
-            field: 'whitelist',
-          },
-        );
-      }
+      refuseSelfLockout(c, patch, deps);
       await security.updateSettings(
         c.get('principal').actor,
         {
@@ -351,6 +351,8 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
             apiKeysOverHttp: patch.apiKeysOverHttp ?? current.communication.apiKeysOverHttp,
           },
           syslog: { ...current.syslog, ...patch.syslog },
+          http: patch.http ?? current.http,
+          hostnames: patch.hostnames ?? current.hostnames,
         },
         c.get('context'),
       );
@@ -456,4 +458,54 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       return c.json({ ca }, 200);
     },
   );
+}
+
+/**
+ * A change that would cut off the administrator making it is refused (409) rather than stored: a
+ * whitelist without their address, plain HTTP switched away while they use it (or with no HTTPS to go
+ * to), host names without the one they reached the device by.
+ */
+function refuseSelfLockout(
+  c: Context<AppEnv>,
+  patch: { whitelist?: string[]; http?: HttpMode; hostnames?: string[] },
+  deps: ApiDeps,
+): void {
+  const { source, interface: iface } = c.get('context');
+  const wellFormed = patch.whitelist?.every((entry) => parseWhitelistEntry(entry) !== null) ?? false;
+  if (
+    wellFormed &&
+    patch.whitelist &&
+    patch.whitelist.length > 0 &&
+    !createAddressFilter(patch.whitelist)(source)
+  ) {
+    throw new ApiError(
+      409,
+      'whitelist-excludes-you',
+      `this whitelist would drop your own connection from ${source}`,
+      {
+        field: 'whitelist',
+      },
+    );
+  }
+  if (patch.http !== undefined && patch.http !== 'on') {
+    if (iface !== 'https') {
+      throw new ApiError(
+        409,
+        'http-excludes-you',
+        `you are connected over plain HTTP: connect over HTTPS to set http to '${patch.http}'`,
+        { field: 'http' },
+      );
+    }
+  }
+  if (patch.hostnames !== undefined) {
+    const host = c.req.header('host');
+    if (!deps.names.isOwn(host, c.env.incoming.socket.localAddress, patch.hostnames)) {
+      throw new ApiError(
+        409,
+        'hostnames-exclude-you',
+        `you reached the device as '${host}': keep that name in hostnames or connect by another of its names`,
+        { field: 'hostnames' },
+      );
+    }
+  }
 }

@@ -257,7 +257,7 @@ describe('client whitelist and TLS', () => {
       assert.ok('error' in cbc, 'a CBC-only TLS 1.2 client is refused');
     });
 
-    it('HSTS on HTTPS responses only; CSP, X-Frame-Options and nosniff on every response, errors included', async () => {
+    it('HSTS on HTTPS responses once plain HTTP is no longer served; CSP, X-Frame-Options and nosniff on every response, errors included', async () => {
       const requests: [string, string, unknown, number][] = [
         ['GET', '/api/v1/info', undefined, 200],
         ['GET', '/api/v1/nope', undefined, 404],
@@ -268,7 +268,7 @@ describe('client whitelist and TLS', () => {
         ['POST', '/api/v1/auth/challenge', '{"username":', 400],
         ['POST', '/api/v1/auth/challenge', { username: 'x'.repeat(70_000) }, 413],
       ];
-      for (const transport of ['http', 'https'] as const) {
+      const check = async (transport: 'http' | 'https', hsts: boolean) => {
         const client = transport === 'http' ? fx.http() : fx.https();
         for (const [method, path, body, status] of requests) {
           const what = `${transport} ${method} ${path}`;
@@ -279,10 +279,18 @@ describe('client whitelist and TLS', () => {
           assert.match(String(h['content-security-policy']), /frame-ancestors 'none'/, what);
           assert.equal(h['x-frame-options'], 'DENY', what);
           assert.equal(h['x-content-type-options'], 'nosniff', what);
-          if (transport === 'https')
-            assert.match(String(h['strict-transport-security']), /^max-age=\d{7,}/, what);
+          if (hsts) assert.match(String(h['strict-transport-security']), /^max-age=\d{7,}/, what);
           else assert.equal(h['strict-transport-security'], undefined, what);
         }
+      };
+      // While plain HTTP is on (factory), HSTS would make browsers refuse the HTTP address: none.
+      await check('http', false);
+      await check('https', false);
+      assert.equal((await fx.admin.request('PATCH', '/api/v1/security', { http: 'redirect' })).status, 200);
+      try {
+        await check('https', true);
+      } finally {
+        assert.equal((await fx.admin.request('PATCH', '/api/v1/security', { http: 'on' })).status, 200);
       }
     });
 
