@@ -19,8 +19,18 @@ import {
   presetPermissions,
   rolePermissions,
 } from '../core/permission-table.ts';
-import { DEFAULT_SECURITY_SETTINGS, type SecuritySettings } from '../core/security-settings.ts';
-import { parseWhitelistEntry, validateSecuritySettings } from '../core/security-settings-rules.ts';
+import {
+  DEFAULT_SECURITY_SETTINGS,
+  HTTP_MODES,
+  type HttpMode,
+  type SecuritySettings,
+} from '../core/security-settings.ts';
+import {
+  HTTP_MODE_RULE,
+  hostnameProblem,
+  parseWhitelistEntry,
+  validateSecuritySettings,
+} from '../core/security-settings-rules.ts';
 import {
   ADMIN_SLOT,
   ANONYMOUS_SLOT,
@@ -259,6 +269,20 @@ function commissioningSchema(minLength: number) {
       .optional(),
     passwordMinLength: z.number().int().optional(),
     lockout: LockoutSchema.optional(),
+    http: z
+      .string()
+      .superRefine((mode, ctx) => {
+        if (!HTTP_MODES.includes(mode as HttpMode)) ctx.addIssue({ code: 'custom', message: HTTP_MODE_RULE });
+      })
+      .optional(),
+    hostnames: z
+      .array(
+        z.string().superRefine((name, ctx) => {
+          const problem = hostnameProblem(name);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      )
+      .optional(),
   });
 }
 
@@ -360,6 +384,8 @@ function mergedSettings(file: CommissioningFile): SecuritySettings {
     passwordMinLength: file.passwordMinLength ?? defaults.passwordMinLength,
     lockout: { ...defaults.lockout, ...file.lockout },
     whitelist: file.whitelist ?? defaults.whitelist,
+    http: (file.http as HttpMode | undefined) ?? defaults.http,
+    hostnames: file.hostnames ?? defaults.hostnames,
     communication: {
       ...defaults.communication,
       modbusTcp: file.modbus?.tcp ?? defaults.communication.modbusTcp,

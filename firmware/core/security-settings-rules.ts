@@ -67,6 +67,15 @@ export function validateSecuritySettings(settings: SecuritySettings, table: User
   return settings;
 }
 
+export const HTTP_MODE_RULE = "must be 'on', 'redirect' or 'off'";
+
+/** Why `name` cannot be one of the device's configured host names, or null when it can. */
+export function hostnameProblem(name: string): string | null {
+  return name.length > MAX_HOSTNAME_LENGTH || (!isIP(name) && !HOST_NAME.test(name))
+    ? `'${name}' is not a host name (letters, digits, '-' and '.', at most ${MAX_HOSTNAME_LENGTH}) or an IP address`
+    : null;
+}
+
 /** `a.b.c.d`, `a.b.c.d/n`, an IPv6 address or `v6/n`; null when malformed. */
 export function parseWhitelistEntry(
   entry: string,

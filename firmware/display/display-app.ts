@@ -679,6 +679,10 @@ export class DisplayApp implements DisplayScreen {
           this.deps.metering.updateConfig(actor, changes.config, CONTEXT);
         if (Object.keys(changes.communication).length > 0)
           await this.deps.security.updateCommunication(actor, changes.communication, CONTEXT);
+        if (Object.keys(changes.security).length > 0) {
+          const settings = this.deps.security.state.settings;
+          await this.deps.security.updateSettings(actor, { ...settings, ...changes.security }, CONTEXT);
+        }
         return { kind: 'message', title: 'SETTINGS', text: 'Changes stored', next };
       },
       () => next,
@@ -779,6 +783,7 @@ export class DisplayApp implements DisplayScreen {
     return {
       config: this.deps.metering.config,
       communication: this.deps.security.state.settings.communication,
+      http: this.deps.security.state.settings.http,
     };
   }
 

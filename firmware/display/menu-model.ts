@@ -12,7 +12,12 @@ import {
   type PermissionSet,
   permissionBit,
 } from '../core/permission-table.ts';
-import type { CommunicationSettings } from '../core/security-settings.ts';
+import {
+  type CommunicationSettings,
+  HTTP_MODES,
+  type HttpMode,
+  type SecuritySettings,
+} from '../core/security-settings.ts';
 
 /** Who the display acts for: `localgui`, or the user logged in at the display. */
 export interface DisplayPrincipal {
@@ -37,8 +42,8 @@ export const MEASUREMENT_IMAGES: readonly MeasurementImage[] = [
   { id: 'energy', title: 'ENERGY METERS', requires: 'meters.read' },
 ];
 
-export type SettingId = 'vtRatio' | 'ctRatio' | 'wordOrder' | 'unitId' | 'modbusTcp' | 'modbusRtu';
-export type SettingValue = number | WordOrder | boolean;
+export type SettingId = 'vtRatio' | 'ctRatio' | 'wordOrder' | 'unitId' | 'modbusTcp' | 'modbusRtu' | 'http';
+export type SettingValue = number | WordOrder | boolean | HttpMode;
 
 export type SettingField =
   | {
@@ -50,7 +55,7 @@ export type SettingField =
       readonly digits: number;
     }
   | {
-      readonly id: 'wordOrder' | 'modbusTcp' | 'modbusRtu';
+      readonly id: 'wordOrder' | 'modbusTcp' | 'modbusRtu' | 'http';
       readonly kind: 'choice';
       readonly options: readonly { readonly value: SettingValue; readonly label: string }[];
     };
@@ -122,6 +127,19 @@ export const MAIN_MENU: readonly MenuItem[] = [
       setting('Unit id', { id: 'unitId', kind: 'number', min: 1, max: 247, digits: 3 }),
       setting('Modbus TCP', { id: 'modbusTcp', kind: 'choice', options: ON_OFF }),
       setting('Modbus RTU', { id: 'modbusRtu', kind: 'choice', options: ON_OFF }),
+      // A security setting: seen with security.read, changed with security.write. Set here it can cut
+      // off no one: the operator at the display is not on HTTP.
+      {
+        id: 'settings.http',
+        label: 'Plain HTTP',
+        requires: 'security.read',
+        edit: 'security.write',
+        setting: {
+          id: 'http',
+          kind: 'choice',
+          options: HTTP_MODES.map((mode) => ({ value: mode, label: mode })),
+        },
+      },
     ],
   },
   {
@@ -189,6 +207,7 @@ function allows(principal: DisplayPrincipal, permission: PermissionName): boolea
 export interface SettingsView {
   readonly config: DeviceConfig;
   readonly communication: CommunicationSettings;
+  readonly http: HttpMode;
 }
 
 export function settingValue(id: SettingId, view: SettingsView): SettingValue {
@@ -201,6 +220,8 @@ export function settingValue(id: SettingId, view: SettingsView): SettingValue {
     case 'modbusTcp':
     case 'modbusRtu':
       return view.communication[id];
+    case 'http':
+      return view.http;
   }
 }
 
@@ -214,12 +235,15 @@ export function formatSetting(field: SettingField, value: SettingValue): string 
 export function splitChanges(changes: ReadonlyMap<SettingId, SettingValue>): {
   config: Partial<Pick<DeviceConfig, 'vtRatio' | 'ctRatio' | 'wordOrder' | 'unitId'>>;
   communication: Partial<Pick<CommunicationSettings, 'modbusTcp' | 'modbusRtu'>>;
+  security: Partial<Pick<SecuritySettings, 'http'>>;
 } {
   const config: Record<string, SettingValue> = {};
   const communication: Record<string, SettingValue> = {};
+  const security: Record<string, SettingValue> = {};
   for (const [id, value] of changes) {
     if (id === 'modbusTcp' || id === 'modbusRtu') communication[id] = value;
+    else if (id === 'http') security[id] = value;
     else config[id] = value;
   }
-  return { config, communication };
+  return { config, communication, security };
 }

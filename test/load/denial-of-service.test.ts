@@ -61,7 +61,7 @@ describe('denial-of-service limits of the device', () => {
   it('slowloris: an HTTP client trickling its headers is closed once they are 10 s overdue', async () => {
     const { socket, closed } = await open(fx.device.ready.http as number, '127.0.0.7');
     sockets.push(socket);
-    socket.write('GET /api/v1/info HTTP/1.1\r\nHost: x\r\n');
+    socket.write('GET /api/v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     let lines = 0;
     const trickle = setInterval(() => socket.writable && socket.write(`X-Slow-${lines++}: a\r\n`), 500);
     try {

@@ -141,7 +141,7 @@ describe('client whitelist and TLS', () => {
           localAddress: '127.0.0.2',
         });
         let data = '';
-        socket.on('connect', () => socket.write('GET /api/v1/info HTTP/1.1\r\nHost: x\r\n\r\n'));
+        socket.on('connect', () => socket.write('GET /api/v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
         socket.on('data', (chunk: Buffer) => {
           data += chunk.toString();
         });
@@ -173,7 +173,7 @@ describe('client whitelist and TLS', () => {
         socket.on('close', () => resolve(true));
         setTimeout(() => resolve(false), 4_000);
       });
-      socket.write('GET /api/v1/info HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+      socket.write('GET /api/v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n');
       assert.match(await firstAnswer, /^HTTP\/1\.1 200/);
       await setWhitelist(['127.0.0.1']);
       // Well before the 5 s keep-alive timeout would have closed it anyway.

@@ -144,6 +144,16 @@ describe('commissioning file: a valid file becomes a plan', () => {
     assert.ok(result.users.length > 0 && result.apiKeys.length > 0);
   });
 
+  it('takes plain HTTP and the host names into the security settings', () => {
+    const result = plan('version: 1\nhttp: off\nhostnames: [meter-17.plant.example, 192.0.2.17]\n');
+    assert.equal(result.settings.http, 'off');
+    assert.deepEqual(result.settings.hostnames, ['meter-17.plant.example', '192.0.2.17']);
+    assert.deepEqual(errors('version: 1\nhttp: sometimes\nhostnames: [ok.example, "bad name"]\n'), [
+      "commissioning.yaml:2: http: must be 'on', 'redirect' or 'off'",
+      "commissioning.yaml:3: hostnames[1]: 'bad name' is not a host name (letters, digits, '-' and '.', at most 100) or an IP address",
+    ]);
+  });
+
   it('accepts the example in docs/operations.md (Provisioning)', () => {
     const operations = readFileSync(join(DOCS, 'operations.md'), 'utf8');
     const section = operations.slice(operations.indexOf('## Provisioning'));

@@ -14,6 +14,7 @@ import {
 } from '../../../firmware/auth/password-verifier.ts';
 import { ALL_PERMISSIONS } from '../../../firmware/core/permission-table.ts';
 import { DEFAULT_SECURITY_SETTINGS } from '../../../firmware/core/security-settings.ts';
+import { hostnameProblem } from '../../../firmware/core/security-settings-rules.ts';
 import { ADMIN_SLOT, SLOT_COUNT } from '../../../firmware/core/slots.ts';
 import {
   ANONYMOUS_DEFAULT,
@@ -184,7 +185,7 @@ describe('SecureStore: boot and commit', () => {
     assert.deepEqual([...keyFiles(data).keys()].sort(), ['rollback.counter', 'root.key']);
   });
 
-  it('a full table (5 entries with 32-character names, 16 IPv6 CIDRs) fits one 4 KiB block', async (t) => {
+  it('a full table (5 entries with 32-character names, 16 IPv6 CIDRs, 8 host names of 100 characters) fits one 4 KiB block', async (t) => {
     const data = tempDataDir(t);
     const first = await bootNormal(data);
     let state = withNewAdminPassword(first.store.state);
@@ -221,9 +222,14 @@ describe('SecureStore: boot and commit', () => {
       settings: {
         ...state.settings,
         whitelist,
+        hostnames: Array.from({ length: 8 }, (_, i) => `${'h'.repeat(61)}.${'p'.repeat(37)}${i}`),
         communication: { ...state.settings.communication, modbusTcp: true, modbusSlot: 7 },
       },
     };
+    assert.ok(
+      state.settings.hostnames.every((n) => n.length === 100 && hostnameProblem(n) === null),
+      'host names of the longest form',
+    );
     assert.ok(
       state.table.slots.every((entry) => entry !== null),
       'the table is not full',
