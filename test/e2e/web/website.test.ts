@@ -317,6 +317,37 @@ describe('device website in chromium', () => {
     assert.deepEqual(await navLinks(page), ['Account', 'Dashboard']);
   });
 
+  it('security: plain HTTP is switched to redirect over HTTPS (not over HTTP), and an HTTP visitor lands on HTTPS', async () => {
+    const overHttp = await open(`${httpUrl}/`);
+    await logIn(overHttp, 'admin', ADMIN_PASSWORD);
+    await overHttp.goto(`${httpUrl}/#/security`);
+    await overHttp.getByText('open this page over HTTPS to change this').waitFor();
+    assert.equal(await overHttp.locator('select[name="http"]').isDisabled(), true);
+
+    const page = await open(`${httpsUrl}/`);
+    await logIn(page, 'admin', ADMIN_PASSWORD);
+    await page.goto(`${httpsUrl}/#/security`);
+    await page.locator('select[name="http"]').selectOption('redirect');
+    await page.getByLabel('Host names of this device, one per line').fill('meter-17.plant.example');
+    await page.getByRole('button', { name: 'Save security settings' }).click();
+    await page.getByText('Saved.').waitFor();
+    const settings = await page.evaluate(async () => (await fetch('/api/v1/security')).json());
+    assert.equal(settings.http, 'redirect');
+    assert.deepEqual(settings.hostnames, ['meter-17.plant.example']);
+    await screenshot(page, 'security-http-redirect');
+    try {
+      const visitor = await open(`${httpUrl}/`);
+      assert.ok(visitor.url().startsWith(`${httpsUrl}/`), visitor.url());
+      await heading(visitor, 'Measurements').waitFor();
+    } finally {
+      await page.locator('select[name="http"]').selectOption('on');
+      await page.getByRole('button', { name: 'Save security settings' }).click();
+      await waitUntil(
+        async () => (await page.evaluate(async () => (await fetch('/api/v1/security')).json())).http === 'on',
+      );
+    }
+  });
+
   it('no typed password appears in any request the browsers sent', () => {
     const logins = sent.filter((r) => r.url.endsWith('/api/v1/auth/login') && r.body.includes('signature'));
     assert.ok(logins.length >= 8, `the recorder saw the logins (${logins.length})`);

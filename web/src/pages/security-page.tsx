@@ -1,14 +1,38 @@
-/** Security settings: client whitelist, lockout policy, password length, API keys over HTTP. */
+/**
+ * Security settings: web access (plain HTTP, the device's host names), client whitelist, lockout
+ * policy, password length, API keys over HTTP.
+ */
 import { allowed, call, ROUTES } from '../api.ts';
 import { useSession } from '../session.ts';
-import { Field, Input, Loading, Section, Submit, Toggle, useAction, useForm, useLoad } from '../ui.tsx';
+import {
+  Field,
+  Input,
+  Loading,
+  Section,
+  Select,
+  Submit,
+  Toggle,
+  useAction,
+  useForm,
+  useLoad,
+} from '../ui.tsx';
 
 interface Security {
   passwordMinLength: number;
   lockout: Record<string, number>;
   whitelist: string[];
   apiKeysOverHttp: boolean;
+  http: 'on' | 'redirect' | 'off';
+  hostnames: string[];
 }
+
+const HTTP_MODES: [string, string][] = [
+  ['on', 'On: pages and API over plain HTTP too'],
+  ['redirect', 'Redirect: pages go to HTTPS, the API answers over HTTPS only'],
+  ['off', 'Off: plain HTTP is closed'],
+];
+
+const lines = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 
 const LOCKOUT: [string, string, string][] = [
   ['delayAfterFailures', 'Slow down after this many failures', 'per user name and address'],
@@ -24,7 +48,13 @@ const LOCKOUT: [string, string, string][] = [
 
 function SecurityForm(props: { settings: Security; onSaved(settings: Security): void }) {
   const { me } = useSession();
-  const form = useForm({ ...props.settings, whitelist: props.settings.whitelist.join('\n') });
+  const form = useForm({
+    ...props.settings,
+    whitelist: props.settings.whitelist.join('\n'),
+    hostnames: props.settings.hostnames.join('\n'),
+  });
+  // Over plain HTTP the device refuses to switch HTTP away (it would cut this page off): say so here.
+  const overHttp = location.protocol === 'http:';
   const action = useAction();
   const editable = allowed(me, ROUTES.changeSecurity.requires);
   const bound = { form, action };
@@ -33,7 +63,11 @@ function SecurityForm(props: { settings: Security; onSaved(settings: Security): 
       aria-label="Security settings"
       onSubmit={async (e) => {
         e.preventDefault();
-        const body = { ...form.value, whitelist: form.value.whitelist.split(/[\s,]+/).filter(Boolean) };
+        const body = {
+          ...form.value,
+          whitelist: lines(form.value.whitelist),
+          hostnames: lines(form.value.hostnames),
+        };
         await action.run(
           async () => props.onSaved(await call<Security>(ROUTES.changeSecurity, { body })),
           'Saved.',
@@ -41,6 +75,32 @@ function SecurityForm(props: { settings: Security; onSaved(settings: Security): 
       }}
     >
       <fieldset disabled={!editable} class="grid">
+        <Section title="Web access">
+          <Select
+            {...bound}
+            path="http"
+            label="Plain HTTP"
+            options={HTTP_MODES}
+            disabled={!editable || overHttp}
+            hint={
+              overHttp
+                ? 'You are connected over plain HTTP: open this page over HTTPS to change this.'
+                : 'Redirect or off also tells browsers to use HTTPS only from now on (HSTS).'
+            }
+          />
+          <Field
+            label="Host names of this device, one per line"
+            error={action.on('hostnames')}
+            hint="The names people type in the browser (meter-17.plant.example). Its IP addresses and localhost always work; any other name is refused, so a web page cannot reach the device under a name of its own. At most 8."
+          >
+            <textarea
+              name="hostnames"
+              rows={3}
+              value={form.value.hostnames}
+              onInput={(e) => form.set('hostnames', e.currentTarget.value)}
+            />
+          </Field>
+        </Section>
         <Section title="Client whitelist">
           <Field
             label="Allowed client addresses, one per line"
@@ -78,7 +138,7 @@ function SecurityForm(props: { settings: Security; onSaved(settings: Security): 
           action={action}
           label="Save security settings"
           busy="Saving…"
-          fields={['whitelist', 'lockout', 'passwordMinLength']}
+          fields={['whitelist', 'hostnames', 'http', 'lockout', 'passwordMinLength']}
         />
       ) : (
         <p class="muted">Read only: changing security settings needs security.write.</p>
