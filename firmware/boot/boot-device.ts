@@ -9,6 +9,7 @@ import { deriveDeviceIdentity } from '../auth/device-identity.ts';
 import { LoginChallenges } from '../auth/login-challenges.ts';
 import { LoginThrottle as DisplayThrottle, LoginThrottle } from '../auth/login-throttle.ts';
 import { SessionStore } from '../auth/session-store.ts';
+import { StaleNonceLimit } from '../auth/stale-nonce-limit.ts';
 import { DisplayApp, type DisplayScreen } from '../display/display-app.ts';
 import { SafeModeDisplay } from '../display/safe-mode-display.ts';
 import type { RouteDeclaration } from '../http/api-builder.ts';
@@ -154,6 +155,7 @@ async function startServices(
     security,
     challenges: new LoginChallenges(sessionKey),
     throttle: new LoginThrottle(() => security.state.settings.lockout),
+    staleNonces: new StaleNonceLimit(),
     sessions,
     identity,
     decoyKey: sessionKey,

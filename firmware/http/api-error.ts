@@ -55,6 +55,7 @@ const AUTH_STATUS = {
 const REGISTRY_STATUS: Record<RegistryErrorCode, ContentfulStatusCode> = {
   'registry-closed': 423,
   'registry-full': 429,
+  'registry-source-full': 429,
   'rate-limited': 429,
   'request-denied': 403,
   'not-found': 404,
@@ -75,7 +76,9 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof RegistryError) {
     return new ApiError(REGISTRY_STATUS[error.code], error.code, error.message, {
-      retryAfterMs: error.retryAfterMs ?? (error.code === 'registry-full' ? 10_000 : undefined),
+      retryAfterMs:
+        error.retryAfterMs ??
+        (error.code === 'registry-full' || error.code === 'registry-source-full' ? 10_000 : undefined),
     });
   }
   if (error instanceof HTTPException) {

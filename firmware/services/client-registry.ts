@@ -3,7 +3,8 @@
  * with security.write opens it for 5 minutes; a SCADA application asks with a name and an X25519 public
  * key; the admin compares the key's fingerprint with what the application shows and allows (an API-key
  * slot with a preset is created, and the key is handed over once, sealed to the application's public
- * key) or denies. Requests are bounded, rate-limited per source and logged. Time comes from `now`.
+ * key) or denies. Requests are bounded (in all and per source), rate-limited per source and logged.
+ * Time comes from `now`.
  */
 import { randomBytes } from 'node:crypto';
 import { toBase64Url } from '../auth/encoding.ts';
@@ -20,6 +21,8 @@ import type { SecurityService } from './security-service.ts';
 export const REGISTRY_WINDOW_MS = 5 * 60_000;
 /** Pending requests at most; more are refused until some are decided. */
 export const MAX_PENDING_REQUESTS = 8;
+/** Pending requests per source address: one source cannot take every place. */
+export const MAX_PENDING_PER_SOURCE = 2;
 /** An allowed key not yet collected, or a denial not yet seen, is kept this long. */
 export const VERDICT_TTL_MS = 10 * 60_000;
 /** Requests and polls per source: a burst of this many… */
@@ -32,6 +35,7 @@ const MAX_SOURCES = 1024;
 export type RegistryErrorCode =
   | 'registry-closed'
   | 'registry-full'
+  | 'registry-source-full'
   | 'rate-limited'
   | 'request-denied'
   | 'not-found';
@@ -144,7 +148,15 @@ export class ClientRegistry {
       );
     }
     const checkedName = checkUsername(name);
-    if ([...this.requests.values()].filter((r) => r.verdict === null).length >= MAX_PENDING_REQUESTS) {
+    const pending = [...this.requests.values()].filter((r) => r.verdict === null);
+    if (pending.filter((r) => r.source === (ctx.source ?? '')).length >= MAX_PENDING_PER_SOURCE) {
+      this.refuse(ctx, 'registry-source-full');
+      throw new RegistryError(
+        'registry-source-full',
+        `${MAX_PENDING_PER_SOURCE} requests from this address are pending already: wait for a decision`,
+      );
+    }
+    if (pending.length >= MAX_PENDING_REQUESTS) {
       this.refuse(ctx, 'registry-full');
       throw new RegistryError(
         'registry-full',

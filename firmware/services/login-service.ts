@@ -1,7 +1,8 @@
 /**
  * The login protocol of docs/auth-protocol.md, device side: challenges, signature checks against the
  * stored verifier, brute-force throttling, sessions. Unknown names, standard users and API-key labels
- * get a decoy salt and a decoy key, so every failure takes the same path and gives the same answer.
+ * get a decoy salt and a decoy key, so every failure takes the same path, does the same work (one
+ * signature check) and gives the same answer. A stale nonce is refused before any of that.
  */
 import { createHmac } from 'node:crypto';
 import { type ProofPurpose, proofMessage } from '../auth/auth-messages.ts';
@@ -15,6 +16,7 @@ import {
   verifySignature,
 } from '../auth/password-verifier.ts';
 import type { Session, SessionStore } from '../auth/session-store.ts';
+import type { StaleNonceLimit } from '../auth/stale-nonce-limit.ts';
 import { findSlotByName, type UserEntry } from '../core/user-table.ts';
 import type { RequestContext } from './request-context.ts';
 import type { SecurityService } from './security-service.ts';
@@ -51,15 +53,37 @@ export interface LoginDeps {
   readonly security: SecurityService;
   readonly challenges: LoginChallenges;
   readonly throttle: LoginThrottle;
+  /** Logins with stale or unknown nonces per source; beyond its bound, 429 for the source. */
+  readonly staleNonces: StaleNonceLimit;
   readonly sessions: SessionStore;
   readonly identity: DeviceIdentity;
   /** Keys the decoy salts and public keys of names without a verifier. */
   readonly decoyKey: Uint8Array;
   readonly now: () => number;
+  /** The Ed25519 operations (default: password-verifier.ts), injectable so a test can count them. */
+  readonly crypto?: LoginCrypto;
+}
+
+/** The expensive operations of a login check: what must cost the same for every name. */
+export interface LoginCrypto {
+  readonly verifySignature: typeof verifySignature;
+  readonly publicKeyFromSeed: typeof publicKeyFromSeed;
 }
 
 export class LoginService {
-  constructor(private readonly deps: LoginDeps) {}
+  private readonly crypto: LoginCrypto;
+  /**
+   * The key every name without a verifier is checked against: made once, so that such a name costs
+   * one signature check like a real user (deriving a key per name cost ~0.5–1 ms more: a timing
+   * oracle for which names exist). Nobody knows its seed, so no signature ever verifies against it.
+   */
+  private readonly decoyPublicKey: Uint8Array;
+
+  constructor(private readonly deps: LoginDeps) {
+    this.crypto = deps.crypto ?? { verifySignature, publicKeyFromSeed };
+    const seed = createHmac('sha256', deps.decoyKey).update('key\ndecoy').digest();
+    this.decoyPublicKey = this.crypto.publicKeyFromSeed(new Uint8Array(seed));
+  }
 
   /** The device key's secret half, for opening sealed passwords. */
   get deviceSecretKey(): Uint8Array {
@@ -67,12 +91,14 @@ export class LoginService {
   }
 
   /** Step 1: a nonce and the user's KDF parameters (decoys for a name without a password). */
-  challenge(username: string): Challenge {
-    const { nonce, expiresAt } = this.deps.challenges.issue(username, this.deps.now());
+  challenge(username: string, ctx: RequestContext): Challenge {
+    const { nonce, expiresAt } = this.deps.challenges.issue(username, ctx.source ?? '', this.deps.now());
     const user = this.userNamed(username);
+    // Computed for every name, used for those without a verifier: the same work either way.
+    const decoySalt = this.deps.challenges.decoySalt(username);
     return {
       nonce,
-      salt: user ? user.entry.verifier.salt : this.deps.challenges.decoySalt(username),
+      salt: user ? user.entry.verifier.salt : decoySalt,
       kdf: 'pbkdf2-sha256',
       iterations: user ? user.entry.verifier.iterations : DEFAULT_KDF_ITERATIONS,
       expiresAt,
@@ -130,10 +156,26 @@ export class LoginService {
   ): number {
     const now = this.deps.now();
     const source = ctx.source ?? '';
+    const type = purpose === 'login' ? 'login' : 'password.proof';
+    const flooding = this.deps.staleNonces.retryAfterMs(source, now);
+    if (flooding > 0) {
+      this.deps.security.record({
+        type,
+        interface: ctx.interface,
+        source: ctx.source,
+        result: 'denied',
+        detail: 'too many stale nonces',
+      });
+      throw new AuthError(
+        'rate-limited',
+        'too many logins with stale or unknown nonces from this address: wait before trying again',
+        flooding,
+      );
+    }
     const verdict = this.deps.throttle.check(username, source, now);
     if (!verdict.allowed) {
       this.deps.security.record({
-        type: purpose === 'login' ? 'login' : 'password.proof',
+        type,
         interface: ctx.interface,
         source: ctx.source,
         result: 'denied',
@@ -147,16 +189,13 @@ export class LoginService {
             verdict.retryAfterMs,
           );
     }
-    const user = this.userNamed(username);
-    // One signature check on every path, against the real or a decoy key: the same work either way.
-    const publicKey = user ? user.entry.verifier.publicKey : this.decoyPublicKey(username);
-    const fresh = this.deps.challenges.consume(nonce, username, now);
-    const valid = verifySignature(publicKey, proofMessage(purpose, username, nonce), signature);
-    if (!fresh) {
-      // No fresh nonce, no guess: a stale or unknown nonce proves nothing about the password, so it does
-      // not count as a failure (else flooding challenges to evict a user's nonce would lock them out).
+    if (!this.deps.challenges.consume(nonce, username, now)) {
+      // No fresh nonce, no guess: a stale or unknown nonce proves nothing about the password, so it is
+      // refused before the name is even looked up and does not count as a failure (else flooding
+      // challenges to evict a user's nonce would lock them out); it counts against the source instead.
+      this.deps.staleNonces.hit(source, now);
       this.deps.security.record({
-        type: purpose === 'login' ? 'login' : 'password.proof',
+        type,
         interface: ctx.interface,
         source: ctx.source,
         result: 'failed',
@@ -167,25 +206,25 @@ export class LoginService {
         'the challenge expired or was already used: ask for a new one',
       );
     }
+    const user = this.userNamed(username);
+    // One signature check on every path, against the real or the decoy key: the same work either way.
+    const publicKey = user ? user.entry.verifier.publicKey : this.decoyPublicKey;
+    const valid = this.crypto.verifySignature(publicKey, proofMessage(purpose, username, nonce), signature);
     if (!(user && valid)) {
       const next = this.deps.throttle.fail(username, source, now);
       this.deps.security.record({
-        type: purpose === 'login' ? 'login' : 'password.proof',
+        type,
         interface: ctx.interface,
         source: ctx.source,
         slot: user?.slot,
         result: 'failed',
-        detail: [
-          user ? undefined : 'no such user',
-          fresh ? undefined : 'stale nonce',
-          next.allowed ? undefined : next.reason,
-        ]
+        detail: [user ? undefined : 'no such user', next.allowed ? undefined : next.reason]
           .filter(Boolean)
           .join(', '),
       });
       throw new AuthError('invalid-credentials', 'wrong username or password');
     }
-    this.deps.throttle.succeed(username, source);
+    this.deps.throttle.succeed(username, source, now);
     return user.slot;
   }
 
@@ -228,7 +267,7 @@ export class LoginService {
       });
       throw new AuthError('invalid-credentials', 'wrong username or password');
     }
-    throttle.succeed(username, source);
+    throttle.succeed(username, source, this.deps.now());
     if (purpose === 'login') this.deps.security.record({ ...event, slot: user.slot, result: 'ok' });
     return user.slot;
   }
@@ -249,10 +288,5 @@ export class LoginService {
     const slot = findSlotByName(table, username);
     const entry = slot === null ? null : table.slots[slot];
     return slot !== null && entry?.type === 'user' ? { slot, entry } : null;
-  }
-
-  private decoyPublicKey(username: string): Uint8Array {
-    const seed = createHmac('sha256', this.deps.decoyKey).update(`key\n${username}`).digest();
-    return publicKeyFromSeed(new Uint8Array(seed));
   }
 }

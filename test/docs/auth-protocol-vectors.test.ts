@@ -12,7 +12,11 @@ import { describe, it } from 'node:test';
 import nacl from 'tweetnacl';
 import { proofMessage } from '../../firmware/auth/auth-messages.ts';
 import { fromBase64Url, toBase64Url } from '../../firmware/auth/encoding.ts';
-import { CHALLENGE_TTL_MS, MAX_OPEN_CHALLENGES } from '../../firmware/auth/login-challenges.ts';
+import {
+  CHALLENGE_TTL_MS,
+  MAX_CHALLENGES_PER_SOURCE,
+  MAX_OPEN_CHALLENGES,
+} from '../../firmware/auth/login-challenges.ts';
 import {
   createVerifier,
   DEFAULT_KDF_ITERATIONS,
@@ -250,6 +254,7 @@ describe('docs/auth-protocol.md', () => {
       `at most ${max} sessions`,
       `(${CHALLENGE_TTL_MS / 1000} s after issue)`,
       `at most ${MAX_OPEN_CHALLENGES} open challenges`,
+      `at most ${MAX_CHALLENGES_PER_SOURCE} per source address`,
       `${DEFAULT_KDF_ITERATIONS.toLocaleString('en-US').replace(/,/g, ' ')} by default`,
     ]) {
       assert.ok(DOC.includes(text), `docs/auth-protocol.md should say '${text}'`);

@@ -12,6 +12,7 @@ import { LoginChallenges } from '../../firmware/auth/login-challenges.ts';
 import { LoginThrottle } from '../../firmware/auth/login-throttle.ts';
 import { MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
 import { SessionStore } from '../../firmware/auth/session-store.ts';
+import { StaleNonceLimit } from '../../firmware/auth/stale-nonce-limit.ts';
 import {
   BOOT_WINDOW_MS,
   DisplayApp,
@@ -203,6 +204,7 @@ export async function startDisplayDevice(
     security,
     challenges: new LoginChallenges(sessionKey),
     throttle: new LoginThrottle(() => security.state.settings.lockout),
+    staleNonces: new StaleNonceLimit(),
     sessions: new SessionStore(),
     identity: deriveDeviceIdentity(rootKey),
     decoyKey: sessionKey,

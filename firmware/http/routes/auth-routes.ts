@@ -69,7 +69,7 @@ export function registerAuthRoutes(api: ApiBuilder, deps: ApiDeps): void {
     },
     (c) => {
       const { username } = c.req.valid('json');
-      const challenge = deps.login.challenge(username);
+      const challenge = deps.login.challenge(username, c.get('context'));
       return c.json(
         {
           nonce: toBase64Url(challenge.nonce),

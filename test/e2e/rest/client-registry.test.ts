@@ -3,7 +3,7 @@
  * this process with an injected clock (so the 5-minute window expires without waiting): closed → 423,
  * open → 202 with the fingerprint, allowed → 201 with a key sealed to the client that opens and works,
  * never handed over twice, denied → 403, expiry, a full table → 409, and a flood from one source →
- * 429 while another source still gets through.
+ * 429 while another source still gets through, and one source holds at most 2 pending requests.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -260,6 +260,30 @@ describe('client registry over HTTPS', () => {
     assert.equal(ninth.status, 429);
     assert.equal(ninth.body.error?.code, 'registry-full');
     await adminCall('POST', '/api/v1/registry/close');
+  });
+
+  it('one source cannot fill the pending requests: its 3rd gets 429 registry-source-full, another source still asks', async () => {
+    await adminCall('POST', '/api/v1/registry/open');
+    try {
+      const statuses: number[] = [];
+      let refused: Awaited<ReturnType<typeof ask>> | undefined;
+      for (let i = 0; i < 8; i++) {
+        const response = await ask(`scada_hog${i}`, application().publicKey, '127.0.2.1');
+        statuses.push(response.status);
+        if (i >= 2) refused = response;
+      }
+      assert.deepEqual(statuses, [202, 202, 429, 429, 429, 429, 429, 429]);
+      assert.equal(refused?.body.error?.code, 'registry-source-full');
+      assert.ok(Number(refused?.headers['retry-after']) >= 1);
+      const pending = await adminCall<{ pending: { source: string }[] }>('GET', '/api/v1/registry');
+      assert.deepEqual(
+        pending.pending.map((r) => r.source),
+        ['127.0.2.1', '127.0.2.1'],
+      );
+      assert.equal((await ask('scada_polite', application().publicKey, '127.0.2.2')).status, 202);
+    } finally {
+      await adminCall('POST', '/api/v1/registry/close');
+    }
   });
 
   it('the reference client (requestApiKey) gets a working key while the admin allows it', async () => {

@@ -1,13 +1,22 @@
 /**
  * Login throttle: after N failures of an (account, source) pair each further attempt waits a delay that
- * doubles, after M failures the pair is locked for lockSeconds (with the time left), pairs are
- * independent, failures of one account from any source lock it at its own cap (never above 100), a
- * success clears the counters, and the memory spent on counters is bounded without a flood of made-up
- * names washing out a real account's counters.
+ * doubles, after M failures the pair is locked for lockSeconds (with the time left), and a lock running
+ * out forgets nothing: each further failure locks again for twice as long, up to a cap; pairs are
+ * independent; failures of one account from any source lock it at its own cap (never above 100), the
+ * same way, but not for a source that logged in to it recently; a success clears its pair only; counts
+ * are forgotten after a clean period; and the memory spent on counters is bounded without a flood of
+ * made-up names washing out a real account's counters. (docs/auth-protocol.md §9's table is replayed by
+ * test/docs/auth-protocol-lockout.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LoginThrottle, type ThrottleVerdict } from '../../../firmware/auth/login-throttle.ts';
+import {
+  CLEAN_PERIOD_MS,
+  LoginThrottle,
+  MAX_LOCK_MS,
+  type ThrottleVerdict,
+  TRUSTED_SOURCE_MS,
+} from '../../../firmware/auth/login-throttle.ts';
 import { DEFAULT_SECURITY_SETTINGS, type LockoutPolicy } from '../../../firmware/core/security-settings.ts';
 
 const T0 = 1_700_000_000_000;
@@ -92,6 +101,35 @@ describe('LoginThrottle lock', () => {
     assert.deepEqual(throttle.check('admin', 'A', now + 60_000), ALLOWED);
   });
 
+  it('keeps counting after a lock ran out: each further failure locks again, twice as long', () => {
+    const throttle = throttleWith({ lockSeconds: 60 });
+    let now = failRepeatedly(throttle, 'admin', 'A', POLICY.lockAfterFailures);
+    for (const seconds of [120, 240, 480]) {
+      now += (throttle.check('admin', 'A', now) as { retryAfterMs: number }).retryAfterMs;
+      assert.deepEqual(throttle.check('admin', 'A', now), ALLOWED);
+      assert.deepEqual(throttle.fail('admin', 'A', now), locked(seconds * 1000));
+    }
+  });
+
+  it('caps the doubling lock at MAX_LOCK_MS (24 h)', () => {
+    const throttle = throttleWith({ lockSeconds: 3600 });
+    const now = failRepeatedly(throttle, 'admin', 'A', POLICY.lockAfterFailures + 10);
+    assert.equal(MAX_LOCK_MS, 24 * 3_600_000);
+    assert.deepEqual(throttle.check('admin', 'A', now), locked(MAX_LOCK_MS));
+  });
+
+  it('forgets a count only after a clean period (24 h) since its wait or lock ended', () => {
+    const throttle = throttleWith({ lockSeconds: 60 });
+    const now = failRepeatedly(throttle, 'admin', 'A', POLICY.lockAfterFailures);
+    const end = now + 60_000;
+    // A day minus 1 ms after the lock ended, the count is still there: one failure locks again.
+    assert.deepEqual(throttle.fail('admin', 'A', end + CLEAN_PERIOD_MS - 1), locked(120_000));
+    const later = end + CLEAN_PERIOD_MS - 1 + 120_000 + CLEAN_PERIOD_MS;
+    assert.deepEqual(throttle.check('admin', 'A', later), ALLOWED);
+    assert.deepEqual(throttle.fail('admin', 'A', later), ALLOWED, 'the count started again');
+    assert.deepEqual(trackedCounters(throttle), { pairs: 1, accounts: 1 });
+  });
+
   it('keeps pairs independent: another source or another account is not slowed down', () => {
     const throttle = throttleWith();
     const now = failRepeatedly(throttle, 'admin', 'A', POLICY.lockAfterFailures);
@@ -133,24 +171,53 @@ describe('LoginThrottle account cap', () => {
 });
 
 describe('LoginThrottle success and policy', () => {
-  it('clears the pair and the account counter on success', () => {
+  it("clears the pair's count on success, not the account's", () => {
     const throttle = throttleWith({ accountLockAfterFailures: 4 });
     failRepeatedly(throttle, 'admin', 'A', 2);
     throttle.fail('admin', 'B', T0);
-    throttle.succeed('admin', 'A');
-    // Both counters start again: two failures at A and three at B in all would otherwise delay or lock.
+    throttle.succeed('admin', 'A', T0);
+    // The pair starts again: two more failures at A do not delay it (three in a row would).
     assert.deepEqual(throttle.fail('admin', 'A', T0), ALLOWED);
-    assert.deepEqual(throttle.fail('admin', 'A', T0), ALLOWED);
-    assert.deepEqual(throttle.fail('admin', 'B', T0), ALLOWED);
-    assert.deepEqual(throttle.check('admin', 'C', T0), ALLOWED);
+    // But the account has counted four failures in all: locked for every source but A.
+    assert.deepEqual(throttle.check('admin', 'C', T0), locked(300_000));
+    assert.deepEqual(throttle.check('admin', 'B', T0), locked(300_000));
+    assert.deepEqual(throttle.check('admin', 'A', T0), ALLOWED);
   });
 
   it('lifts a delay at once on success', () => {
     const throttle = throttleWith();
     failRepeatedly(throttle, 'admin', 'A', POLICY.delayAfterFailures);
     assert.equal(throttle.check('admin', 'A', T0).allowed, false);
-    throttle.succeed('admin', 'A');
+    throttle.succeed('admin', 'A', T0);
     assert.deepEqual(throttle.check('admin', 'A', T0), ALLOWED);
+  });
+
+  it('does not hold a source that logged in to the account within 7 days by the account-wide lock', () => {
+    const throttle = throttleWith({
+      delayAfterFailures: 50,
+      lockAfterFailures: 50,
+      accountLockAfterFailures: 5,
+    });
+    throttle.succeed('admin', 'home', T0);
+    for (let i = 0; i < 5; i++) throttle.fail('admin', `attacker${i}`, T0 + 1);
+    assert.deepEqual(throttle.check('admin', 'elsewhere', T0 + 2), locked(299_999));
+    assert.deepEqual(throttle.check('admin', 'home', T0 + 2), ALLOWED);
+    assert.deepEqual(throttle.check('operator', 'home', T0 + 2), ALLOWED);
+    // Trust is per account: a success as someone else does not count.
+    throttle.succeed('operator', 'other', T0);
+    assert.deepEqual(throttle.check('admin', 'other', T0 + 2), locked(299_999));
+    // After 7 days without a login from there, home is held like any other source.
+    assert.equal(TRUSTED_SOURCE_MS, 7 * 24 * 3_600_000);
+    for (let i = 0; i < 20; i++) throttle.fail('admin', `attacker${i}`, T0 + TRUSTED_SOURCE_MS - 1);
+    assert.deepEqual(throttle.check('admin', 'home', T0 + TRUSTED_SOURCE_MS - 1).allowed, true);
+    assert.deepEqual(throttle.check('admin', 'home', T0 + TRUSTED_SOURCE_MS).allowed, false);
+  });
+
+  it("still applies the trusted source's own pair throttle", () => {
+    const throttle = throttleWith();
+    throttle.succeed('admin', 'home', T0);
+    const now = failRepeatedly(throttle, 'admin', 'home', POLICY.lockAfterFailures);
+    assert.deepEqual(throttle.check('admin', 'home', now), locked(300_000));
   });
 
   it('reads the policy at every failure and forgets everything on clear()', () => {

@@ -142,13 +142,11 @@ describe('local display over a pty pair (serialport driver, ANSI screen)', () =>
     await terminal.press(...pickerKeys('CBM_1234'));
     await terminal.waitFor(/Too many failures:\s+wait 1 s/);
     // The network's counter saw none of it: a login there is not delayed.
-    const challenge = device.login.challenge('admin');
+    const network = { interface: 'https', source: '127.0.0.1' } as const;
+    const challenge = device.login.challenge('admin', network);
     const seed = await deriveSeed('CBM_1234', challenge.salt, challenge.iterations);
     const signature = signWithSeed(seed, proofMessage('login', 'admin', challenge.nonce));
-    const { session } = device.login.login('admin', challenge.nonce, signature, {
-      interface: 'https',
-      source: '127.0.0.1',
-    });
+    const { session } = device.login.login('admin', challenge.nonce, signature, network);
     assert.equal(session.slot, 0);
     // Once the delay has passed, the display lets the operator in.
     device.advance(1000);
