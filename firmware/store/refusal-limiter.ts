@@ -1,31 +1,38 @@
 /**
  * The one limiter every refusal passes on its way to the security log (a failed or throttled login, a
- * stale nonce, a bad API key, a denied request or Modbus write, a refused registry request…): in each
- * window, at most `perSource` refusals from one source and `overall` from all sources are logged one by
- * one; the rest are counted and become summary events ("N more refusals from S in T: login failed N1,
- * apikey.auth failed N2"), one per busiest source and one for all the others. So a flood costs a
- * bounded number of log entries (and flash erases) per hour whatever its rate or number of sources.
+ * stale nonce, a bad API key, a denied request or Modbus write, a refused registry request…): a token
+ * bucket per source and one for all sources. A burst (30 from a source, 100 in all) is logged one by
+ * one; after that one a minute per source and six a minute in all. The rest are counted and written
+ * every 10 minutes as summary events ("N more refusals from S in T: login failed N1, apikey.auth
+ * failed N2"), one per busiest source and one for all the others. So a sustained flood costs a bounded
+ * number of log entries (and flash erases) per hour whatever its rate or number of sources.
  * Pure: the caller passes the time in.
  */
 import type { SecurityEvent } from './event-log.ts';
 
 export interface RefusalPolicy {
-  /** Length of a window (ms). Default 10 minutes. */
-  readonly windowMs: number;
-  /** Refusals from one source logged one by one in a window. Default 10. */
-  readonly perSource: number;
-  /** Refusals from all sources logged one by one in a window. Default 60. */
-  readonly overall: number;
+  /** Refusals from one source logged one by one in a burst. Default 30. */
+  readonly perSourceBurst: number;
+  /** …and then one every this many ms from that source. Default 1 minute. */
+  readonly perSourceEveryMs: number;
+  /** Refusals from all sources logged one by one in a burst. Default 100. */
+  readonly overallBurst: number;
+  /** …and then one every this many ms from all sources together. Default 10 s (6 a minute). */
+  readonly overallEveryMs: number;
+  /** What was counted is written as summaries this often (ms). Default 10 minutes. */
+  readonly summaryEveryMs: number;
   /** Sources that get a summary event of their own (the busiest); the rest share one. Default 4. */
   readonly summarizedSources: number;
-  /** Sources counted apart; beyond this (many addresses), refusals count as "other sources". Default 64. */
+  /** Sources with a budget of their own; beyond this (many addresses) only the overall one. Default 64. */
   readonly trackedSources: number;
 }
 
 export const DEFAULT_REFUSAL_POLICY: RefusalPolicy = {
-  windowMs: 10 * 60_000,
-  perSource: 10,
-  overall: 60,
+  perSourceBurst: 30,
+  perSourceEveryMs: 60_000,
+  overallBurst: 100,
+  overallEveryMs: 10_000,
+  summaryEveryMs: 10 * 60_000,
   summarizedSources: 4,
   trackedSources: 64,
 };
@@ -48,18 +55,26 @@ interface Tally {
   readonly sources: Set<string>;
 }
 
+/** A token bucket: `tokens` as of `at`, one more every `everyMs` up to `burst`. */
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
 export class RefusalLimiter {
-  private windowStart = Number.NEGATIVE_INFINITY;
-  private loggedOverall = 0;
-  private readonly loggedBySource = new Map<string, number>();
+  private lastSummary = Number.NEGATIVE_INFINITY;
+  private readonly overall: Bucket;
+  private readonly bySource = new Map<string, Bucket>();
   private readonly suppressed = new Map<string, Tally>();
   private others: Tally | null = null;
 
-  constructor(private readonly policy: RefusalPolicy = DEFAULT_REFUSAL_POLICY) {}
+  constructor(private readonly policy: RefusalPolicy = DEFAULT_REFUSAL_POLICY) {
+    this.overall = { tokens: policy.overallBurst, at: Number.NEGATIVE_INFINITY };
+  }
 
-  /** True when the window that counts has run out: `summarize(now)` then starts a new one. */
-  windowOver(now: number): boolean {
-    return now - this.windowStart >= this.policy.windowMs || now < this.windowStart;
+  /** True when what was counted is due to be written as summaries (`summarize`). */
+  summaryDue(now: number): boolean {
+    return now - this.lastSummary >= this.policy.summaryEveryMs || now < this.lastSummary;
   }
 
   /** Refusals counted and not yet in a summary. */
@@ -71,22 +86,38 @@ export class RefusalLimiter {
 
   /**
    * Decides for one refusal: true = log it one by one, false = it was counted for a summary. Call
-   * `summarize` first when `windowOver(event.time)`.
+   * `summarize` first when `summaryDue(event.time)`.
    */
   admit(event: SecurityEvent): boolean {
-    if (this.windowStart === Number.NEGATIVE_INFINITY) this.windowStart = event.time;
+    const now = event.time;
+    if (this.lastSummary === Number.NEGATIVE_INFINITY) this.lastSummary = now;
     const key = event.source ?? event.interface;
-    const fromSource = this.loggedBySource.get(key) ?? 0;
-    const tracked = this.loggedBySource.has(key) || this.loggedBySource.size < this.policy.trackedSources;
-    if (tracked && fromSource < this.policy.perSource && this.loggedOverall < this.policy.overall) {
-      this.loggedBySource.set(key, fromSource + 1);
-      this.loggedOverall++;
+    const { perSourceBurst, perSourceEveryMs, overallBurst, overallEveryMs } = this.policy;
+    refill(this.overall, now, overallBurst, overallEveryMs);
+    let source = this.bySource.get(key);
+    if (!source) {
+      if (this.bySource.size >= this.policy.trackedSources) this.forgetFullBuckets(now);
+      if (this.bySource.size < this.policy.trackedSources) {
+        source = { tokens: perSourceBurst, at: now };
+        this.bySource.set(key, source);
+      }
+    }
+    if (source) refill(source, now, perSourceBurst, perSourceEveryMs);
+    if (this.overall.tokens >= 1 && (!source || source.tokens >= 1)) {
+      this.overall.tokens--;
+      if (source) source.tokens--;
       return true;
     }
-    const tally =
-      this.suppressed.get(key) ??
-      (this.suppressed.size < this.policy.trackedSources ? this.newTally(key, event.source) : null);
-    if (tally) this.suppressed.set(key, tally);
+    this.count(event, key);
+    return false;
+  }
+
+  private count(event: SecurityEvent, key: string): void {
+    let tally = this.suppressed.get(key);
+    if (!tally && this.suppressed.size < this.policy.trackedSources) {
+      tally = this.newTally(key, event.source);
+      this.suppressed.set(key, tally);
+    }
     if (!tally) this.others ??= this.newTally('', undefined);
     const target = tally ?? (this.others as Tally);
     if (!tally) target.sources.add(key);
@@ -95,13 +126,19 @@ export class RefusalLimiter {
     target.last = Math.max(target.last, event.time);
     const kind = `${event.type} ${event.result}`;
     target.kinds.set(kind, (target.kinds.get(kind) ?? 0) + 1);
-    return false;
+  }
+
+  /** Sources whose budget is whole again need no memory: drop them to make room for new ones. */
+  private forgetFullBuckets(now: number): void {
+    for (const [key, bucket] of this.bySource) {
+      refill(bucket, now, this.policy.perSourceBurst, this.policy.perSourceEveryMs);
+      if (bucket.tokens >= this.policy.perSourceBurst) this.bySource.delete(key);
+    }
   }
 
   /**
-   * The summary events for what was counted so far (none if nothing was), and the counts cleared. When
-   * the window is over, a new one starts; otherwise (an early summary, for a reader) the window's
-   * budget stays spent.
+   * The summary events for what was counted so far (none if nothing was), and the counts cleared. An
+   * early call (for a reader) writes them before they are due; the budgets are not reset either way.
    */
   summarize(now: number): SecurityEvent[] {
     const tallies = [...this.suppressed.values()].sort((a, b) => b.count - a.count);
@@ -121,11 +158,7 @@ export class RefusalLimiter {
     }
     this.suppressed.clear();
     this.others = null;
-    if (this.windowOver(now)) {
-      this.windowStart = now;
-      this.loggedOverall = 0;
-      this.loggedBySource.clear();
-    }
+    if (this.summaryDue(now)) this.lastSummary = now;
     return events;
   }
 
@@ -159,4 +192,13 @@ function summaryEvent(tally: Tally, now: number, from: string): SecurityEvent {
 function duration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));
   return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+}
+
+function refill(bucket: Bucket, now: number, burst: number, everyMs: number): void {
+  if (bucket.at === Number.NEGATIVE_INFINITY || now < bucket.at) {
+    bucket.at = now;
+    return;
+  }
+  bucket.tokens = Math.min(burst, bucket.tokens + (now - bucket.at) / everyMs);
+  bucket.at = now;
 }

@@ -95,7 +95,7 @@ export class SecurityLog {
       this.write(this.changes, event);
       return;
     }
-    if (this.limiter.windowOver(event.time)) this.writeSummaries(event.time);
+    if (this.limiter.summaryDue(event.time)) this.writeSummaries(event.time);
     if (this.limiter.admit(event)) {
       this.write(this.refusals, event);
     } else {
@@ -109,7 +109,7 @@ export class SecurityLog {
    * counted so far (before a reader looks).
    */
   flush(time: number, now = false): void {
-    if (now ? this.limiter.pending > 0 : this.limiter.windowOver(time)) this.writeSummaries(time);
+    if (now ? this.limiter.pending > 0 : this.limiter.summaryDue(time)) this.writeSummaries(time);
   }
 
   /** Every readable event of both rings, oldest first. */

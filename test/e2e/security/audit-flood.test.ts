@@ -3,13 +3,16 @@
  * changes; then ~2000 refused requests from the network (login attempts with random nonces, bad API
  * keys) from a few source addresses. The changes must still be in GET /api/v1/audit, the flood must be
  * there as summary events with counts, and the answer must say that entries were lost since the log
- * was last read (IEC 62443-4-2 CR 2.9), once: the read acknowledges it.
+ * was last read (IEC 62443-4-2 CR 2.9), once: the read acknowledges it. The website's event page
+ * shows that notice too (chromium).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { DeviceClient } from '../../../firmware/client/device-client.ts';
-import { type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
+import { launchChromium, spkiPin } from '../../support/browser.ts';
+import { ADMIN_PASSWORD, type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
+import { logIn } from '../web/website-steps.ts';
 
 interface AuditEvent {
   id: number;
@@ -157,5 +160,33 @@ describe('a flood of refused requests does not wipe the security event log', () 
     );
     const again = await fx.admin.request<AuditPage>('GET', '/api/v1/audit?limit=5');
     assert.equal(again.body.lost, null, 'the read did not acknowledge the loss');
+  });
+
+  it('the website event page shows the loss to the administrator', async () => {
+    const attacker = fx.https({ localAddress: '127.0.0.9' });
+    for (let i = 0; i < 100; i++) {
+      const denied = await attacker.request('GET', '/api/v1/measurements', undefined, {
+        authorization: `Bearer ${b64url(randomBytes(32))}`,
+      });
+      assert.equal(denied.status, 401);
+    }
+    const browser = await launchChromium(spkiPin(fx.ca));
+    try {
+      const page = await browser.newPage();
+      page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
+      await page.goto(`${fx.httpsUrl}/`);
+      await logIn(page, 'admin', ADMIN_PASSWORD);
+      await page.goto(`${fx.httpsUrl}/#/events`);
+      const notice = page.getByRole('alert').filter({ hasText: 'lost since the log was last read' });
+      await notice.waitFor({ timeout: 15_000 });
+      const text = (await notice.textContent()) ?? '';
+      // Of the 100, only what the overall budget had left after the first flood (one every 10 s) was
+      // logged one by one.
+      const lost = Number(/(\d+) events lost since the log was last read/.exec(text)?.[1]);
+      const summarized = Number(/(\d+) refusals only counted in summary events/.exec(text)?.[1]);
+      assert.ok(lost >= 90 && lost <= 100 && summarized === lost, text);
+    } finally {
+      await browser.close();
+    }
   });
 });
