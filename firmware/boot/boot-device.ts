@@ -175,6 +175,13 @@ async function startServices(
   });
   store.observe((event) => syslog.send(event));
   cleanups.push(() => syslog.close());
+  // Refusal summaries are written when their window ends, even if no further event comes; and at stop.
+  const logFlush = setInterval(() => store.flushLog(), 60_000);
+  logFlush.unref();
+  cleanups.push(() => {
+    clearInterval(logFlush);
+    store.flushLog(true);
+  });
   const tls = new TlsService(paths.tlsDir, rootKey, now);
   if ((await tls.ensure()).created) hooks.log('HTTPS: self-signed certificate created');
 

@@ -5,7 +5,7 @@ import type { ClientRegistry } from '../services/client-registry.ts';
 import type { LoginService } from '../services/login-service.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { SecurityService } from '../services/security-service.ts';
-import type { EventLog } from '../store/event-log.ts';
+import type { SecurityLog } from '../store/security-log.ts';
 import type { TlsService } from '../tls/tls-service.ts';
 import type { WebSite } from './web-site.ts';
 
@@ -28,7 +28,7 @@ export interface ApiDeps {
   readonly sessions: SessionStore;
   readonly metering: MeteringService;
   readonly registry: ClientRegistry;
-  readonly eventLog: EventLog;
+  readonly eventLog: SecurityLog;
   readonly tls: TlsService;
   readonly device: DeviceFacts;
   /** The names the device answers to (Host and Origin checks). */

@@ -1,7 +1,7 @@
 /**
- * Refused requests go to the security log, at most `perMinute` of them a minute (then one event with
- * the count): enough to see probing, too few for a flood of refused requests — a Modbus master
- * polling a forbidden write, a script hammering REST — to push the real events out of the ring.
+ * Refused requests go to the security log. Every refusal (any event whose result is not `ok`) passes
+ * the one refusal limiter of the log, per source and overall (firmware/store/refusal-limiter.ts); this
+ * adapter only sets the result, for the callers that report denials.
  */
 import type { SecurityEvent } from '../store/event-log.ts';
 import type { SecurityService } from './security-service.ts';
@@ -10,26 +10,7 @@ export type DenialEvent = Omit<SecurityEvent, 'time' | 'result'>;
 
 export function createDenialRecorder(
   security: SecurityService,
-  now: () => number,
-  perMinute = 20,
+  _now?: () => number,
 ): (event: DenialEvent) => void {
-  let windowStart = Number.NEGATIVE_INFINITY;
-  let count = 0;
-  return (event) => {
-    const time = now();
-    if (time - windowStart > 60_000) {
-      if (count > perMinute) {
-        security.record({
-          type: 'access.denied',
-          interface: 'system',
-          result: 'denied',
-          detail: `${count - perMinute} more refusals not logged`,
-        });
-      }
-      windowStart = time;
-      count = 0;
-    }
-    if (++count > perMinute) return;
-    security.record({ ...event, result: 'denied' });
-  };
+  return (event) => security.record({ ...event, result: 'denied' });
 }

@@ -9,8 +9,12 @@ export const SECURITY_RECORD_BLOCKS = [0, 1] as const;
 export const CONFIG_RECORD_BLOCKS = [2, 3] as const;
 /** Blocks 4–15 are reserved for later records (certificates, keys). */
 export const FIRST_LOG_BLOCK = 16;
-/** The security event ring: 16 blocks. */
+/** The security event log: 16 blocks, split into two rings (docs/flash-format.md). */
 export const LOG_BLOCK_COUNT = 16;
+/** Changes (result `ok`: what authenticated principals and the device did) and loss warnings. */
+export const CHANGES_LOG = { firstBlock: FIRST_LOG_BLOCK, blockCount: 8 } as const;
+/** Refusals and failures, through the refusal limiter, and its summaries. */
+export const REFUSALS_LOG = { firstBlock: FIRST_LOG_BLOCK + 8, blockCount: 8 } as const;
 /** The smallest partition the layout fits in. */
 export const MIN_BLOCK_COUNT = FIRST_LOG_BLOCK + LOG_BLOCK_COUNT;
 export const REQUIRED_BLOCK_SIZE = 4096;

@@ -16,18 +16,21 @@ import { DEFAULT_ADMIN_PASSWORD } from '../core/password-rules.ts';
 import { DEFAULT_SECURITY_SETTINGS } from '../core/security-settings.ts';
 import { createDefaultTable } from '../core/user-table.ts';
 import type { KeyProvider, MonotonicCounter } from '../keys/key-provider.ts';
-import { EventLog, type SecurityEvent } from './event-log.ts';
+import type { SecurityEvent } from './event-log.ts';
 import type { Flash } from './flash.ts';
 import {
+  CHANGES_LOG,
   CONFIG_RECORD_BLOCKS,
   FIRST_LOG_BLOCK,
   LOG_BLOCK_COUNT,
   MIN_BLOCK_COUNT,
+  REFUSALS_LOG,
   REQUIRED_BLOCK_SIZE,
   SECURITY_RECORD_BLOCKS,
 } from './flash-layout.ts';
 import { deriveKey } from './record-keys.ts';
 import { type CopyState, SealedRecordPair } from './sealed-record.ts';
+import { SecurityLog } from './security-log.ts';
 import {
   decodeSecurityState,
   encodeSecurityState,
@@ -75,7 +78,7 @@ export class SecureStore {
   private constructor(
     private readonly deps: SecureStoreDeps,
     private readonly pair: SealedRecordPair,
-    readonly log: EventLog,
+    readonly log: SecurityLog,
     private current: SecurityState,
     private seq: number,
   ) {}
@@ -104,28 +107,29 @@ export class SecureStore {
     if (event) this.append(event);
   }
 
-  /** Logs an event that changes no state (a login, a denied request). */
+  /**
+   * Logs an event that changes no state (a login, a denied request). Refusals pass the log's limiter:
+   * beyond it they are counted into a summary event instead (security-log.ts).
+   */
   record(event: SecurityEvent): void {
     this.append(event);
   }
 
-  /**
-   * Tells `listener` about every event once it is on flash (the syslog export). A listener that throws
-   * is ignored: nothing outside the store may make logging fail.
-   */
-  observe(listener: (event: SecurityEvent) => void): void {
-    this.observers.push(listener);
+  /** Writes the refusal summaries that are due, or (`now`) all that are pending. */
+  flushLog(now = false): void {
+    this.log.flush(this.deps.now(), now);
   }
 
-  private readonly observers: ((event: SecurityEvent) => void)[] = [];
+  /**
+   * Tells `listener` about every event once it is on flash (the syslog export), summaries and loss
+   * warnings included. A listener that throws is ignored: nothing outside the store may make logging fail.
+   */
+  observe(listener: (event: SecurityEvent) => void): void {
+    this.log.observe(listener);
+  }
 
   private append(event: SecurityEvent): void {
     this.log.append(event);
-    for (const observer of this.observers) {
-      try {
-        observer(event);
-      } catch {}
-    }
   }
 
   /** Bytes the record for `state` takes on flash. */
@@ -172,7 +176,10 @@ export class SecureStore {
       SECURITY_RECORD_KIND,
       deriveKey(rootKey, 'record/security'),
     );
-    const log = new EventLog(flash, FIRST_LOG_BLOCK, LOG_BLOCK_COUNT, deriveKey(rootKey, 'event-log'));
+    const log = new SecurityLog(flash, deriveKey(rootKey, 'event-log'), {
+      changes: CHANGES_LOG,
+      refusals: REFUSALS_LOG,
+    });
     const copies = pair.read().map((copy) => decodeCopy(copy));
     const reports = copies.map((copy, i) => report(copy, i, counterValue));
     const valid = copies.filter((copy): copy is DecodedCopy => copy.state === 'valid');

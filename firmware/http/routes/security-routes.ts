@@ -143,6 +143,24 @@ const AuditSchema = z
       }),
     ),
     next: z.number().nullable().openapi({ description: 'pass as `before` for the next (older) page' }),
+    lost: z
+      .object({
+        since: z.string().openapi({ description: 'when the first of them was lost' }),
+        count: z.number().int().openapi({ description: 'overwritten + summarized' }),
+        overwritten: z
+          .number()
+          .int()
+          .openapi({ description: 'erased (the ring went round) before an audit reader saw them' }),
+        summarized: z
+          .number()
+          .int()
+          .openapi({ description: 'refusals only counted in an `audit.summary` event' }),
+      })
+      .nullable()
+      .openapi({
+        description:
+          'events lost since the log was last read (IEC 62443-4-2 CR 2.9), or null. Reading the newest page (no `before`) counts as reading the log: the next answer is null until more are lost',
+      }),
   })
   .openapi('AuditPage');
 
@@ -371,8 +389,13 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
     },
     (c) => {
       const { limit, before, type } = c.req.valid('query');
-      const all = deps.eventLog
-        .readAll()
+      const log = deps.eventLog;
+      // The refusals counted so far become summary events now, so the reader sees them.
+      log.flush(deps.now(), true);
+      const events = log.readAll();
+      const lost = log.lost();
+      if (before === undefined) log.markRead(events.at(-1)?.id ?? 0);
+      const all = events
         .filter(
           (e) => (before === undefined || e.id < before) && (type === undefined || e.type.startsWith(type)),
         )
@@ -382,6 +405,12 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
         {
           events: page.map((e) => ({ ...e, time: new Date(e.time).toISOString() })),
           next: all.length > limit ? (page.at(-1)?.id ?? null) : null,
+          lost: lost && {
+            since: new Date(lost.since).toISOString(),
+            count: lost.overwritten + lost.summarized,
+            overwritten: lost.overwritten,
+            summarized: lost.summarized,
+          },
         },
         200,
       );

@@ -1,5 +1,8 @@
-/** The security event log: newest first, paged, filterable by type. */
-import { useState } from 'preact/hooks';
+/**
+ * The security event log: newest first, paged, filterable by type. When events were lost since the log
+ * was last read (the device's answer says so once: reading is acknowledging), a notice says how many.
+ */
+import { useEffect, useState } from 'preact/hooks';
 import { call, ROUTES } from '../api.ts';
 import { Field, formatTime, Loading, Section, Table, useLoad } from '../ui.tsx';
 
@@ -12,6 +15,14 @@ interface SecurityEvent {
   slot?: number;
   source?: string;
   detail?: string;
+}
+
+/** Events lost since the log was last read (IEC 62443-4-2 CR 2.9). */
+interface LostEntries {
+  since: string;
+  count: number;
+  overwritten: number;
+  summarized: number;
 }
 
 const PAGE_SIZE = 25;
@@ -32,6 +43,7 @@ const TYPES = [
   'modbus',
   'tls',
   'registry',
+  'audit',
   'boot',
 ];
 
@@ -42,13 +54,25 @@ export function EventsPage() {
   const before = pages[pages.length - 1];
   const { data, error } = useLoad(
     () =>
-      call<{ events: SecurityEvent[]; next: number | null }>(ROUTES.audit, {
+      call<{ events: SecurityEvent[]; next: number | null; lost: LostEntries | null }>(ROUTES.audit, {
         query: { limit: PAGE_SIZE, before, type },
       }),
     [before, type],
   );
+  // Only the first answer after a loss carries it: keep it while the page is open.
+  const [lost, setLost] = useState<LostEntries | null>(null);
+  useEffect(() => {
+    if (data?.lost) setLost(data.lost);
+  }, [data]);
   return (
     <Section title="Security event log">
+      {lost && (
+        <p class="notice" role="alert">
+          {lost.count} events lost since the log was last read (from {formatTime(lost.since)}):{' '}
+          {lost.overwritten} overwritten before being read, {lost.summarized} refusals only counted in summary
+          events (type audit.summary).
+        </p>
+      )}
       <div class="actions">
         <Field label="Type">
           <select
