@@ -142,6 +142,27 @@ describe('security at the local display', () => {
     assert.equal(device.security.state.settings.communication.modbusTcp, true);
   });
 
+  it('Plain HTTP switched off at the display is stored in the security settings', async (t) => {
+    const device = await startDisplayDevice(t);
+    const { terminal } = device;
+    await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
+    await terminal.choose('Settings');
+    await terminal.choose('Plain HTTP');
+    await terminal.waitFor(/^PLAIN HTTP[\s\S]*< on >/);
+    await terminal.press('down');
+    await terminal.waitFor('< redirect >');
+    await terminal.press('down');
+    await terminal.waitFor('< off >');
+    await terminal.press('ok');
+    await terminal.waitFor(/>Plain HTTP\s+off\*/);
+    await terminal.press('back');
+    await terminal.waitFor('Store changes?');
+    assert.equal(device.security.state.settings.http, 'on');
+    await terminal.press('ok');
+    await terminal.waitFor('Changes stored');
+    assert.equal(device.security.state.settings.http, 'off');
+  });
+
   it('Store changes? answered with Back discards the pending values', async (t) => {
     const device = await startDisplayDevice(t);
     const { terminal } = device;
