@@ -19,8 +19,11 @@ export function spkiPin(certificatePem: string): string {
   return createHash('sha256').update(spki).digest('base64');
 }
 
-/** Chromium trusting the certificate with `pin` (and no other untrusted one). */
-export function launchChromium(pin: string): Promise<Browser> {
+/**
+ * Chromium trusting the certificate with `pin` (and no other untrusted one; null: none at all), with
+ * `extraArgs` after the flags this machine needs.
+ */
+export function launchChromium(pin: string | null, extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     timeout: 30_000,
@@ -32,7 +35,8 @@ export function launchChromium(pin: string): Promise<Browser> {
       '--disable-sync',
       '--no-first-run',
       '--disable-quic',
-      `--ignore-certificate-errors-spki-list=${pin}`,
+      ...(pin === null ? [] : [`--ignore-certificate-errors-spki-list=${pin}`]),
+      ...extraArgs,
     ],
   });
 }

@@ -20,10 +20,8 @@ import { fromBase64Url, toBase64Url } from '../../../firmware/auth/encoding.ts';
 import { deriveSeed, signWithSeed } from '../../../firmware/auth/password-verifier.ts';
 import { sealPassword } from '../../../firmware/auth/sealed-secret.ts';
 import { DeviceClient } from '../../../firmware/client/device-client.ts';
-import { CHROMIUM } from '../../support/browser.ts';
+import { launchChromium } from '../../support/browser.ts';
 import { type RunningDevice, startDevice } from '../../support/device-process.ts';
-
-const { chromium } = await import('playwright-core');
 
 interface Step {
   readonly name: string;
@@ -147,20 +145,7 @@ test('a page rebound to the device by DNS can neither log in nor change anything
   });
   const port = (pageServer.address() as AddressInfo).port;
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: 30_000,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-      '--host-resolver-rules=MAP attacker.example 127.0.0.1',
-    ],
-  });
+  browser = await launchChromium(null, ['--host-resolver-rules=MAP attacker.example 127.0.0.1']);
   const page = await browser.newPage();
   await page.goto(`http://attacker.example:${port}/`);
 
