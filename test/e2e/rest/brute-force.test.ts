@@ -9,12 +9,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ApiResponse, DeviceClient } from '../../../firmware/client/device-client.ts';
+import type { DeviceClient } from '../../../firmware/client/device-client.ts';
+import { attemptLogin, type ErrorBody, expectError, retryAfter } from '../../support/login-attempts.ts';
 import { type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
 
-interface ErrorBody {
-  error: { code: string; message: string; field?: string };
-}
 interface Lockout {
   delayAfterFailures: number;
   baseDelayMs: number;
@@ -52,26 +50,6 @@ describe('brute-force protection over REST', () => {
   const slots: Record<string, number> = {};
   /** An HTTPS client whose connections come from 127.0.0.`n`. */
   const from = (n: number): DeviceClient => fx.https({ localAddress: `127.0.0.${n}` });
-
-  /** One complete login attempt (challenge, KDF, signature); the answer whatever it is. */
-  async function attempt(client: DeviceClient, username: string, password: string) {
-    const { nonce, signature } = await client.prove('login', username, password);
-    return client.request<ErrorBody>('POST', '/api/v1/auth/login', { username, nonce, signature });
-  }
-
-  function expectError(response: ApiResponse<ErrorBody>, status: number, code: string, what: string): void {
-    assert.equal(response.status, status, `${what}: ${JSON.stringify(response.body)}`);
-    assert.equal(response.body.error?.code, code, what);
-  }
-
-  /** The Retry-After header: whole seconds, at least 1. */
-  function retryAfter(response: ApiResponse<ErrorBody>): number {
-    const value = response.headers['retry-after'];
-    assert.match(String(value), /^\d+$/, `Retry-After is whole seconds, got ${value}`);
-    const seconds = Number(value);
-    assert.ok(seconds >= 1, `Retry-After ≥ 1, got ${seconds}`);
-    return seconds;
-  }
 
   async function setLockout(patch: Partial<Lockout>): Promise<Lockout> {
     const response = await fx.admin.request<{ lockout: Lockout }>('PATCH', '/api/v1/security', {
@@ -138,31 +116,36 @@ describe('brute-force protection over REST', () => {
       });
       expectError(replay, 401, 'challenge-expired', `replay ${i}`);
     }
-    const fresh = await attempt(from(1), 'bf_stale', USERS.bf_stale);
+    const fresh = await attemptLogin(from(1), 'bf_stale', USERS.bf_stale);
     assert.equal(fresh.status, 200, `a fresh login still works: ${JSON.stringify(fresh.body)}`);
   });
   it('wrong passwords answer 401 until the pair locks; then 423 with Retry-After, even with the right password', async () => {
     const client = from(1);
     for (let i = 1; i <= FAST.lockAfterFailures; i++) {
-      expectError(await attempt(client, 'bf_pair', WRONG), 401, 'invalid-credentials', `failure ${i}`);
+      expectError(await attemptLogin(client, 'bf_pair', WRONG), 401, 'invalid-credentials', `failure ${i}`);
     }
-    const locked = await attempt(client, 'bf_pair', USERS.bf_pair);
+    const locked = await attemptLogin(client, 'bf_pair', USERS.bf_pair);
     expectError(locked, 423, 'locked', 'right password while locked');
     assert.ok(retryAfter(locked) <= FAST.lockSeconds);
-    const lockedWrong = await attempt(client, 'bf_pair', WRONG);
+    const lockedWrong = await attemptLogin(client, 'bf_pair', WRONG);
     expectError(lockedWrong, 423, 'locked', 'wrong password while locked');
 
     // The lock is per (account, source): the user can still log in from elsewhere.
     assert.equal((await from(2).login('bf_pair', USERS.bf_pair)).name, 'bf_pair');
-    expectError(await attempt(client, 'bf_pair', USERS.bf_pair), 423, 'locked', 'still locked from .1');
+    expectError(await attemptLogin(client, 'bf_pair', USERS.bf_pair), 423, 'locked', 'still locked from .1');
 
-    const wait = retryAfter(await attempt(client, 'bf_pair', USERS.bf_pair));
+    const wait = retryAfter(await attemptLogin(client, 'bf_pair', USERS.bf_pair));
     await sleep(wait * 1000 + 50);
     assert.equal((await client.login('bf_pair', USERS.bf_pair)).name, 'bf_pair', 'after Retry-After');
 
     // The success reset the count: lockAfterFailures − 1 more failures do not lock again.
     for (let i = 1; i < FAST.lockAfterFailures; i++) {
-      expectError(await attempt(client, 'bf_pair', WRONG), 401, 'invalid-credentials', `new failure ${i}`);
+      expectError(
+        await attemptLogin(client, 'bf_pair', WRONG),
+        401,
+        'invalid-credentials',
+        `new failure ${i}`,
+      );
     }
     assert.equal((await from(1).login('bf_pair', USERS.bf_pair)).name, 'bf_pair', 'count started from zero');
   });
@@ -170,18 +153,18 @@ describe('brute-force protection over REST', () => {
   it('a base delay answers 429 rate-limited with a Retry-After that doubles', async () => {
     await setLockout({ baseDelayMs: 1000, lockAfterFailures: 10 });
     const client = from(1);
-    expectError(await attempt(client, 'bf_delay', WRONG), 401, 'invalid-credentials', 'failure 1');
-    expectError(await attempt(client, 'bf_delay', WRONG), 401, 'invalid-credentials', 'failure 2');
+    expectError(await attemptLogin(client, 'bf_delay', WRONG), 401, 'invalid-credentials', 'failure 1');
+    expectError(await attemptLogin(client, 'bf_delay', WRONG), 401, 'invalid-credentials', 'failure 2');
     const waits: number[] = [];
     for (let round = 0; round < 3; round++) {
-      const limited = await attempt(client, 'bf_delay', round === 0 ? USERS.bf_delay : WRONG);
+      const limited = await attemptLogin(client, 'bf_delay', round === 0 ? USERS.bf_delay : WRONG);
       expectError(limited, 429, 'rate-limited', `delayed attempt ${round}`);
       const wait = retryAfter(limited);
       waits.push(wait);
       if (round === 2) break;
       await sleep(wait * 1000 + 50);
       expectError(
-        await attempt(client, 'bf_delay', WRONG),
+        await attemptLogin(client, 'bf_delay', WRONG),
         401,
         'invalid-credentials',
         `after wait ${round}`,
@@ -191,7 +174,7 @@ describe('brute-force protection over REST', () => {
     // Delays too are per (account, source).
     assert.equal((await from(2).login('bf_delay', USERS.bf_delay)).name, 'bf_delay');
     expectError(
-      await attempt(client, 'bf_delay', USERS.bf_delay),
+      await attemptLogin(client, 'bf_delay', USERS.bf_delay),
       429,
       'rate-limited',
       'still delayed at .1',
@@ -211,7 +194,7 @@ describe('brute-force protection over REST', () => {
       for (let i = 0; i < count; i++) {
         failures++;
         expectError(
-          await attempt(client, 'bf_acct', WRONG),
+          await attemptLogin(client, 'bf_acct', WRONG),
           401,
           'invalid-credentials',
           `failure ${failures} from .${source}`,
@@ -224,9 +207,14 @@ describe('brute-force protection over REST', () => {
       'no single source reached its own lock',
     );
     // A source that never failed meets the account lock, right password or not.
-    const fresh = await attempt(from(4), 'bf_acct', USERS.bf_acct);
+    const fresh = await attemptLogin(from(4), 'bf_acct', USERS.bf_acct);
     expectError(fresh, 423, 'locked', 'right password from a new source');
-    expectError(await attempt(from(1), 'bf_acct', USERS.bf_acct), 423, 'locked', 'right password from .1');
+    expectError(
+      await attemptLogin(from(1), 'bf_acct', USERS.bf_acct),
+      423,
+      'locked',
+      'right password from .1',
+    );
     // Other accounts are not affected.
     assert.equal((await from(4).login('bf_known', USERS.bf_known)).name, 'bf_known');
 
@@ -279,13 +267,13 @@ describe('brute-force protection over REST', () => {
     const client = from(6);
     for (let i = 1; i <= FAST.lockAfterFailures; i++) {
       expectError(
-        await attempt(client, 'ghost_user', WRONG),
+        await attemptLogin(client, 'ghost_user', WRONG),
         401,
         'invalid-credentials',
         `ghost failure ${i}`,
       );
     }
-    expectError(await attempt(client, 'ghost_user', WRONG), 423, 'locked', 'ghost locked');
+    expectError(await attemptLogin(client, 'ghost_user', WRONG), 423, 'locked', 'ghost locked');
   });
 
   it('the audit log shows failed, denied and good logins with their source addresses', async () => {

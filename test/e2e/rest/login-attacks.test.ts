@@ -14,11 +14,9 @@ import { Agent, request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiResponse, DeviceClient } from '../../../firmware/client/device-client.ts';
+import { attemptLogin, type ErrorBody, expectError, retryAfter } from '../../support/login-attempts.ts';
 import { ADMIN_PASSWORD, type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
 
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 interface Lockout {
   delayAfterFailures: number;
   baseDelayMs: number;
@@ -35,22 +33,6 @@ describe('login attacks from the network', () => {
   let fx: RestFixture;
   const https = (n: number): DeviceClient => fx.https({ localAddress: `127.0.0.${n}` });
   const http = (n: number): DeviceClient => fx.http({ localAddress: `127.0.0.${n}` });
-
-  async function attempt(client: DeviceClient, username: string, password: string) {
-    const { nonce, signature } = await client.prove('login', username, password);
-    return client.request<ErrorBody>('POST', '/api/v1/auth/login', { username, nonce, signature });
-  }
-
-  function expectError(response: ApiResponse<ErrorBody>, status: number, code: string, what: string): void {
-    assert.equal(response.status, status, `${what}: ${JSON.stringify(response.body)}`);
-    assert.equal(response.body.error?.code, code, what);
-  }
-
-  function retryAfter(response: ApiResponse<ErrorBody>): number {
-    const seconds = Number(response.headers['retry-after']);
-    assert.ok(Number.isInteger(seconds) && seconds >= 1, `Retry-After: ${response.headers['retry-after']}`);
-    return seconds;
-  }
 
   async function setLockout(lockout: Lockout): Promise<void> {
     const response = await fx.admin.request('PATCH', '/api/v1/security', { lockout });
@@ -96,7 +78,12 @@ describe('login attacks from the network', () => {
       `once limited, the source stays limited: ${statuses.join(',')}`,
     );
     // The limit is the source's: its own real login waits too; another source logs in.
-    expectError(await attempt(http(2), 'admin', ADMIN_PASSWORD), 429, 'rate-limited', 'real login from .2');
+    expectError(
+      await attemptLogin(http(2), 'admin', ADMIN_PASSWORD),
+      429,
+      'rate-limited',
+      'real login from .2',
+    );
     assert.equal((await https(3).login('admin', ADMIN_PASSWORD)).name, 'admin');
   });
 
@@ -118,23 +105,28 @@ describe('login attacks from the network', () => {
       for (let i = 0; i < count; i++) {
         failures++;
         expectError(
-          await attempt(https(source), 'admin', WRONG),
+          await attemptLogin(https(source), 'admin', WRONG),
           401,
           'invalid-credentials',
           `failure ${failures}`,
         );
       }
     }
-    const elsewhere = await attempt(https(7), 'admin', ADMIN_PASSWORD);
+    const elsewhere = await attemptLogin(https(7), 'admin', ADMIN_PASSWORD);
     expectError(elsewhere, 423, 'locked', 'right password from a source that never logged in');
-    expectError(await attempt(https(4), 'admin', ADMIN_PASSWORD), 423, 'locked', 'from an attacker source');
+    expectError(
+      await attemptLogin(https(4), 'admin', ADMIN_PASSWORD),
+      423,
+      'locked',
+      'from an attacker source',
+    );
     assert.equal(
       (await https(1).login('admin', ADMIN_PASSWORD)).name,
       'admin',
       'the source the admin logged in from is not locked out by the others',
     );
     // Its own failures still count against it like anyone's.
-    assert.ok((await attempt(https(1), 'admin', WRONG)).status === 401);
+    assert.ok((await attemptLogin(https(1), 'admin', WRONG)).status === 401);
   });
 
   it('a source whose lock ran out is locked again by its next failure, for longer', async () => {
@@ -147,19 +139,19 @@ describe('login attacks from the network', () => {
     });
     const client = https(9);
     for (let i = 1; i <= 3; i++) {
-      expectError(await attempt(client, 'la_relock', WRONG), 401, 'invalid-credentials', `failure ${i}`);
+      expectError(await attemptLogin(client, 'la_relock', WRONG), 401, 'invalid-credentials', `failure ${i}`);
     }
-    const locked = await attempt(client, 'la_relock', USERS.la_relock);
+    const locked = await attemptLogin(client, 'la_relock', USERS.la_relock);
     expectError(locked, 423, 'locked', 'after 3 failures');
     assert.equal(retryAfter(locked), 1);
     await sleep(retryAfter(locked) * 1000 + 100);
     expectError(
-      await attempt(client, 'la_relock', WRONG),
+      await attemptLogin(client, 'la_relock', WRONG),
       401,
       'invalid-credentials',
       'failure 4, after the lock',
     );
-    const relocked = await attempt(client, 'la_relock', USERS.la_relock);
+    const relocked = await attemptLogin(client, 'la_relock', USERS.la_relock);
     expectError(relocked, 423, 'locked', 'one failure after the lock locks again');
     assert.equal(retryAfter(relocked), 2, 'the second lock is twice as long');
     await sleep(retryAfter(relocked) * 1000 + 100);
