@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { NorFlash } from '../../sim/nor-flash.ts';
 import { dataDirPaths } from '../boot/data-dir.ts';
 import { SLOT_COUNT } from '../core/slots.ts';
-import { describeEntry } from '../core/user-table.ts';
+import { describeEntry, slotOfEntry, type UserTable } from '../core/user-table.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { OtpKeyProvider } from '../keys/otp-key-provider.ts';
 import { FlashImageError } from '../store/flash.ts';
@@ -111,7 +111,7 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
     const comm = settings.communication;
     io.out(
       `modbus tcp: ${onOff(comm.modbusTcp)}, modbus rtu: ${onOff(comm.modbusRtu)}, modbus/tcp security: ${onOff(comm.modbusTls)}, ` +
-        `modbus acts as slot ${comm.modbusSlot} (${table.slots[comm.modbusSlot]?.name ?? 'empty'})`,
+        `modbus tcp acts as ${principalText(table, comm.modbusPrincipal)}, modbus rtu as ${principalText(table, comm.rtuPrincipal)}`,
     );
     io.out(
       `client whitelist: ${settings.whitelist.length ? settings.whitelist.join(', ') : '(empty: every address may connect)'}`,
@@ -127,4 +127,12 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
 
 function onOff(value: boolean): string {
   return value ? 'enabled' : 'blocked';
+}
+
+/** A Modbus principal for people: the slot and name of the entry it names, or that it is gone. */
+function principalText(table: UserTable, id: number): string {
+  const slot = slotOfEntry(table, id);
+  return slot === null
+    ? `entry #${id} (deleted: acts as nobody)`
+    : `slot ${slot} (${table.slots[slot]?.name})`;
 }

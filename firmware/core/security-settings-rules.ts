@@ -1,12 +1,22 @@
 /**
  * Validation of security settings before they are stored: ranges of the lockout and password policy,
  * the Modbus principals, and the client whitelist's addresses and CIDR ranges. Errors name the field.
+ *
+ * A change is checked against the settings it replaces: only what it changes is validated. A stored
+ * setting that today's rules would refuse (a record from an older firmware, a rule made stricter)
+ * must not block every other change, least of all the display's physical-presence recovery.
  */
 import { isIP } from 'node:net';
 import { CoreError } from './core-error.ts';
 import { HTTP_MODES, type SecuritySettings } from './security-settings.ts';
 import { isSlotNumber } from './slots.ts';
-import type { UserTable } from './user-table.ts';
+import { slotOfEntry, type UserTable } from './user-table.ts';
+
+/** The Modbus principals as stored (entry identities) and as interfaces name them (slots). */
+export const PRINCIPAL_FIELDS = [
+  { stored: 'modbusPrincipal', field: 'communication.modbusSlot' },
+  { stored: 'rtuPrincipal', field: 'communication.rtuSlot' },
+] as const;
 
 export const MAX_WHITELIST_ENTRIES = 16;
 export const MAX_HOSTNAMES = 8;
@@ -16,7 +26,15 @@ const HOST_NAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const FINGERPRINT = /^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/;
 
-export function validateSecuritySettings(settings: SecuritySettings, table: UserTable): SecuritySettings {
+/**
+ * Throws `invalid-setting` naming the first wrong field of `settings`. With `previous` (the settings
+ * the change replaces), only the parts that differ from it are checked; without, everything is.
+ */
+export function validateSecuritySettings(
+  settings: SecuritySettings,
+  table: UserTable,
+  previous?: SecuritySettings,
+): SecuritySettings {
   const fail = (field: string, message: string): never => {
     throw new CoreError('invalid-setting', `${field}: ${message}`, { field });
   };
@@ -24,47 +42,83 @@ export function validateSecuritySettings(settings: SecuritySettings, table: User
     if (!Number.isInteger(value) || value < min || value > max)
       fail(field, `must be a whole number from ${min} to ${max}`);
   };
-  int('passwordMinLength', settings.passwordMinLength, 8, 64);
+  const changed = (part: (s: SecuritySettings) => unknown) =>
+    previous === undefined || JSON.stringify(part(settings)) !== JSON.stringify(part(previous));
+  if (changed((s) => s.passwordMinLength)) int('passwordMinLength', settings.passwordMinLength, 8, 64);
   const { lockout } = settings;
-  int('lockout.delayAfterFailures', lockout.delayAfterFailures, 1, 100);
-  int('lockout.baseDelayMs', lockout.baseDelayMs, 0, 60_000);
-  int('lockout.lockAfterFailures', lockout.lockAfterFailures, lockout.delayAfterFailures, 100);
-  int('lockout.lockSeconds', lockout.lockSeconds, 1, 86_400);
-  int('lockout.accountLockAfterFailures', lockout.accountLockAfterFailures, 1, 100);
-  for (const field of ['modbusSlot', 'rtuSlot'] as const) {
-    const slot = settings.communication[field];
-    if (!isSlotNumber(slot) || table.slots[slot] === null)
-      fail(`communication.${field}`, 'must name an occupied slot 0–7');
+  if (changed((s) => s.lockout)) {
+    int('lockout.delayAfterFailures', lockout.delayAfterFailures, 1, 100);
+    int('lockout.baseDelayMs', lockout.baseDelayMs, 0, 60_000);
+    int('lockout.lockAfterFailures', lockout.lockAfterFailures, lockout.delayAfterFailures, 100);
+    int('lockout.lockSeconds', lockout.lockSeconds, 1, 86_400);
+    int('lockout.accountLockAfterFailures', lockout.accountLockAfterFailures, 1, 100);
   }
-  if (settings.whitelist.length > MAX_WHITELIST_ENTRIES) {
-    fail('whitelist', `at most ${MAX_WHITELIST_ENTRIES} entries`);
+  for (const { stored, field } of PRINCIPAL_FIELDS) {
+    if (!changed((s) => s.communication[stored])) continue;
+    const slot = slotOfEntry(table, settings.communication[stored]);
+    if (slot === null) fail(field, 'must name an occupied slot 0–7');
+    else principalProblem(table, slot, field);
   }
-  settings.whitelist.forEach((entry, i) => {
-    if (parseWhitelistEntry(entry) === null)
-      fail(`whitelist[${i}]`, `'${entry}' is not an IPv4/IPv6 address or CIDR range`);
-  });
-  if (!HTTP_MODES.includes(settings.http)) fail('http', "must be 'on', 'redirect' or 'off'");
-  if (settings.hostnames.length > MAX_HOSTNAMES) fail('hostnames', `at most ${MAX_HOSTNAMES} names`);
-  settings.hostnames.forEach((name, i) => {
-    if (name.length > MAX_HOSTNAME_LENGTH || (!isIP(name) && !HOST_NAME.test(name)))
-      fail(
-        `hostnames[${i}]`,
-        `'${name}' is not a host name (letters, digits, '-' and '.', at most ${MAX_HOSTNAME_LENGTH}) or an IP address`,
-      );
-  });
+  if (changed((s) => s.whitelist)) {
+    if (settings.whitelist.length > MAX_WHITELIST_ENTRIES) {
+      fail('whitelist', `at most ${MAX_WHITELIST_ENTRIES} entries`);
+    }
+    settings.whitelist.forEach((entry, i) => {
+      if (parseWhitelistEntry(entry) === null)
+        fail(`whitelist[${i}]`, `'${entry}' is not an IPv4/IPv6 address or CIDR range`);
+    });
+  }
+  if (changed((s) => s.http) && !HTTP_MODES.includes(settings.http))
+    fail('http', "must be 'on', 'redirect' or 'off'");
+  if (changed((s) => s.hostnames)) {
+    if (settings.hostnames.length > MAX_HOSTNAMES) fail('hostnames', `at most ${MAX_HOSTNAMES} names`);
+    settings.hostnames.forEach((name, i) => {
+      if (name.length > MAX_HOSTNAME_LENGTH || (!isIP(name) && !HOST_NAME.test(name)))
+        fail(
+          `hostnames[${i}]`,
+          `'${name}' is not a host name (letters, digits, '-' and '.', at most ${MAX_HOSTNAME_LENGTH}) or an IP address`,
+        );
+    });
+  }
   const { syslog } = settings;
-  if (!['off', 'udp', 'tls'].includes(syslog.transport))
-    fail('syslog.transport', "must be 'off', 'udp' or 'tls'");
-  if (syslog.transport !== 'off') {
-    if (!isIP(syslog.host) && !HOST_NAME.test(syslog.host))
-      fail('syslog.host', 'must be an IP address or a host name');
-    int('syslog.port', syslog.port, 1, 65535);
+  if (changed((s) => s.syslog)) {
+    if (!['off', 'udp', 'tls'].includes(syslog.transport))
+      fail('syslog.transport', "must be 'off', 'udp' or 'tls'");
+    if (syslog.transport !== 'off') {
+      if (!isIP(syslog.host) && !HOST_NAME.test(syslog.host))
+        fail('syslog.host', 'must be an IP address or a host name');
+      int('syslog.port', syslog.port, 1, 65535);
+    }
+    if (syslog.fingerprint !== null && !FINGERPRINT.test(syslog.fingerprint))
+      fail('syslog.fingerprint', 'must be a SHA-256 fingerprint: 32 hex bytes, colons optional');
+    if (syslog.transport === 'tls' && syslog.fingerprint === null)
+      fail('syslog.fingerprint', "is needed for 'tls': the collector certificate's SHA-256 fingerprint");
   }
-  if (syslog.fingerprint !== null && !FINGERPRINT.test(syslog.fingerprint))
-    fail('syslog.fingerprint', 'must be a SHA-256 fingerprint: 32 hex bytes, colons optional');
-  if (syslog.transport === 'tls' && syslog.fingerprint === null)
-    fail('syslog.fingerprint', "is needed for 'tls': the collector certificate's SHA-256 fingerprint");
   return settings;
+}
+
+/**
+ * The identity of the entry in `slot`, for a Modbus principal set by slot (`field` names the setting
+ * in errors). Refused: no slot 0–7, an empty slot, a local-only user (it acts at the display only).
+ */
+export function principalAt(table: UserTable, slot: number, field: string): number {
+  const id = isSlotNumber(slot) ? table.ids[slot] : null;
+  if (!isSlotNumber(slot) || !table.slots[slot] || id === null || id === undefined) {
+    throw new CoreError('invalid-setting', `${field}: must name an occupied slot 0–7`, { field });
+  }
+  principalProblem(table, slot, field);
+  return id;
+}
+
+function principalProblem(table: UserTable, slot: number, field: string): void {
+  const entry = table.slots[slot];
+  if (entry?.type === 'user' && entry.localOnly) {
+    throw new CoreError(
+      'invalid-setting',
+      `${field}: '${entry.name}' (slot ${slot}) is local-only: it acts at the display only, never over Modbus`,
+      { field },
+    );
+  }
 }
 
 export const HTTP_MODE_RULE = "must be 'on', 'redirect' or 'off'";

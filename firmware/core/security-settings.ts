@@ -21,9 +21,14 @@ export interface CommunicationSettings {
   readonly modbusTcp: boolean;
   readonly modbusRtu: boolean;
   readonly modbusTls: boolean;
-  /** Slot whose permissions Modbus TCP and RTU requests act with. */
-  readonly modbusSlot: number;
-  readonly rtuSlot: number;
+  /**
+   * The identity (`UserTable.ids`, not a slot number) of the entry whose permissions Modbus TCP
+   * requests act with: a new entry in the same slot does not inherit it. Deleting that entry resets it
+   * to `anonymous`. Interfaces show and take it as a slot number.
+   */
+  readonly modbusPrincipal: number;
+  /** The same for Modbus RTU. */
+  readonly rtuPrincipal: number;
   /** Accept API keys over plain HTTP (off: HTTPS only). */
   readonly apiKeysOverHttp: boolean;
 }
@@ -76,8 +81,9 @@ export const DEFAULT_SECURITY_SETTINGS: SecuritySettings = {
     modbusTcp: false,
     modbusRtu: false,
     modbusTls: false,
-    modbusSlot: ANONYMOUS_SLOT,
-    rtuSlot: ANONYMOUS_SLOT,
+    // The predefined entries' identities are their slot numbers.
+    modbusPrincipal: ANONYMOUS_SLOT,
+    rtuPrincipal: ANONYMOUS_SLOT,
     apiKeysOverHttp: false,
   },
   whitelist: [],

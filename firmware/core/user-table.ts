@@ -5,7 +5,9 @@
  * table's invariants and returns a new table; nothing here touches flash, sockets or clocks. Password
  * verifiers and API-key hashes arrive already derived: the costly KDF runs in the caller, off the event
  * loop. Each slot carries an epoch that moves whenever its credentials or rights change, so a session
- * bound to (slot, epoch) dies with the change.
+ * bound to (slot, epoch) dies with the change. Each entry also carries an identity allocated when it is
+ * created and never reused, so a setting that names an entry (the Modbus principal) is not inherited by
+ * the next entry created in the same slot.
  */
 import type { PasswordVerifier } from '../auth/password-verifier.ts';
 import { CoreError } from './core-error.ts';
@@ -60,6 +62,13 @@ export interface UserTable {
   readonly slots: readonly (SlotEntry | null)[];
   /** Per slot, bumped on every change of that slot's credentials, rights or occupant. */
   readonly epochs: readonly number[];
+  /**
+   * Per slot, the identity of its entry (null when empty): the predefined entries have their slot
+   * number, every entry created later the next value of `nextId`, which only grows.
+   */
+  readonly ids: readonly (number | null)[];
+  /** The identity the next created entry gets; never below SLOT_COUNT, never decreases. */
+  readonly nextId: number;
 }
 
 /** Who is acting: a slot and what it may do right now. */
@@ -85,7 +94,22 @@ export function createDefaultTable(adminVerifier: PasswordVerifier): UserTable {
   };
   slots[LOCALGUI_SLOT] = { type: 'standard', name: 'localgui', permissions: LOCALGUI_DEFAULT };
   slots[ANONYMOUS_SLOT] = { type: 'standard', name: 'anonymous', permissions: ANONYMOUS_DEFAULT };
-  return { slots, epochs: new Array(SLOT_COUNT).fill(0) };
+  const ids = slots.map((entry, slot) => (entry ? slot : null));
+  return { slots, epochs: new Array(SLOT_COUNT).fill(0), ids, nextId: SLOT_COUNT };
+}
+
+/** The slot of the entry with identity `id`, or null when no entry has it (deleted, or never made). */
+export function slotOfEntry(table: UserTable, id: number): number | null {
+  const slot = table.ids.indexOf(id);
+  return slot >= 0 && table.slots[slot] ? slot : null;
+}
+
+/** The identity of the entry in `slot`; throws `not-found` for an empty slot. */
+export function entryIdAt(table: UserTable, slot: number): number {
+  entryAt(table, slot);
+  const id = table.ids[slot];
+  if (id === null || id === undefined) throw new CoreError('not-found', `slot ${slot} is empty`, { slot });
+  return id;
 }
 
 /** The principal a slot acts as. Throws `not-found` for an empty slot. */
@@ -340,14 +364,21 @@ function place(table: UserTable, name: string, entry: SlotEntry): { table: UserT
   return { table: replace(table, slot, entry), slot };
 }
 
-/** The table with `entry` in `slot`; the same table (epoch kept, sessions alive) when nothing changes. */
+/**
+ * The table with `entry` in `slot`; the same table (epoch kept, sessions alive) when nothing changes.
+ * An entry placed in an empty slot is a new entry: it gets a new identity.
+ */
 function replace(table: UserTable, slot: number, entry: SlotEntry | null): UserTable {
   if (sameEntry(table.slots[slot] ?? null, entry)) return table;
   const slots = table.slots.slice();
   slots[slot] = entry;
   const epochs = table.epochs.slice();
   epochs[slot] = (epochs[slot] ?? 0) + 1;
-  const next = { slots, epochs };
+  const ids = table.ids.slice();
+  let nextId = table.nextId;
+  if (entry === null) ids[slot] = null;
+  else if (!table.slots[slot]) ids[slot] = nextId++;
+  const next = { slots, epochs, ids, nextId };
   assertSecurityAdminRemains(next);
   return next;
 }

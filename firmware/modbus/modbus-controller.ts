@@ -89,7 +89,8 @@ export class ModbusController {
           handle,
           unitId,
           allowed: this.options.allowed,
-          accessFor: (connection) => this.slotAccess('modbus-tcp', connection.remoteAddress, 'modbusSlot'),
+          accessFor: (connection) =>
+            this.slotAccess('modbus-tcp', connection.remoteAddress, 'modbusPrincipal'),
         });
         log(`Modbus TCP enabled on port ${this.tcp.port}`);
       } else if (!communication.modbusTcp && this.tcp) {
@@ -139,7 +140,7 @@ export class ModbusController {
           stopBits: config.stopBits,
           handle,
           unitId,
-          access: () => this.slotAccess('modbus-rtu', rtuPath, 'rtuSlot'),
+          access: () => this.slotAccess('modbus-rtu', rtuPath, 'rtuPrincipal'),
           log,
         });
         this.rtu = { server, line };
@@ -150,23 +151,19 @@ export class ModbusController {
     }
   }
 
-  /** TCP and RTU act as a configured slot, read at each request. */
+  /**
+   * TCP and RTU act as the configured principal entry, looked up by its identity at each request: an
+   * entry that is gone acts as nobody (every request 0x01), never as whatever now holds its slot.
+   */
   private slotAccess(
     iface: 'modbus-tcp' | 'modbus-rtu',
     source: string | undefined,
-    which: 'modbusSlot' | 'rtuSlot',
+    which: 'modbusPrincipal' | 'rtuPrincipal',
   ): ModbusAccess {
     const context: RequestContext = { interface: iface, source };
     return {
       context,
-      actor: () => {
-        const slot = this.options.security.state.settings.communication[which];
-        try {
-          return this.options.security.actorFor(slot);
-        } catch {
-          return null;
-        }
-      },
+      actor: () => this.options.security.principalActor(which),
     };
   }
 

@@ -10,8 +10,9 @@ import { createVerifier, type PasswordVerifier } from '../auth/password-verifier
 import { CoreError, isCoreError } from '../core/core-error.ts';
 import { checkPassword } from '../core/password-rules.ts';
 import type { PermissionSet, PresetName } from '../core/permission-table.ts';
-import type { SecuritySettings } from '../core/security-settings.ts';
-import { validateSecuritySettings } from '../core/security-settings-rules.ts';
+import type { CommunicationSettings, SecuritySettings } from '../core/security-settings.ts';
+import { PRINCIPAL_FIELDS, principalAt, validateSecuritySettings } from '../core/security-settings-rules.ts';
+import { ANONYMOUS_SLOT } from '../core/slots.ts';
 import {
   type Actor,
   actorFor,
@@ -19,11 +20,13 @@ import {
   addUser,
   authorize,
   entryAt,
+  entryIdAt,
   removeEntry,
   renameEntry,
   setLocalOnly,
   setPassword,
   setPermissions,
+  slotOfEntry,
   type UserTable,
 } from '../core/user-table.ts';
 import type { SecurityEvent } from '../store/event-log.ts';
@@ -54,6 +57,17 @@ export interface EntryPatch {
   readonly localOnly?: boolean;
 }
 
+/**
+ * A change of the communication settings as interfaces make it: the Modbus principals named by slot
+ * (`modbusSlot`, `rtuSlot`), stored as the identity of the entry in that slot at that moment.
+ */
+export type CommunicationPatch = Partial<
+  Omit<CommunicationSettings, 'modbusPrincipal' | 'rtuPrincipal'> & {
+    readonly modbusSlot: number;
+    readonly rtuSlot: number;
+  }
+>;
+
 export interface SecurityServiceOptions {
   readonly kdfIterations?: number;
   readonly now: () => number;
@@ -76,6 +90,16 @@ export class SecurityService {
 
   actorFor(slot: number): Actor {
     return actorFor(this.store.state.table, slot);
+  }
+
+  /**
+   * The actor a Modbus principal setting names right now, found by the entry's identity; null when
+   * that entry is gone (then Modbus acts as nobody, never as whatever holds its slot now).
+   */
+  principalActor(which: 'modbusPrincipal' | 'rtuPrincipal'): Actor | null {
+    const { table, settings } = this.store.state;
+    const slot = slotOfEntry(table, settings.communication[which]);
+    return slot === null ? null : actorFor(table, slot);
   }
 
   /** Logs an event that changes nothing (a login, a denied request). */
@@ -114,11 +138,32 @@ export class SecurityService {
     });
   }
 
+  /**
+   * Deletes an entry. A Modbus principal naming it falls back to `anonymous` in the same commit (and
+   * a `modbus.principal.reset` event says so): deleting, above all revoking a key, is never refused
+   * for being the principal, and no later entry in that slot inherits the role.
+   */
   async removeEntry(actor: Actor, slot: number, ctx: RequestContext): Promise<void> {
-    return this.perform('entry.remove', actor, ctx, `slot=${slot}`, async (state) => ({
-      state: { ...state, table: removeEntry(state.table, actor, slot) },
-      result: undefined,
-    }));
+    return this.perform('entry.remove', actor, ctx, `slot=${slot}`, async (state) => {
+      const table = removeEntry(state.table, actor, slot);
+      const removedId = entryIdAt(state.table, slot);
+      const name = entryAt(state.table, slot).name;
+      const communication = { ...state.settings.communication };
+      const reset: string[] = [];
+      for (const { stored, field } of PRINCIPAL_FIELDS) {
+        if (communication[stored] !== removedId) continue;
+        communication[stored] = entryIdAt(table, ANONYMOUS_SLOT);
+        reset.push(
+          `${field.replace('communication.', '')}: slot ${slot} (${name}) -> ${ANONYMOUS_SLOT} (anonymous)`,
+        );
+      }
+      return {
+        state: { table, settings: { ...state.settings, communication } },
+        result: undefined,
+        detail: reset.length ? `slot=${slot} modbus principal reset to anonymous` : `slot=${slot}`,
+        events: reset.map((detail) => ({ type: 'modbus.principal.reset', detail })),
+      };
+    });
   }
 
   /** Applies every field of the patch, or none of them: one record, one commit. */
@@ -174,7 +219,7 @@ export class SecurityService {
     return this.perform('settings.change', actor, ctx, undefined, async (state) => {
       authorize(actor, 'security.write');
       return {
-        state: { ...state, settings: validateSecuritySettings(next, state.table) },
+        state: { ...state, settings: validateSecuritySettings(next, state.table, state.settings) },
         result: undefined,
       };
     });
@@ -185,22 +230,33 @@ export class SecurityService {
    * changes them: config.write, and security.write as well for anything that changes whose rights
    * an unauthenticated interface acts with, or whether API keys may cross plain HTTP.
    */
-  async updateCommunication(
-    actor: Actor,
-    patch: Partial<SecuritySettings['communication']>,
-    ctx: RequestContext,
-  ): Promise<void> {
+  async updateCommunication(actor: Actor, patch: CommunicationPatch, ctx: RequestContext): Promise<void> {
     return this.perform('communication.change', actor, ctx, Object.keys(patch).join(','), async (state) => {
       authorize(actor, 'config.write');
       const current = state.settings.communication;
+      const { modbusSlot, rtuSlot, ...rest } = patch;
+      const next: CommunicationSettings = { ...current, ...rest };
       const touchesSecurity =
-        (patch.modbusSlot !== undefined && patch.modbusSlot !== current.modbusSlot) ||
-        (patch.rtuSlot !== undefined && patch.rtuSlot !== current.rtuSlot) ||
+        (modbusSlot !== undefined && state.table.ids[modbusSlot] !== current.modbusPrincipal) ||
+        (rtuSlot !== undefined && state.table.ids[rtuSlot] !== current.rtuPrincipal) ||
         (patch.apiKeysOverHttp !== undefined && patch.apiKeysOverHttp !== current.apiKeysOverHttp);
       if (touchesSecurity) authorize(actor, 'security.write');
-      const settings = { ...state.settings, communication: { ...current, ...patch } };
+      const settings = {
+        ...state.settings,
+        communication: {
+          ...next,
+          modbusPrincipal:
+            modbusSlot === undefined
+              ? current.modbusPrincipal
+              : principalAt(state.table, modbusSlot, 'communication.modbusSlot'),
+          rtuPrincipal:
+            rtuSlot === undefined
+              ? current.rtuPrincipal
+              : principalAt(state.table, rtuSlot, 'communication.rtuSlot'),
+        },
+      };
       return {
-        state: { ...state, settings: validateSecuritySettings(settings, state.table) },
+        state: { ...state, settings: validateSecuritySettings(settings, state.table, state.settings) },
         result: undefined,
       };
     });
@@ -227,7 +283,13 @@ export class SecurityService {
     actor: Actor,
     ctx: RequestContext,
     detail: string | undefined,
-    operation: (state: SecurityState) => Promise<{ state: SecurityState; result: T; detail?: string }>,
+    operation: (state: SecurityState) => Promise<{
+      state: SecurityState;
+      result: T;
+      detail?: string;
+      /** Events that follow from the change (logged after its own event). */
+      events?: readonly { readonly type: string; readonly detail: string }[];
+    }>,
   ): Promise<T> {
     const run = async () => {
       const event = { type, interface: ctx.interface, source: ctx.source, slot: actor.slot };
@@ -239,6 +301,7 @@ export class SecurityService {
           result: 'ok',
           detail: outcome.detail ?? detail,
         });
+        for (const extra of outcome.events ?? []) this.record({ ...event, ...extra, result: 'ok' });
         // The change is stored whatever a listener does; its failure is the listener's to report.
         await Promise.resolve(this.options.onChange?.(outcome.state)).catch(() => {});
         return outcome.result;

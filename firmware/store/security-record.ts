@@ -6,11 +6,15 @@
 import type { PasswordVerifier } from '../auth/password-verifier.ts';
 import { isPresetName, normalizePermissions } from '../core/permission-table.ts';
 import { DEFAULT_SECURITY_SETTINGS, HTTP_MODES, type SecuritySettings } from '../core/security-settings.ts';
-import { SLOT_COUNT } from '../core/slots.ts';
+import { ANONYMOUS_SLOT, SLOT_COUNT } from '../core/slots.ts';
 import type { SlotEntry, UserTable } from '../core/user-table.ts';
 
 export const SECURITY_RECORD_KIND = 1;
-export const SECURITY_PAYLOAD_VERSION = 1;
+/**
+ * 2: every entry carries its identity (`d`), the table the next one (`ni`), and the Modbus principals
+ * name identities (`modbusPrincipal`, `rtuPrincipal`) instead of slots. Version 1 is read by migration.
+ */
+export const SECURITY_PAYLOAD_VERSION = 2;
 
 export interface SecurityState {
   readonly table: UserTable;
@@ -30,14 +34,19 @@ export class RecordShapeError extends Error {
 export function encodeSecurityState(state: SecurityState): unknown {
   return {
     v: SECURITY_PAYLOAD_VERSION,
-    s: state.table.slots.map(encodeEntry),
+    s: state.table.slots.map((entry, slot) => encodeEntry(entry, state.table.ids[slot] ?? null)),
     e: [...state.table.epochs],
+    ni: state.table.nextId,
     c: state.settings,
   };
 }
 
-function encodeEntry(entry: SlotEntry | null): unknown {
+function encodeEntry(entry: SlotEntry | null, id: number | null): unknown {
   if (!entry) return null;
+  return { ...encodeFields(entry), d: id };
+}
+
+function encodeFields(entry: SlotEntry): Record<string, unknown> {
   switch (entry.type) {
     case 'user':
       return {
@@ -68,11 +77,48 @@ function encodeEntry(entry: SlotEntry | null): unknown {
 /** Throws RecordShapeError naming the first field that is wrong. */
 export function decodeSecurityState(payload: unknown): SecurityState {
   const record = object(payload, 'record');
-  if (record.v !== SECURITY_PAYLOAD_VERSION)
+  if (record.v !== 1 && record.v !== SECURITY_PAYLOAD_VERSION)
     throw new RecordShapeError(`unsupported record version ${String(record.v)}`);
-  const slots = array(record.s, 's', SLOT_COUNT).map((entry, slot) => decodeEntry(entry, slot));
+  const raw = array(record.s, 's', SLOT_COUNT);
+  const slots = raw.map((entry, slot) => decodeEntry(entry, slot));
   const epochs = array(record.e, 'e', SLOT_COUNT).map((epoch, slot) => uint(epoch, `e[${slot}]`));
-  return { table: { slots, epochs }, settings: decodeSettings(record.c) };
+  if (record.v === 1) return migrateV1(slots, epochs, record.c);
+  const ids = raw.map((entry, slot) =>
+    entry === null ? null : uint(object(entry, `s[${slot}]`).d, `s[${slot}].d`),
+  );
+  const nextId = uint(record.ni, 'ni');
+  ids.forEach((id, slot) => {
+    if (id === null) return;
+    if (id >= nextId) throw new RecordShapeError(`s[${slot}].d: identity ${id} is not below ni ${nextId}`);
+    if (ids.indexOf(id) !== slot) throw new RecordShapeError(`s[${slot}].d: identity ${id} is used twice`);
+  });
+  const settings = decodeSettings(record.c);
+  const { communication } = settings;
+  uint(communication.modbusPrincipal, 'c.communication.modbusPrincipal');
+  uint(communication.rtuPrincipal, 'c.communication.rtuPrincipal');
+  return { table: { slots, epochs, ids, nextId }, settings };
+}
+
+/**
+ * Version 1 had no identities: each entry gets its slot number (new entries then count from
+ * SLOT_COUNT, so none is reused), and a principal slot becomes that entry's identity, or `anonymous`
+ * when the slot is empty (a v1 device whose principal was deleted: the next entry there would have
+ * inherited the role).
+ */
+function migrateV1(slots: (SlotEntry | null)[], epochs: number[], c: unknown): SecurityState {
+  const ids = slots.map((entry, slot) => (entry ? slot : null));
+  const v1 = object(object(c, 'c').communication ?? {}, 'c.communication');
+  const principal = (value: unknown, at: string): number => {
+    const slot = uint(value ?? ANONYMOUS_SLOT, at);
+    return slot < SLOT_COUNT && slots[slot] ? slot : ANONYMOUS_SLOT;
+  };
+  const modbusPrincipal = principal(v1.modbusSlot, 'c.communication.modbusSlot');
+  const rtuPrincipal = principal(v1.rtuSlot, 'c.communication.rtuSlot');
+  const settings = decodeSettings(c);
+  return {
+    table: { slots, epochs, ids, nextId: SLOT_COUNT },
+    settings: { ...settings, communication: { ...settings.communication, modbusPrincipal, rtuPrincipal } },
+  };
 }
 
 function decodeEntry(value: unknown, slot: number): SlotEntry | null {
@@ -125,16 +171,22 @@ function decodeSettings(value: unknown): SecuritySettings {
   return {
     passwordMinLength: uint(merged.passwordMinLength, 'c.passwordMinLength'),
     lockout: { ...DEFAULT_SECURITY_SETTINGS.lockout, ...object(merged.lockout, 'c.lockout') },
-    communication: {
+    communication: withoutV1Slots({
       ...DEFAULT_SECURITY_SETTINGS.communication,
       ...object(merged.communication, 'c.communication'),
-    },
+    }),
     whitelist: array(merged.whitelist, 'c.whitelist').map((entry, i) => string(entry, `c.whitelist[${i}]`)),
     tls: merged.tls === 'uploaded' ? 'uploaded' : 'self-signed',
     syslog: { ...DEFAULT_SECURITY_SETTINGS.syslog, ...object(merged.syslog, 'c.syslog') },
     http: HTTP_MODES.includes(merged.http) ? merged.http : 'on',
     hostnames: array(merged.hostnames, 'c.hostnames').map((name, i) => string(name, `c.hostnames[${i}]`)),
   };
+}
+
+/** Version 1's `modbusSlot`/`rtuSlot` are not settings any more (migrateV1 reads them). */
+function withoutV1Slots(communication: Record<string, unknown>): SecuritySettings['communication'] {
+  const { modbusSlot: _modbusSlot, rtuSlot: _rtuSlot, ...rest } = communication;
+  return rest as unknown as SecuritySettings['communication'];
 }
 
 function object(value: unknown, at: string): Record<string, unknown> {

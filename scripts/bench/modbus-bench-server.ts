@@ -9,7 +9,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
-import { ANONYMOUS_SLOT } from '../../firmware/core/slots.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../../firmware/keys/file-key-provider.ts';
 import { handleModbusPdu } from '../../firmware/modbus/modbus-request-handler.ts';
 import { startModbusTcpServer } from '../../firmware/modbus/modbus-tcp-server.ts';
@@ -95,7 +94,7 @@ if (mode === 'minimal') {
     handle: mode === 'gated' ? (pdu, access) => handleModbusPdu(pdu, access, deps) : (pdu) => ungated(pdu),
     accessFor: () => ({
       context: { interface: 'modbus-tcp', source: '127.0.0.1' },
-      actor: () => security.actorFor(security.state.settings.communication.modbusSlot ?? ANONYMOUS_SLOT),
+      actor: () => security.principalActor('modbusPrincipal'),
     }),
   });
   process.stdout.write(`modbus ready ${JSON.stringify({ port: server.port })}\n`);

@@ -110,17 +110,7 @@ export async function startModbusDevice(t: TestContext): Promise<ModbusDevice> {
     },
     accessAs,
     slotAccess: (iface = 'modbus-tcp', source = '127.0.0.1') =>
-      accessAs(
-        () => {
-          try {
-            return security.actorFor(security.state.settings.communication.modbusSlot);
-          } catch {
-            return null;
-          }
-        },
-        iface,
-        source,
-      ),
+      accessAs(() => security.principalActor('modbusPrincipal'), iface, source),
     handle: (pdu, access) => handleModbusPdu(pdu, access, deps),
     async admin() {
       if (!adminReady) {

@@ -134,13 +134,7 @@ export async function startRtuDevice(t: TestContext, options: RtuDeviceOptions):
     },
     access: () => ({
       context: { interface: 'modbus-rtu', source: options.path },
-      actor: () => {
-        try {
-          return security.actorFor(security.state.settings.communication.rtuSlot);
-        } catch {
-          return null;
-        }
-      },
+      actor: () => security.principalActor('rtuPrincipal'),
     }),
     unitId: () => metering.config.unitId,
     log: (message) => logs.push(message),

@@ -1,6 +1,7 @@
 /** Measurements, energy meters, min/max and their resets, and the device configuration. */
 import { z } from '@hono/zod-openapi';
 import { BAUD_RATES } from '../../core/device-config.ts';
+import { slotOfEntry } from '../../core/user-table.ts';
 import type { ApiBuilder } from '../api-builder.ts';
 import type { ApiDeps } from '../api-deps.ts';
 import { jsonBody, jsonResponse, OkSchema } from '../schemas.ts';
@@ -52,8 +53,11 @@ const ConfigSchema = z
       modbusRtu: z.boolean(),
       modbusTls: z.boolean(),
       unitId: z.number(),
-      modbusSlot: z.number(),
-      rtuSlot: z.number(),
+      modbusSlot: z.number().nullable().openapi({
+        description:
+          'the slot of the entry Modbus TCP acts as (set by slot, stored as that entry: a later entry in the slot does not inherit it; deleting the entry sets anonymous, 2)',
+      }),
+      rtuSlot: z.number().nullable().openapi({ description: 'the same for Modbus RTU' }),
       rtu: z.object({ baudRate: z.number(), parity: z.enum(['none', 'even', 'odd']), stopBits: z.number() }),
     }),
   })
@@ -205,8 +209,8 @@ export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
         modbusRtu: communication.modbusRtu,
         modbusTls: communication.modbusTls,
         unitId: config.unitId,
-        modbusSlot: communication.modbusSlot,
-        rtuSlot: communication.rtuSlot,
+        modbusSlot: slotOfEntry(deps.security.state.table, communication.modbusPrincipal),
+        rtuSlot: slotOfEntry(deps.security.state.table, communication.rtuPrincipal),
         rtu: config.rtu,
       },
     };

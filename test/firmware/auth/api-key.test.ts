@@ -22,7 +22,8 @@ function apiKeyEntry(name: string, keyHash: Uint8Array): ApiKeyEntry {
 
 function tableWith(entries: Record<number, SlotEntry>): UserTable {
   const slots = Array.from({ length: 8 }, (_, slot) => entries[slot] ?? null);
-  return { slots, epochs: new Array(8).fill(0) };
+  const ids = slots.map((entry, slot) => (entry ? slot : null));
+  return { slots, epochs: new Array(8).fill(0), ids, nextId: 8 };
 }
 
 describe('generateApiKey', () => {

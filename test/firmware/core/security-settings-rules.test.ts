@@ -2,6 +2,7 @@
  * Security settings validation: the factory defaults pass, every field passes at its boundaries, and
  * every rule (password length, each lockout figure, Modbus principals, whitelist size and entries)
  * refuses with CoreError 'invalid-setting' naming its field in details and at the message's start.
+ * Given the settings a change replaces, only what it changes is checked.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -14,9 +15,11 @@ import {
 } from '../../../firmware/core/security-settings.ts';
 import {
   MAX_WHITELIST_ENTRIES,
+  principalAt,
   validateSecuritySettings,
 } from '../../../firmware/core/security-settings-rules.ts';
-import { createDefaultTable } from '../../../firmware/core/user-table.ts';
+import { ADMIN_SLOT } from '../../../firmware/core/slots.ts';
+import { actorFor, addUser, createDefaultTable } from '../../../firmware/core/user-table.ts';
 
 const VERIFIER: PasswordVerifier = {
   kdf: 'pbkdf2-sha256',
@@ -108,12 +111,72 @@ describe('validateSecuritySettings', () => {
     }
   });
 
-  it('communication.modbusSlot and rtuSlot: an occupied slot 0–7', () => {
-    for (const field of ['modbusSlot', 'rtuSlot'] as const) {
-      for (const slot of [0, 1, 2]) accepts({ communication: { [field]: slot } });
-      for (const slot of [3, 7, 8, -1, 1.5])
-        rejects({ communication: { [field]: slot } }, `communication.${field}`);
+  it('the Modbus principals: the identity of an entry in the table, named by slot in errors', () => {
+    const fields = [
+      ['modbusPrincipal', 'modbusSlot'],
+      ['rtuPrincipal', 'rtuSlot'],
+    ] as const;
+    for (const [stored, field] of fields) {
+      for (const id of [0, 1, 2]) accepts({ communication: { [stored]: id } });
+      // 3–7: no entry has these identities in the factory table; 8 is the next one to be made.
+      for (const id of [3, 7, 8, -1, 1.5])
+        rejects({ communication: { [stored]: id } }, `communication.${field}`);
     }
+  });
+
+  it('principalAt: the identity of the entry in an occupied slot; empty, out of range and local-only refused', () => {
+    const admin = actorFor(TABLE, ADMIN_SLOT);
+    const withUser = addUser(
+      TABLE,
+      { ...admin, mustChangePassword: false },
+      {
+        name: 'panel1',
+        verifier: VERIFIER,
+        permissions: 0,
+        localOnly: true,
+      },
+    );
+    assert.equal(principalAt(TABLE, 2, 'communication.modbusSlot'), 2);
+    for (const slot of [3, 8, -1, 1.5]) {
+      assert.throws(() => principalAt(TABLE, slot, 'communication.modbusSlot'), /must name an occupied slot/);
+    }
+    assert.throws(
+      () => principalAt(withUser.table, withUser.slot, 'communication.rtuSlot'),
+      (error: unknown) =>
+        error instanceof CoreError &&
+        error.code === 'invalid-setting' &&
+        error.details.field === 'communication.rtuSlot' &&
+        /'panel1' \(slot 3\) is local-only/.test(error.message),
+    );
+  });
+
+  it('with the settings it replaces, only what a change changes is checked (a bad stored value blocks nothing else)', () => {
+    // Stored by an older firmware or under a looser rule: no longer valid, but already there.
+    const stored = settingsWith({
+      passwordMinLength: 7,
+      lockout: { lockSeconds: 0 },
+      communication: { modbusPrincipal: 9 },
+      whitelist: ['not-an-address'],
+    });
+    const cleared = { ...stored, whitelist: [] };
+    assert.equal(validateSecuritySettings(cleared, TABLE, stored), cleared);
+    const modbusOff = { ...stored, communication: { ...stored.communication, modbusTcp: false } };
+    assert.equal(validateSecuritySettings(modbusOff, TABLE, stored), modbusOff);
+    // What the change touches is still checked, and without `previous` everything is.
+    assert.throws(
+      () => validateSecuritySettings({ ...stored, whitelist: ['also bad'] }, TABLE, stored),
+      /whitelist\[0\]/,
+    );
+    assert.throws(
+      () =>
+        validateSecuritySettings(
+          { ...stored, lockout: { ...stored.lockout, lockSeconds: 2, baseDelayMs: -1 } },
+          TABLE,
+          stored,
+        ),
+      /lockout.baseDelayMs/,
+    );
+    assert.throws(() => validateSecuritySettings(cleared, TABLE), /passwordMinLength/);
   });
 
   it(`whitelist: at most ${MAX_WHITELIST_ENTRIES} entries, each an address or a CIDR range`, () => {

@@ -42,6 +42,7 @@ import {
   describeEntry,
   effectivePermissions,
   entryAt,
+  entryIdAt,
   findSlotByName,
   LOCALGUI_DEFAULT,
   type NewApiKey,
@@ -52,6 +53,7 @@ import {
   setLocalOnly,
   setPassword,
   setPermissions,
+  slotOfEntry,
   type UserEntry,
   type UserTable,
 } from '../../../firmware/core/user-table.ts';
@@ -955,7 +957,7 @@ describe('assertSecurityAdminRemains', () => {
   function withSlots(table: UserTable, replacements: Record<number, SlotEntry | null>): UserTable {
     const slots = table.slots.slice();
     for (const [slot, entry] of Object.entries(replacements)) slots[Number(slot)] = entry;
-    return { slots, epochs: table.epochs.slice() };
+    return { ...table, slots, epochs: table.epochs.slice() };
   }
 
   it('passes for the default and a populated table', () => {
@@ -1004,7 +1006,7 @@ describe('effectivePermissions', () => {
     const admin = user(table, ADMIN_SLOT);
     const slots = table.slots.slice();
     slots[ADMIN_SLOT] = { ...admin, permissions: METERS_READ };
-    const shrunk: UserTable = { slots, epochs: table.epochs };
+    const shrunk: UserTable = { ...table, slots };
     assert.equal(effectivePermissions(shrunk, ADMIN_SLOT), ALL_PERMISSIONS);
     assert.equal(actorFor(shrunk, ADMIN_SLOT).permissions, ALL_PERMISSIONS);
     assert.deepEqual(describeEntry(shrunk, ADMIN_SLOT).permissions, names(ALL_PERMISSIONS));
@@ -1014,7 +1016,7 @@ describe('effectivePermissions', () => {
     const { table } = populatedTable();
     const slots = table.slots.slice();
     slots[3] = { ...user(table, 3), permissions: SECURITY_WRITE | 0x8000 };
-    const raw: UserTable = { slots, epochs: table.epochs };
+    const raw: UserTable = { ...table, slots };
     assert.equal(effectivePermissions(raw, 3), SECURITY_WRITE | SECURITY_READ);
     assert.equal(effectivePermissions(table, 4), PRESETS['read-only']);
     assert.equal(effectivePermissions(table, 5), rolePermissions('SECADM'));
@@ -1113,5 +1115,40 @@ describe('permission names round-trip through the table', () => {
     );
     assert.deepEqual(describeEntry(table, slot).permissions, ['meters.reset', 'config.write', 'service']);
     assert.equal(normalizePermissions(user(table, slot).permissions), user(table, slot).permissions);
+  });
+});
+
+describe('entry identities', () => {
+  it('the predefined entries have their slot numbers; new entries count up from SLOT_COUNT', () => {
+    const { table } = populatedTable();
+    assert.deepEqual(table.ids, [0, 1, 2, 8, 9, 10, null, null]);
+    assert.equal(table.nextId, 11);
+    assert.equal(slotOfEntry(table, 9), 4);
+    assert.equal(entryIdAt(table, 5), 10);
+    throwsCode(table, 'not-found', () => entryIdAt(table, 6));
+  });
+
+  it('an entry keeps its identity through rename, password, rights and local-only changes', () => {
+    const { table, admin } = populatedTable();
+    let changed = renameEntry(table, admin, 3, 'viewer2');
+    changed = setPassword(changed, admin, 3, newVerifier, { currentPasswordVerified: false });
+    changed = setPermissions(changed, admin, 3, ANONYMOUS_DEFAULT);
+    changed = setLocalOnly(changed, admin, 3, true);
+    assert.equal(entryIdAt(changed, 3), entryIdAt(table, 3));
+    assert.equal(changed.nextId, table.nextId);
+  });
+
+  it('a new entry in a freed slot gets a new identity; a deleted identity names no slot and is never given again', () => {
+    const { table, admin } = populatedTable();
+    const deleted = entryIdAt(table, 3);
+    const freed = removeEntry(table, admin, 3);
+    assert.equal(freed.ids[3], null);
+    assert.equal(slotOfEntry(freed, deleted), null);
+    const { table: reused, slot } = addApiKey(freed, admin, newKey('plant.all', 'all'));
+    assert.equal(slot, 3);
+    assert.equal(entryIdAt(reused, 3), table.nextId);
+    assert.notEqual(entryIdAt(reused, 3), deleted);
+    assert.equal(slotOfEntry(reused, deleted), null);
+    assert.equal(reused.nextId, table.nextId + 1);
   });
 });

@@ -193,4 +193,43 @@ describe('security at the local display', () => {
     const event = device.store.log.readAll().findLast((e) => e.type === 'registry.open');
     assert.equal(event?.interface, 'display');
   });
+
+  it('Clear whitelist and Modbus TCP on/off work whatever other stored setting is invalid (physical presence)', async (t) => {
+    const device = await startDisplayDevice(t);
+    const { terminal } = device;
+    await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
+    // A record stored by an older firmware (or under a looser rule): settings today's rules refuse.
+    const { state } = device.store;
+    device.store.commit({
+      ...state,
+      settings: {
+        ...state.settings,
+        passwordMinLength: 6,
+        lockout: { ...state.settings.lockout, lockSeconds: 0 },
+        hostnames: ['not a host name'],
+        whitelist: ['192.0.2.0/24', 'not-an-address'],
+        communication: { ...state.settings.communication, modbusPrincipal: 99 },
+      },
+    });
+    await terminal.choose('Security');
+    await terminal.choose('Clear whitelist');
+    await terminal.waitFor(/^CLEAR WHITELIST[\s\S]*OK:yes/);
+    await terminal.press('ok');
+    await terminal.waitFor(/Whitelist cleared/);
+    assert.deepEqual(device.security.state.settings.whitelist, []);
+    await terminal.press('ok');
+    await terminal.waitFor(/^SECURITY/);
+    await terminal.press('back');
+    await terminal.choose('Settings');
+    await terminal.choose('Modbus TCP');
+    await terminal.press('down', 'ok');
+    await terminal.waitFor(/>Modbus TCP\s+on\*/);
+    await terminal.press('back');
+    await terminal.waitFor('Store changes?');
+    await terminal.press('ok');
+    await terminal.waitFor('Changes stored');
+    assert.equal(device.security.state.settings.communication.modbusTcp, true);
+    // The invalid settings nobody touched stay as they were: recovery changed only what it changes.
+    assert.equal(device.security.state.settings.passwordMinLength, 6);
+  });
 });

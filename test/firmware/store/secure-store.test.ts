@@ -209,6 +209,15 @@ describe('SecureStore: boot and commit', () => {
             });
       state = { ...state, table: placed.table };
     }
+    // Identities of the largest kind a record holds after years of deleting and creating entries.
+    state = {
+      ...state,
+      table: {
+        ...state.table,
+        ids: state.table.ids.map((id, slot) => (slot < 3 || id === null ? id : 2 ** 32 + slot)),
+        nextId: 2 ** 32 + 8,
+      },
+    };
     const whitelist = Array.from(
       { length: 16 },
       (_, i) => `ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff${i.toString(16).padStart(2, '0')}/128`,
@@ -223,7 +232,13 @@ describe('SecureStore: boot and commit', () => {
         ...state.settings,
         whitelist,
         hostnames: Array.from({ length: 8 }, (_, i) => `${'h'.repeat(61)}.${'p'.repeat(37)}${i}`),
-        communication: { ...state.settings.communication, modbusTcp: true, modbusSlot: 7 },
+        communication: {
+          ...state.settings.communication,
+          modbusTcp: true,
+          // Identities of the largest kind a record holds after years of changes.
+          modbusPrincipal: 2 ** 32,
+          rtuPrincipal: 2 ** 32,
+        },
       },
     };
     assert.ok(
