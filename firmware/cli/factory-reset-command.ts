@@ -1,10 +1,11 @@
 /**
  * `metergate factory-reset --data-dir D --yes`: the CLI's physical-presence factory reset. Only root
- * on the device (or the firmware user owning the data dir) may run it, and never while a device process
+ * on the device may run it (not the firmware user owning the data dir: whoever takes over the firmware
+ * process must not be able to reset the device to admin / CBM_1234), and never while a device process
  * uses the data dir. Erases users, keys, certificates and the log; the next boot makes a new root key
  * and the factory table (admin / CBM_1234, which must then be changed).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { DataDirBusyError, dataDirPaths } from '../boot/data-dir.ts';
 import { factoryResetDataDir } from '../boot/factory-reset-data-dir.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
@@ -16,7 +17,18 @@ Erases every user, API key, certificate and the security event log, and destroys
 The next boot starts as a new device: admin / CBM_1234, which must be changed at first login.
 Physical presence: run it as root on the device, with the device process stopped.`;
 
-export async function factoryResetCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+export interface FactoryResetProcess {
+  /** The effective user id (POSIX); undefined where there is none. Default: `process.geteuid`. */
+  readonly euid: () => number | undefined;
+}
+
+const THIS_PROCESS: FactoryResetProcess = { euid: () => process.geteuid?.() };
+
+export async function factoryResetCommand(
+  argv: readonly string[],
+  io: CommandIo,
+  running: FactoryResetProcess = THIS_PROCESS,
+): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
     'data-dir': { type: 'string' },
     yes: { type: 'boolean' },
@@ -29,9 +41,11 @@ export async function factoryResetCommand(argv: readonly string[], io: CommandIo
   if (!values.yes) throw new CliError('this erases every user, key and the log; add --yes to confirm', 2);
   const paths = dataDirPaths(values['data-dir'] ?? './var');
   if (!existsSync(paths.dir)) throw new CliError(`no data directory at ${paths.dir}`);
-  const uid = process.getuid?.();
-  if (uid !== 0 && uid !== statSync(paths.dir).uid) {
-    throw new CliError(`factory reset needs physical presence: run it as root on the device`);
+  const euid = running.euid();
+  if (euid !== 0) {
+    throw new CliError(
+      `factory reset needs physical presence: run it as root on the device (you are uid ${euid ?? 'unknown'})`,
+    );
   }
   try {
     factoryResetDataDir(paths);
