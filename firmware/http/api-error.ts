@@ -25,7 +25,8 @@ export class ApiError extends Error {
   }
 }
 
-const CORE_STATUS: Record<CoreErrorCode, ContentfulStatusCode> = {
+/** The status of each core error code (docs/rest-api.md lists each under it: test/docs/rest-api-doc). */
+export const CORE_STATUS: Record<CoreErrorCode, ContentfulStatusCode> = {
   'unknown-permission': 400,
   'unknown-preset': 400,
   'unknown-role': 400,
@@ -44,7 +45,7 @@ const CORE_STATUS: Record<CoreErrorCode, ContentfulStatusCode> = {
   'last-security-admin': 409,
 };
 
-const AUTH_STATUS = {
+export const AUTH_STATUS = {
   'invalid-credentials': 401,
   'challenge-expired': 401,
   locked: 423,
@@ -52,7 +53,7 @@ const AUTH_STATUS = {
   'local-only': 403,
 } as const;
 
-const REGISTRY_STATUS: Record<RegistryErrorCode, ContentfulStatusCode> = {
+export const REGISTRY_STATUS: Record<RegistryErrorCode, ContentfulStatusCode> = {
   'registry-closed': 423,
   'registry-full': 429,
   'registry-source-full': 429,
@@ -60,6 +61,13 @@ const REGISTRY_STATUS: Record<RegistryErrorCode, ContentfulStatusCode> = {
   'request-denied': 403,
   'not-found': 404,
 };
+
+/** The codes of the HTTP framework's own errors, by status: a bad body, too large, not JSON. */
+export const HTTP_EXCEPTION_CODES = {
+  400: 'bad-request',
+  413: 'body-too-large',
+  415: 'unsupported-media-type',
+} as const;
 
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
@@ -83,13 +91,21 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode;
-    if (status === 413) return new ApiError(413, 'body-too-large', 'request body is too large');
+    if (status === 413) return new ApiError(413, HTTP_EXCEPTION_CODES[413], 'request body is too large');
+    if (status === 415) {
+      return new ApiError(
+        415,
+        HTTP_EXCEPTION_CODES[415],
+        'the request body must be JSON, sent with Content-Type: application/json',
+        { field: 'body' },
+      );
+    }
     if (/malformed json/i.test(error.message)) {
       return new ApiError(400, 'invalid-json', 'the request body is not valid JSON', { field: 'body' });
     }
     return new ApiError(
       status,
-      status === 400 ? 'bad-request' : 'http-error',
+      status === 400 ? HTTP_EXCEPTION_CODES[400] : 'http-error',
       error.message || 'bad request',
     );
   }

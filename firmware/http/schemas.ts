@@ -40,13 +40,16 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
+/**
+ * A slot in a path: exactly one decimal digit 0–7. A number parse would also take `0x7`, `7e0`, ` 7`,
+ * `07` or `+7` for slot 7, so a filter or log keyed on the path text would not see what is acted on.
+ */
 export const SlotParamSchema = z.object({
-  slot: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(7)
-    .openapi({ param: { name: 'slot', in: 'path' }, example: 3 }),
+  slot: z
+    .string()
+    .regex(/^[0-7]$/, 'must be a slot number 0–7 written as one decimal digit')
+    .transform(Number)
+    .openapi({ param: { name: 'slot', in: 'path' }, example: 3, type: 'integer', minimum: 0, maximum: 7 }),
 });
 
 export const OkSchema = z.object({ ok: z.literal(true) }).openapi('Ok');

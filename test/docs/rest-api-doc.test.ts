@@ -1,14 +1,21 @@
 /**
  * docs/rest-api.md cannot drift from the code: its resource table lists exactly the declared routes,
- * each with the permission the route declares.
+ * each with the permission the route declares, and its error table every error code the REST
+ * interface can answer with, under its status.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { bootDevice } from '../../firmware/boot/boot-device.ts';
 import { parseDeviceOptions } from '../../firmware/boot/device-options.ts';
+import {
+  AUTH_STATUS,
+  CORE_STATUS,
+  HTTP_EXCEPTION_CODES,
+  REGISTRY_STATUS,
+} from '../../firmware/http/api-error.ts';
 import { REPO_ROOT } from '../support/device-process.ts';
 
 test('the resource table of docs/rest-api.md equals the route declarations', async () => {
@@ -32,4 +39,46 @@ test('the resource table of docs/rest-api.md equals the route declarations', asy
     await device.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** docs/rest-api.md's error table: status → the codes listed in its row. */
+function documentedErrorCodes(doc: string): Map<number, Set<string>> {
+  const table = new Map<number, Set<string>>();
+  for (const row of doc.matchAll(/^\| (\d{3}) \| (.*) \|$/gm)) {
+    table.set(
+      Number(row[1]),
+      new Set([...(row[2] as string).matchAll(/`([a-z-]+)`/g)].map((m) => m[1] as string)),
+    );
+  }
+  return table;
+}
+
+/** Every `new ApiError(status, 'code'` in the firmware's sources. */
+function apiErrorsInSources(dir: string): [number, string][] {
+  const found: [number, string][] = [];
+  for (const entry of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    if (!entry.endsWith('.ts')) continue;
+    const text = readFileSync(join(dir, entry), 'utf8');
+    for (const m of text.matchAll(/new ApiError\(\s*(\d{3}),\s*'([a-z-]+)'/g))
+      found.push([Number(m[1]), m[2] as string]);
+  }
+  return found;
+}
+
+test('every error code the REST interface answers with is in the error table of docs/rest-api.md, under its status', () => {
+  const documented = documentedErrorCodes(readFileSync(join(REPO_ROOT, 'docs', 'rest-api.md'), 'utf8'));
+  const answered: [number, string][] = [
+    ...Object.entries(CORE_STATUS).map(([code, status]): [number, string] => [status, code]),
+    ...Object.entries(AUTH_STATUS).map(([code, status]): [number, string] => [status, code]),
+    ...Object.entries(REGISTRY_STATUS).map(([code, status]): [number, string] => [status, code]),
+    ...Object.entries(HTTP_EXCEPTION_CODES).map(([status, code]): [number, string] => [Number(status), code]),
+    ...apiErrorsInSources(join(REPO_ROOT, 'firmware')),
+  ];
+  assert.ok(answered.length > 30, 'codes were found');
+  const missing = answered.filter(([status, code]) => !documented.get(status)?.has(code));
+  assert.deepEqual(
+    missing.map(([status, code]) => `${status} ${code}`),
+    [],
+    'codes the device answers with but docs/rest-api.md does not list under that status',
+  );
 });

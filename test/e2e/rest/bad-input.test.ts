@@ -280,6 +280,25 @@ describe('bad input over REST', () => {
     );
   });
 
+  it('a body that is not JSON by its Content-Type → 415 unsupported-media-type naming the body', async () => {
+    const body = JSON.stringify({ type: 'api-key', name: 'media1', preset: 'all' });
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+    ]) {
+      const before = await stored();
+      const response = await fx.admin.request<ErrorBody>('POST', '/api/v1/users', body, {
+        'content-type': type,
+      });
+      assert.equal(response.status, 415, `${type}: ${JSON.stringify(response.body)}`);
+      assert.equal(response.body.error.code, 'unsupported-media-type', type);
+      assert.equal(response.body.error.field, 'body', type);
+      assert.match(response.body.error.message, /application\/json/);
+      assert.deepEqual(await stored(), before, `${type} changed stored state`);
+    }
+  });
+
   it('slots 0–2 are protected, slot 9 and a non-number are 400, an empty slot is 404', async () => {
     for (const slot of [0, 1, 2]) {
       await refused('DELETE', `/api/v1/users/${slot}`, undefined, { status: 409, code: 'protected-slot' });
@@ -291,7 +310,8 @@ describe('bad input over REST', () => {
       { permissions: ['measurements.read'] },
       { status: 409, code: 'protected-slot' },
     );
-    for (const slot of ['9', '-1', 'x', '3.5']) {
+    // Slot 7 is taken here: a lax parse (hex, exponent, padding, sign) would delete or change it.
+    for (const slot of ['9', '-1', 'x', '3.5', '0x7', '7e0', '%207', '7%20', '07', '+7', '7.0', '0b111']) {
       await refused('DELETE', `/api/v1/users/${slot}`, undefined, {
         status: 400,
         code: 'invalid-field',
