@@ -235,26 +235,21 @@ export class SecurityService {
       authorize(actor, 'config.write');
       const current = state.settings.communication;
       const { modbusSlot, rtuSlot, ...rest } = patch;
-      const next: CommunicationSettings = { ...current, ...rest };
+      // A slot that still holds the current principal changes nothing (a form sending every field).
+      const principal = (slot: number | undefined, was: number, field: string) =>
+        slot === undefined || state.table.ids[slot] === was ? was : principalAt(state.table, slot, field);
       const touchesSecurity =
         (modbusSlot !== undefined && state.table.ids[modbusSlot] !== current.modbusPrincipal) ||
         (rtuSlot !== undefined && state.table.ids[rtuSlot] !== current.rtuPrincipal) ||
         (patch.apiKeysOverHttp !== undefined && patch.apiKeysOverHttp !== current.apiKeysOverHttp);
       if (touchesSecurity) authorize(actor, 'security.write');
-      const settings = {
-        ...state.settings,
-        communication: {
-          ...next,
-          modbusPrincipal:
-            modbusSlot === undefined
-              ? current.modbusPrincipal
-              : principalAt(state.table, modbusSlot, 'communication.modbusSlot'),
-          rtuPrincipal:
-            rtuSlot === undefined
-              ? current.rtuPrincipal
-              : principalAt(state.table, rtuSlot, 'communication.rtuSlot'),
-        },
+      const communication: CommunicationSettings = {
+        ...current,
+        ...rest,
+        modbusPrincipal: principal(modbusSlot, current.modbusPrincipal, 'communication.modbusSlot'),
+        rtuPrincipal: principal(rtuSlot, current.rtuPrincipal, 'communication.rtuSlot'),
       };
+      const settings = { ...state.settings, communication };
       return {
         state: { ...state, settings: validateSecuritySettings(settings, state.table, state.settings) },
         result: undefined,
