@@ -1,7 +1,8 @@
 /**
  * The security record's payload, version 2: entry identities and the Modbus principals survive
  * encoding; a version-1 payload (no identities, principals as slots) is migrated, a principal slot left
- * empty by a deletion becoming `anonymous`; identities used twice or not below `ni` are refused.
+ * empty by a deletion becoming `anonymous`, also when an older firmware left it on the flash image;
+ * identities used twice or not below `ni` are refused.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -17,13 +18,18 @@ import {
   removeEntry,
   type UserTable,
 } from '../../../firmware/core/user-table.ts';
+import { SECURITY_RECORD_BLOCKS } from '../../../firmware/store/flash-layout.ts';
+import { deriveKey } from '../../../firmware/store/record-keys.ts';
+import { SealedRecordPair } from '../../../firmware/store/sealed-record.ts';
 import {
   decodeSecurityState,
   encodeSecurityState,
   RecordShapeError,
   SECURITY_PAYLOAD_VERSION,
+  SECURITY_RECORD_KIND,
   type SecurityState,
 } from '../../../firmware/store/security-record.ts';
+import { bootNormal, tempDataDir } from '../../support/store-fixture.ts';
 
 const VERIFIER: PasswordVerifier = {
   kdf: 'pbkdf2-sha256',
@@ -145,5 +151,40 @@ describe('security record payload version 2', () => {
     delete (missing.s[0] as Record<string, unknown>).d;
     assert.throws(() => decodeSecurityState(missing), /s\[0\]\.d/);
     assert.throws(() => decodeSecurityState({ ...encode(), v: 3 }), /unsupported record version 3/);
+  });
+
+  it('a version-1 record on flash (an older firmware) boots migrated, and the next commit writes version 2', async (t) => {
+    const data = tempDataDir(t);
+    const first = await bootNormal(data);
+    const seq = first.store.sequence;
+    const pair = new SealedRecordPair(
+      first.flash,
+      SECURITY_RECORD_BLOCKS,
+      SECURITY_RECORD_KIND,
+      deriveKey(first.normal.rootKey, 'record/security'),
+    );
+    // What the older firmware left: both copies at the counter's sequence, principals as slots (5 empty).
+    const v1 = asVersion1(churnedState(), 5, 4);
+    pair.writeCopy(0, seq, v1);
+    pair.writeCopy(1, seq, v1);
+    first.close();
+
+    const second = await bootNormal(data);
+    const { state } = second.store;
+    assert.deepEqual(state.table.ids, [0, 1, 2, 3, 4, null, null, null]);
+    assert.deepEqual(
+      [state.settings.communication.modbusPrincipal, state.settings.communication.rtuPrincipal],
+      [ANONYMOUS_SLOT, 4],
+    );
+    second.store.commit(state);
+    const stored = new SealedRecordPair(
+      second.flash,
+      SECURITY_RECORD_BLOCKS,
+      SECURITY_RECORD_KIND,
+      deriveKey(second.normal.rootKey, 'record/security'),
+    ).readCopy(0);
+    assert.equal(stored.state, 'valid');
+    assert.equal(stored.state === 'valid' && (stored.payload as { v: number }).v, 2);
+    second.close();
   });
 });
