@@ -339,7 +339,12 @@ function dryRun(
   plan: CommissioningPlan,
   report: (path: readonly PropertyKey[], message: string) => void,
 ): void {
-  const admin: Actor = { slot: ADMIN_SLOT, permissions: ALL_PERMISSIONS, mustChangePassword: false };
+  const admin: Actor = {
+    slot: ADMIN_SLOT,
+    permissions: ALL_PERMISSIONS,
+    mustChangePassword: false,
+    localOnly: false,
+  };
   let table = createDefaultTable(PLACEHOLDER_VERIFIER);
   const steps: [readonly PropertyKey[], () => UserTable][] = [
     ...(['localgui', 'anonymous'] as const).flatMap((name): [readonly PropertyKey[], () => UserTable][] => {

@@ -10,6 +10,7 @@ import {
   MIN_KDF_ITERATIONS,
   type PasswordVerifier,
 } from '../../../firmware/auth/password-verifier.ts';
+import { authorize as decideOrThrow } from '../../../firmware/core/access.ts';
 import { type CoreError, type CoreErrorCode, isCoreError } from '../../../firmware/core/core-error.ts';
 import {
   ALL_PERMISSIONS,
@@ -37,7 +38,6 @@ import {
   addApiKey,
   addUser,
   assertSecurityAdminRemains,
-  authorize,
   createDefaultTable,
   describeEntry,
   effectivePermissions,
@@ -55,6 +55,9 @@ import {
   type UserEntry,
   type UserTable,
 } from '../../../firmware/core/user-table.ts';
+
+/** The one decision (access.ts) for a request over HTTPS: the network interface of these tests. */
+const authorize = (actor: Actor, permission: PermissionName) => decideOrThrow(actor, permission, 'https');
 
 let adminVerifier: PasswordVerifier;
 let userVerifier: PasswordVerifier;
@@ -216,6 +219,7 @@ describe('actorFor', () => {
       slot: ADMIN_SLOT,
       permissions: ALL_PERMISSIONS,
       mustChangePassword: true,
+      localOnly: false,
     });
   });
 
@@ -225,12 +229,28 @@ describe('actorFor', () => {
       slot: LOCALGUI_SLOT,
       permissions: LOCALGUI_DEFAULT,
       mustChangePassword: false,
+      localOnly: false,
     });
     assert.deepEqual(actorFor(table, 4), {
       slot: 4,
       permissions: PRESETS['read-only'],
       mustChangePassword: false,
+      localOnly: false,
     });
+  });
+
+  it("carries a user's local-only flag, except the admin's: slot 0 keeps network access", () => {
+    const { table: active, admin } = activeTable();
+    const { table, slot } = addUser(active, admin, newUser('bench', { localOnly: true }));
+    assert.equal(actorFor(table, slot).localOnly, true);
+    // A record that says otherwise (a hand-made image, an older firmware) does not lock the admin out.
+    const flagged: UserTable = {
+      ...table,
+      slots: table.slots.map((entry, i) =>
+        i === ADMIN_SLOT ? { ...user(table, i), localOnly: true } : entry,
+      ),
+    };
+    assert.equal(actorFor(flagged, ADMIN_SLOT).localOnly, false);
   });
 
   it('throws not-found for an empty or out-of-range slot', () => {
@@ -326,7 +346,12 @@ describe('authorize', () => {
   });
 
   it('grants exactly the actor set', () => {
-    const actor: Actor = { slot: 3, permissions: METERS_READ | METERS_RESET, mustChangePassword: false };
+    const actor: Actor = {
+      slot: 3,
+      permissions: METERS_READ | METERS_RESET,
+      mustChangePassword: false,
+      localOnly: false,
+    };
     assert.doesNotThrow(() => authorize(actor, 'meters.read'));
     assert.doesNotThrow(() => authorize(actor, 'meters.reset'));
     assert.throws(
@@ -412,15 +437,23 @@ describe('addUser and addApiKey', () => {
     });
   }
 
-  it('names are case-sensitive: Bob and bob may both exist', () => {
+  it('names are unique regardless of case (login still matches exactly)', () => {
     const { table: active, admin } = activeTable();
     const first = addUser(active, admin, newUser('Bob'));
-    const second = addUser(first.table, admin, newUser('bob'));
-    assert.equal(findSlotByName(second.table, 'Bob'), 3);
-    assert.equal(findSlotByName(second.table, 'bob'), 4);
-    assert.equal(findSlotByName(second.table, 'BOB'), null);
-    const admin2 = addUser(second.table, admin, newUser('Admin'));
-    assert.equal(admin2.slot, 5);
+    for (const name of ['bob', 'BOB', 'bOb']) {
+      throwsCode(first.table, 'name-taken', () => addUser(first.table, admin, newUser(name)));
+      throwsCode(first.table, 'name-taken', () => addApiKey(first.table, admin, newKey(name)));
+    }
+    for (const name of ['Admin', 'ADMIN', 'Anonymous', 'LocalGUI']) {
+      throwsCode(first.table, 'name-taken', () => addUser(first.table, admin, newUser(name)));
+    }
+    assert.equal(findSlotByName(first.table, 'Bob'), 3);
+    assert.equal(findSlotByName(first.table, 'bob'), null);
+    // Renaming oneself to another case of one's own name is no clash.
+    assert.equal(user(renameEntry(first.table, admin, 3, 'BOB'), 3).name, 'BOB');
+    const second = addUser(first.table, admin, newUser('carol')).table;
+    throwsCode(second, 'name-taken', () => renameEntry(second, admin, 4, 'bob'));
+    throwsCode(second, 'name-taken', () => renameEntry(second, admin, 4, 'ADMIN'));
   });
 
   it('refuse a taken name with name-taken, for users and API keys alike', () => {
@@ -664,11 +697,8 @@ describe('setPassword', () => {
     const alice = actorFor(table, 3);
     const next = setPassword(table, alice, 3, newVerifier, { currentPasswordVerified: true });
     assert.equal(user(next, 3).mustChangePassword, false);
-    // A self-change never sets must-change, whatever is asked.
-    const again = setPassword(next, actorFor(next, 3), 3, userVerifier, {
-      currentPasswordVerified: true,
-      mustChangePassword: true,
-    });
+    // A self-change never sets must-change.
+    const again = setPassword(next, actorFor(next, 3), 3, userVerifier, { currentPasswordVerified: true });
     assert.equal(user(again, 3).mustChangePassword, false);
   });
 
@@ -684,26 +714,22 @@ describe('setPassword', () => {
     }
   });
 
-  it("another user's password with security.write: set, must-change as asked", () => {
+  it("another user's password with security.write: set, and always must-change at the next login", () => {
     const { table, admin, secadm } = populatedTable();
     for (const actor of [admin, secadm]) {
       const forced = changes(table, (t) =>
-        setPassword(t, actor, 3, newVerifier, { currentPasswordVerified: false, mustChangePassword: true }),
+        setPassword(t, actor, 3, newVerifier, { currentPasswordVerified: false }),
       );
       assert.deepEqual(forced.slots[3], {
         ...user(table, 3),
         verifier: newVerifier,
         mustChangePassword: true,
       });
-      const plain = setPassword(forced, actor, 3, userVerifier, { currentPasswordVerified: false });
-      assert.equal(user(plain, 3).mustChangePassword, false);
-      assert.equal(user(plain, 3).verifier, userVerifier);
+      // Even with the current password "verified": whoever set it for someone else knows it.
+      const again = setPassword(forced, actor, 3, userVerifier, { currentPasswordVerified: true });
+      assert.equal(user(again, 3).mustChangePassword, true);
+      assert.equal(user(again, 3).verifier, userVerifier);
     }
-    const adminReset = setPassword(table, secadm, ADMIN_SLOT, adminVerifier, {
-      currentPasswordVerified: false,
-      mustChangePassword: true,
-    });
-    assert.equal(user(adminReset, ADMIN_SLOT).mustChangePassword, true);
   });
 
   it('an API key or standard user has no password: wrong-entry-type', () => {
@@ -742,7 +768,8 @@ describe('setPermissions', () => {
           assert.equal(error.details.slot, ADMIN_SLOT);
         },
       );
-      throwsCode(table, 'protected-slot', () => setPermissions(table, secadm, ADMIN_SLOT, set));
+      // A SECADM without everything may not even try: the admin holds more than it does.
+      throwsCode(table, 'entry-more-privileged', () => setPermissions(table, secadm, ADMIN_SLOT, set));
     }
   });
 
@@ -889,12 +916,7 @@ describe('epochs', () => {
       3,
       (t) => setPassword(t, actorFor(t, 3), 3, newVerifier, { currentPasswordVerified: true }),
     ],
-    [
-      'setPassword other',
-      5,
-      (t, a) =>
-        setPassword(t, a, 5, newVerifier, { currentPasswordVerified: false, mustChangePassword: true }),
-    ],
+    ['setPassword other', 5, (t, a) => setPassword(t, a, 5, newVerifier, { currentPasswordVerified: false })],
     [
       'setPassword admin',
       ADMIN_SLOT,
@@ -1040,10 +1062,7 @@ describe('describeEntry', () => {
   it('summarizes every slot without verifier or key-hash fields', () => {
     const { table: populated, admin } = populatedTable();
     const withFlags = setLocalOnly(
-      setPassword(populated, admin, 3, newVerifier, {
-        currentPasswordVerified: false,
-        mustChangePassword: true,
-      }),
+      setPassword(populated, admin, 3, newVerifier, { currentPasswordVerified: false }),
       admin,
       3,
       true,

@@ -183,11 +183,11 @@ describe('security at the local display', () => {
     const { terminal } = device;
     await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
     const admin = () => device.security.actorFor(ADMIN_SLOT);
-    assert.equal(device.registry.status(admin()).open, false);
+    assert.equal(device.registry.status(admin(), { interface: 'display' }).open, false);
     await terminal.choose('Security');
     await terminal.choose('Open registration');
     await terminal.waitFor(/Client registration\s+open for 5 minutes/);
-    const status = device.registry.status(admin());
+    const status = device.registry.status(admin(), { interface: 'display' });
     assert.equal(status.open, true);
     assert.equal(status.closesAt, device.now() + 5 * 60_000);
     const event = device.store.log.readAll().findLast((e) => e.type === 'registry.open');
