@@ -14,7 +14,9 @@ import { authorize as decideOrThrow } from '../../../firmware/core/access.ts';
 import { type CoreError, type CoreErrorCode, isCoreError } from '../../../firmware/core/core-error.ts';
 import {
   ALL_PERMISSIONS,
+  AUDIT_READ,
   CONFIG_READ,
+  MEASUREMENTS_READ,
   METERS_READ,
   METERS_RESET,
   normalizePermissions,
@@ -1132,5 +1134,118 @@ describe('permission names round-trip through the table', () => {
     );
     assert.deepEqual(describeEntry(table, slot).permissions, ['meters.reset', 'config.write', 'service']);
     assert.equal(normalizePermissions(user(table, slot).permissions), user(table, slot).permissions);
+  });
+});
+
+describe('climbing (issue 14 §3): nobody takes over a more privileged account', () => {
+  /** activeTable plus slot 3 `secw` holding security.write alone and slot 4 `eng` (ENGINEER). */
+  function climbTable(): { table: UserTable; admin: Actor; secw: Actor } {
+    const { table: active, admin } = activeTable();
+    let table = addUser(active, admin, newUser('secw', { permissions: SECURITY_WRITE })).table;
+    table = addUser(table, admin, newUser('eng', { permissions: rolePermissions('ENGINEER') })).table;
+    return { table, admin, secw: actorFor(table, 3) };
+  }
+
+  it('an actor grants only permissions it holds: to itself, a new user, a key, another user', () => {
+    const { table, secw } = climbTable();
+    throwsCode(
+      table,
+      'permission-not-held',
+      () => setPermissions(table, secw, 3, ALL_PERMISSIONS),
+      (error) => {
+        assert.equal(error.details.permission, 'measurements.read');
+        assert.match(error.message, /'audit\.read'/);
+      },
+    );
+    throwsCode(table, 'permission-not-held', () =>
+      addUser(table, secw, newUser('helper', { permissions: METERS_READ })),
+    );
+    throwsCode(table, 'permission-not-held', () => addApiKey(table, secw, newKey('scada', 'read-only')));
+    const bare = addUser(table, actorFor(table, ADMIN_SLOT), newUser('bare', { permissions: 0 }));
+    throwsCode(bare.table, 'permission-not-held', () =>
+      setPermissions(bare.table, secw, bare.slot, METERS_READ),
+    );
+    // What it holds it may grant; and it may drop its own rights.
+    const added = addUser(table, secw, newUser('auditor', { permissions: SECURITY_READ }));
+    assert.deepEqual(names(user(added.table, added.slot).permissions), ['security.read']);
+  });
+
+  it('another entry is changed or deleted only by an actor holding all of its permissions', () => {
+    const { table, secw } = climbTable();
+    for (const slot of [ADMIN_SLOT, 4]) {
+      const attempts: [string, () => unknown][] = [
+        ['rename', () => renameEntry(table, secw, slot, 'taken_over')],
+        ['password', () => setPassword(table, secw, slot, newVerifier, { currentPasswordVerified: false })],
+        ['local-only', () => setLocalOnly(table, secw, slot, true)],
+        ['permissions', () => setPermissions(table, secw, slot, 0)],
+      ];
+      if (slot !== ADMIN_SLOT) attempts.push(['delete', () => removeEntry(table, secw, slot)]);
+      for (const [what, attempt] of attempts) {
+        throwsCode(table, 'entry-more-privileged', attempt, (error) => {
+          assert.equal(error.details.slot, slot, what);
+          assert.match(error.message, /holds permissions you lack/);
+        });
+      }
+    }
+    // The standard users hold measurements.read, which secw lacks: not theirs to change either.
+    throwsCode(table, 'entry-more-privileged', () => setPermissions(table, secw, ANONYMOUS_SLOT, 0));
+    // An entry it outranks is its to manage.
+    const { table: withBare, slot } = addUser(
+      table,
+      actorFor(table, ADMIN_SLOT),
+      newUser('bare', { permissions: 0 }),
+    );
+    const renamed = renameEntry(withBare, secw, slot, 'bare2');
+    assert.equal(user(renamed, slot).name, 'bare2');
+    assert.equal(removeEntry(renamed, secw, slot).slots[slot], null);
+  });
+
+  it('the admin may rename itself; an actor holding everything may act on the admin', () => {
+    const { table, admin } = climbTable();
+    assert.equal(user(renameEntry(table, admin, ADMIN_SLOT, 'root'), ADMIN_SLOT).name, 'root');
+    const { table: withPeer, slot } = addUser(
+      table,
+      admin,
+      newUser('peer', { permissions: ALL_PERMISSIONS }),
+    );
+    const peer = actorFor(withPeer, slot);
+    const reset = setPassword(withPeer, peer, ADMIN_SLOT, newVerifier, { currentPasswordVerified: false });
+    assert.equal(user(reset, ADMIN_SLOT).mustChangePassword, true);
+  });
+
+  it('the admin keeps network access: protected-slot, for the admin itself too', () => {
+    const { table, admin } = climbTable();
+    throwsCode(
+      table,
+      'protected-slot',
+      () => setLocalOnly(table, admin, ADMIN_SLOT, true),
+      (error) => assert.equal(error.details.field, 'localOnly'),
+    );
+    assert.equal(setLocalOnly(table, admin, ADMIN_SLOT, false), table);
+  });
+
+  it('anonymous never gets security.read, security.write or audit.read; stored bits are not honoured', () => {
+    const { table, admin } = climbTable();
+    for (const grant of [SECURITY_READ, AUDIT_READ, SECURITY_READ | AUDIT_READ]) {
+      throwsCode(
+        table,
+        'invalid-setting',
+        () => setPermissions(table, admin, ANONYMOUS_SLOT, MEASUREMENTS_READ | grant),
+        (error) => assert.equal(error.details.field, 'permissions'),
+      );
+    }
+    // localgui (at the meter, behind the display) may be given them.
+    const localgui = setPermissions(table, admin, LOCALGUI_SLOT, LOCALGUI_DEFAULT | AUDIT_READ);
+    assert.ok(names(effectivePermissions(localgui, LOCALGUI_SLOT)).includes('audit.read'));
+    // A record holding them anyway (hand-made, older firmware) does not give them to anonymous.
+    const forged: UserTable = {
+      ...table,
+      slots: table.slots.map((entry, i) =>
+        i === ANONYMOUS_SLOT ? { type: 'standard', name: 'anonymous', permissions: ALL_PERMISSIONS } : entry,
+      ),
+    };
+    const effective = names(effectivePermissions(forged, ANONYMOUS_SLOT));
+    for (const name of ['security.read', 'security.write', 'audit.read'])
+      assert.ok(!effective.includes(name));
   });
 });
