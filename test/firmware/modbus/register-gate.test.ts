@@ -522,6 +522,34 @@ describe('register gate: principals', () => {
     assert.deepEqual(observable(device), before);
   });
 
+  it('answers 0x01 to everything, public blocks included, for a local-only principal on every transport', async (t) => {
+    const device = await startModbusDevice(t);
+    const localOnly = actor(ALL_PERMISSIONS, false, true);
+    const before = observable(device);
+    for (const via of ['modbus-tcp', 'modbus-rtu', 'modbus-tls'] as const) {
+      const ask = (pdu: Uint8Array) => handleModbusPdu(pdu, device.accessAs(localOnly, via), device.deps);
+      const requests = [
+        ...REGISTER_MAP.flatMap((block) => [
+          readPdu(3, block.address, block.count),
+          ...writePdus(block, encodeBlock(block, acceptedValue(block), 'ABCD')),
+        ]),
+        deviceIdPdu(1, 0),
+      ];
+      for (const request of requests) {
+        assertException(
+          ask(request),
+          request[0] as number,
+          EXCEPTION.ILLEGAL_FUNCTION,
+          `${via} ${hex(request)}`,
+        );
+      }
+    }
+    assert.deepEqual(observable(device), before);
+    // The same rights without the flag are served: the refusal is the local-only rule.
+    const served = handleModbusPdu(readPdu(3, 400, 2), device.accessAs(actor(ALL_PERMISSIONS)), device.deps);
+    assert.equal(registersOf(served).length, 2);
+  });
+
   it('acts as the slot configured for Modbus, looked up at each request', async (t) => {
     const device = await startModbusDevice(t);
     const access = device.slotAccess();
