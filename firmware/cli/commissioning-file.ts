@@ -300,14 +300,16 @@ function checkAcrossEntries(
   let problems = 0;
   entries.forEach((entry, i) => {
     const namePath = [...entry.path, 'name'];
-    if (PREDEFINED_NAMES.includes(entry.name)) {
+    // Names are unique regardless of case, as on the device.
+    const key = entry.name.toLowerCase();
+    if (PREDEFINED_NAMES.includes(key)) {
       report(namePath, `'${entry.name}' is a predefined user; choose another name`);
       problems++;
-    } else if (seen.has(entry.name)) {
-      report(namePath, `the name '${entry.name}' is already used by ${seen.get(entry.name)}`);
+    } else if (seen.has(key)) {
+      report(namePath, `the name '${entry.name}' is already used by ${seen.get(key)}`);
       problems++;
     }
-    seen.set(entry.name, formatPath(entry.path));
+    seen.set(key, formatPath(entry.path));
     if (i === DEFINABLE_SLOTS) {
       report(
         entry.path,
@@ -339,7 +341,12 @@ function dryRun(
   plan: CommissioningPlan,
   report: (path: readonly PropertyKey[], message: string) => void,
 ): void {
-  const admin: Actor = { slot: ADMIN_SLOT, permissions: ALL_PERMISSIONS, mustChangePassword: false };
+  const admin: Actor = {
+    slot: ADMIN_SLOT,
+    permissions: ALL_PERMISSIONS,
+    mustChangePassword: false,
+    localOnly: false,
+  };
   let table = createDefaultTable(PLACEHOLDER_VERIFIER);
   const steps: [readonly PropertyKey[], () => UserTable][] = [
     ...(['localgui', 'anonymous'] as const).flatMap((name): [readonly PropertyKey[], () => UserTable][] => {

@@ -1,8 +1,15 @@
 /**
  * The 8-slot user table (DESIGN §2) as plain data and pure operations.
  *
- * Every operation takes the acting principal, decides through `authorize` (the one gate), checks the
- * table's invariants and returns a new table; nothing here touches flash, sockets or clocks. Password
+ * Every operation takes the acting principal, decides its rights through access.ts (the one decision;
+ * the caller, the security service, decides the interface there too), checks the table's invariants
+ * and the climbing rules, and returns a new table; nothing here touches flash, sockets or clocks.
+ *
+ * Climbing rules (no actor takes over a more privileged account): an actor grants only permissions it
+ * holds; it changes or deletes another entry only when its own permissions include all of that
+ * entry's; a password it sets for someone else must be changed at that user's next login; names are
+ * unique without regard to case; the admin (slot 0) keeps network access; `anonymous` never gets
+ * security.read or audit.read (everyone on the network would read the user table and the log). Password
  * verifiers and API-key hashes arrive already derived: the costly KDF runs in the caller, off the event
  * loop. Each slot carries an epoch that moves whenever its credentials or rights change, so a session
  * bound to (slot, epoch) dies with the change. Each entry also carries an identity allocated when it is
@@ -10,10 +17,11 @@
  * the next entry created in the same slot.
  */
 import type { PasswordVerifier } from '../auth/password-verifier.ts';
+import { type AccessActor, authorizeRights } from './access.ts';
 import { CoreError } from './core-error.ts';
 import {
   ALL_PERMISSIONS,
-  hasPermission,
+  AUDIT_READ,
   normalizePermissions,
   type PermissionName,
   type PermissionSet,
@@ -21,6 +29,7 @@ import {
   type PresetName,
   permissionBit,
   permissionNames,
+  SECURITY_READ,
   SECURITY_WRITE,
 } from './permission-table.ts';
 import { ADMIN_SLOT, ANONYMOUS_SLOT, FIRST_DEFINABLE_SLOT, LOCALGUI_SLOT, SLOT_COUNT } from './slots.ts';
@@ -71,12 +80,13 @@ export interface UserTable {
   readonly nextId: number;
 }
 
-/** Who is acting: a slot and what it may do right now. */
-export interface Actor {
+/** Who is acting: an entry's slot and what it may do right now (access.ts decides with it). */
+export interface Actor extends AccessActor {
   readonly slot: number;
-  readonly permissions: PermissionSet;
-  readonly mustChangePassword: boolean;
 }
+
+/** Never `anonymous`'s: with them everyone on the network reads the user table and the event log. */
+export const NEVER_ANONYMOUS = SECURITY_READ | SECURITY_WRITE | AUDIT_READ;
 
 export const LOCALGUI_DEFAULT = permissionsOf('measurements.read', 'meters.read', 'config.read');
 export const ANONYMOUS_DEFAULT = permissionsOf('measurements.read', 'meters.read');
@@ -119,42 +129,62 @@ export function actorFor(table: UserTable, slot: number): Actor {
     slot,
     permissions: effectivePermissions(table, slot),
     mustChangePassword: entry.type === 'user' && entry.mustChangePassword,
+    // The admin keeps network access whatever a record says (it cannot be set: setLocalOnly).
+    localOnly: entry.type === 'user' && entry.localOnly && slot !== ADMIN_SLOT,
   };
 }
 
 /**
  * What a slot may do: the admin (a user in slot 0) always everything; others their stored set,
- * normalized. Anything else found in slot 0 (a hand-made image, a bug) gets only its own set.
+ * normalized. Anything else found in slot 0 (a hand-made image, a bug) gets only its own set;
+ * `anonymous` never more than a set without security.* and audit.read, whatever a record says.
  */
 export function effectivePermissions(table: UserTable, slot: number): PermissionSet {
   const entry = table.slots[slot];
   if (!entry) return 0;
   if (slot === ADMIN_SLOT && entry.type === 'user') return ALL_PERMISSIONS;
-  return normalizePermissions(entry.permissions);
+  const set = normalizePermissions(entry.permissions);
+  return slot === ANONYMOUS_SLOT ? set & ~NEVER_ANONYMOUS : set;
 }
 
-/**
- * The gate: throws unless `actor` holds `permission`. A principal that must change its password holds
- * nothing until it has (ETSI EN 303 645 5.1-1).
- */
-export function authorize(actor: Actor, permission: PermissionName): void {
-  if (actor.mustChangePassword) {
-    throw new CoreError(
-      'password-change-required',
-      'set a new password first: the default password may do nothing else',
-      {
-        permission,
-      },
-    );
-  }
-  if (!hasPermission(actor.permissions, permissionBit(permission))) {
-    throw new CoreError('permission-denied', `permission '${permission}' is required`, { permission });
-  }
-}
-
+/** The slot whose entry is named exactly `name` (login, certificate roles), or null. */
 export function findSlotByName(table: UserTable, name: string): number | null {
   const slot = table.slots.findIndex((entry) => entry?.name === name);
   return slot < 0 ? null : slot;
+}
+
+/** The slot whose entry's name equals `name` without regard to case (uniqueness), or null. */
+export function findSlotByNameIgnoringCase(table: UserTable, name: string): number | null {
+  const wanted = name.toLowerCase();
+  const slot = table.slots.findIndex((entry) => entry?.name.toLowerCase() === wanted);
+  return slot < 0 ? null : slot;
+}
+
+/** Throws `permission-not-held` (naming the first) unless `actor` holds every permission of `set`. */
+export function assertMayGrant(actor: AccessActor, set: PermissionSet): void {
+  const missing = permissionNames(normalizePermissions(set) & ~actor.permissions);
+  if (missing.length === 0) return;
+  throw new CoreError(
+    'permission-not-held',
+    `you may grant only permissions you hold: ${missing.map((name) => `'${name}'`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} not yours`,
+    { field: 'permissions', permission: missing[0] },
+  );
+}
+
+/**
+ * Throws `entry-more-privileged` unless `actor` may act on the entry in `slot`: it is the actor's own,
+ * or the actor holds every permission the entry holds.
+ */
+export function assertOutranks(table: UserTable, actor: AccessActor, slot: number): void {
+  if (actor.slot === slot) return;
+  const entry = entryAt(table, slot);
+  const missing = permissionNames(effectivePermissions(table, slot) & ~actor.permissions);
+  if (missing.length === 0) return;
+  throw new CoreError(
+    'entry-more-privileged',
+    `slot ${slot} ('${entry.name}') holds permissions you lack (${missing.join(', ')}): only an actor holding all of them may change it`,
+    { slot, permission: missing[0] },
+  );
 }
 
 export interface NewUser {
@@ -167,7 +197,8 @@ export interface NewUser {
 
 /** Adds a user in the first free slot of 3–7. Needs security.write. */
 export function addUser(table: UserTable, actor: Actor, user: NewUser): { table: UserTable; slot: number } {
-  authorize(actor, 'security.write');
+  authorizeRights(actor, 'security.write');
+  assertMayGrant(actor, user.permissions);
   const name = checkUsername(user.name);
   return place(table, name, {
     type: 'user',
@@ -192,7 +223,7 @@ export function addApiKey(
   actor: Actor,
   key: NewApiKey,
 ): { table: UserTable; slot: number } {
-  authorize(actor, 'security.write');
+  authorizeRights(actor, 'security.write');
   const name = checkUsername(key.name);
   if (!Object.hasOwn(PRESETS, key.preset)) {
     throw new CoreError('unknown-preset', `unknown preset '${key.preset}'`, {
@@ -200,6 +231,7 @@ export function addApiKey(
       known: Object.keys(PRESETS),
     });
   }
+  assertMayGrant(actor, PRESETS[key.preset]);
   return place(table, name, {
     type: 'api-key',
     name,
@@ -210,44 +242,45 @@ export function addApiKey(
   });
 }
 
-/** Deletes a user or API key (slots 3–7). Needs security.write. */
+/** Deletes a user or API key (slots 3–7). Needs security.write and every permission of the entry. */
 export function removeEntry(table: UserTable, actor: Actor, slot: number): UserTable {
-  authorize(actor, 'security.write');
+  authorizeRights(actor, 'security.write');
   definableEntryAt(table, slot, 'deleted');
+  assertOutranks(table, actor, slot);
   return replace(table, slot, null);
 }
 
-/** Renames a user or API key, admin included. Needs security.write. */
+/**
+ * Renames a user or API key, admin included. Needs security.write and, for another's entry, every
+ * permission of that entry. A name is unique without regard to case.
+ */
 export function renameEntry(table: UserTable, actor: Actor, slot: number, newName: string): UserTable {
-  authorize(actor, 'security.write');
+  authorizeRights(actor, 'security.write');
   const entry = entryAt(table, slot);
   if (entry.type === 'standard') {
     throw new CoreError('protected-slot', `'${entry.name}' is a standard user and keeps its name`, { slot });
   }
+  assertOutranks(table, actor, slot);
   const name = checkUsername(newName);
-  const holder = findSlotByName(table, name);
-  if (holder !== null && holder !== slot) {
-    throw new CoreError('name-taken', `the name '${name}' is already used by slot ${holder}`, {
-      field: 'name',
-    });
-  }
+  assertNameFree(table, name, slot);
   return replace(table, slot, { ...entry, name });
 }
 
 /**
  * Sets a user's password verifier. A user changes its own password (no permission needed, even in the
- * must-change state) only when the caller has verified the current one; anyone else's needs
- * security.write. Changing one's own clears must-change-password; setting another's sets it as asked.
+ * must-change state) only when the caller has verified the current one, which clears
+ * must-change-password. Anyone else's needs security.write and every permission of that user, and
+ * the password set must be changed at that user's next login: whoever set it knows it.
  */
 export function setPassword(
   table: UserTable,
   actor: Actor,
   slot: number,
   verifier: PasswordVerifier,
-  options: { readonly currentPasswordVerified: boolean; readonly mustChangePassword?: boolean },
+  options: { readonly currentPasswordVerified: boolean },
 ): UserTable {
   // Rights first: a caller without them learns nothing about which slots exist.
-  if (actor.slot !== slot) authorize(actor, 'security.write');
+  authorizeRights(actor, actor.slot === slot ? 'own-password' : 'security.write');
   const entry = entryAt(table, slot);
   if (entry.type !== 'user') {
     throw new CoreError('wrong-entry-type', `slot ${slot} ('${entry.name}') has no password`, { slot });
@@ -258,18 +291,16 @@ export function setPassword(
     }
     return replace(table, slot, { ...entry, verifier, mustChangePassword: false });
   }
-  authorize(actor, 'security.write');
-  return replace(table, slot, {
-    ...entry,
-    verifier,
-    mustChangePassword: options.mustChangePassword ?? false,
-  });
+  assertOutranks(table, actor, slot);
+  return replace(table, slot, { ...entry, verifier, mustChangePassword: true });
 }
 
 /**
  * Sets the rights of a user, of `localgui`/`anonymous`, or (as a preset) of an API key. Needs
- * security.write. The admin cannot be demoted, and a standard user (no credentials) never gets
- * security.write: that would hand the device to anyone at the display or on the network.
+ * security.write, every permission of the entry (unless it is the actor's own) and every permission
+ * of the new set. The admin cannot be demoted; a standard user (no credentials) never gets
+ * security.write: that would hand the device to anyone at the display or on the network; nor does
+ * `anonymous` get security.read or audit.read.
  */
 export function setPermissions(
   table: UserTable,
@@ -277,9 +308,10 @@ export function setPermissions(
   slot: number,
   permissions: PermissionSet,
 ): UserTable {
-  authorize(actor, 'security.write');
+  authorizeRights(actor, 'security.write');
   const entry = entryAt(table, slot);
   const set = normalizePermissions(permissions);
+  assertOutranks(table, actor, slot);
   if (slot === ADMIN_SLOT) {
     if (set === ALL_PERMISSIONS) return table;
     throw new CoreError('protected-slot', 'the admin keeps every permission and cannot be demoted', { slot });
@@ -291,6 +323,15 @@ export function setPermissions(
       { field: 'permissions', permission: 'security.write', slot },
     );
   }
+  if (slot === ANONYMOUS_SLOT && (set & NEVER_ANONYMOUS) !== 0) {
+    const refused = permissionNames(set & NEVER_ANONYMOUS);
+    throw new CoreError(
+      'invalid-setting',
+      `'${entry.name}' is everyone on the network and cannot be given ${refused.join(' or ')}`,
+      { field: 'permissions', permission: refused[0], slot },
+    );
+  }
+  assertMayGrant(actor, set);
   if (entry.type === 'api-key') {
     const preset = (Object.keys(PRESETS) as PresetName[]).find((name) => PRESETS[name] === set);
     if (!preset) {
@@ -305,12 +346,22 @@ export function setPermissions(
   return replace(table, slot, { ...entry, permissions: set });
 }
 
-/** Restricts a user to local operation (or lifts it). Needs security.write. */
+/**
+ * Restricts a user to local operation (or lifts it). Needs security.write and, for another's entry,
+ * every permission of that entry. The admin keeps network access: it is the recovery account.
+ */
 export function setLocalOnly(table: UserTable, actor: Actor, slot: number, localOnly: boolean): UserTable {
-  authorize(actor, 'security.write');
+  authorizeRights(actor, 'security.write');
   const entry = entryAt(table, slot);
   if (entry.type !== 'user') {
     throw new CoreError('wrong-entry-type', `slot ${slot} ('${entry.name}') is not a user`, { slot });
+  }
+  assertOutranks(table, actor, slot);
+  if (slot === ADMIN_SLOT && localOnly) {
+    throw new CoreError('protected-slot', 'the admin keeps network access and cannot be made local-only', {
+      slot,
+      field: 'localOnly',
+    });
   }
   return replace(table, slot, { ...entry, localOnly });
 }
@@ -345,13 +396,22 @@ function definableEntryAt(table: UserTable, slot: number, verb: string): SlotEnt
   return entryAt(table, slot);
 }
 
+/** Throws `name-taken` when another slot than `self` holds `name` in any case. */
+function assertNameFree(table: UserTable, name: string, self: number | null): void {
+  const holder = findSlotByNameIgnoringCase(table, name);
+  if (holder === null || holder === self) return;
+  const held = table.slots[holder]?.name ?? name;
+  throw new CoreError(
+    'name-taken',
+    held === name
+      ? `the name '${name}' is already used by slot ${holder}`
+      : `the name '${name}' is already used by slot ${holder} as '${held}' (names are unique regardless of case)`,
+    { field: 'name' },
+  );
+}
+
 function place(table: UserTable, name: string, entry: SlotEntry): { table: UserTable; slot: number } {
-  const holder = findSlotByName(table, name);
-  if (holder !== null) {
-    throw new CoreError('name-taken', `the name '${name}' is already used by slot ${holder}`, {
-      field: 'name',
-    });
-  }
+  assertNameFree(table, name, null);
   const slot = table.slots.findIndex(
     (candidate, index) => index >= FIRST_DEFINABLE_SLOT && candidate === null,
   );

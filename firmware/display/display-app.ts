@@ -239,9 +239,12 @@ export class DisplayApp implements DisplayScreen {
           return frame('METERGATE', wrapText('No values may be shown without login.', cols), footer);
         const index = Math.min(this.imageIndex, images.length - 1);
         const image = images[index] as (typeof images)[number];
-        const snapshot = this.deps.metering.snapshot();
+        // Read for the principal through the checked readers: the image was chosen by the same decision.
+        const actor = this.actor();
         const values =
-          image.id === 'energy' ? { meters: snapshot.meters() } : { measurements: snapshot.measurements() };
+          image.id === 'energy'
+            ? { meters: this.deps.metering.meters(actor, CONTEXT) }
+            : { measurements: this.deps.metering.measurements(actor, CONTEXT) };
         return frame(
           row(image.title, `${index + 1}/${images.length}`, cols),
           imageLines(image.id, values, cols),
@@ -746,8 +749,7 @@ export class DisplayApp implements DisplayScreen {
   }
 
   private principal(): DisplayPrincipal {
-    const actor = this.actor();
-    return { permissions: actor.mustChangePassword ? 0 : actor.permissions, loggedIn: this.session !== null };
+    return { ...this.actor(), loggedIn: this.session !== null };
   }
 
   private principalName(): string {

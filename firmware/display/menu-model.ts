@@ -2,16 +2,13 @@
  * The local display's menu as plain data (DESIGN §6): the measurement images, the menu tree and the
  * settings that can be edited at the meter. Every image and item declares the permission it needs in
  * the permission table's terms (`requires` to see or use it, `edit` to change its value); `itemAccess`
- * is the one decision, made through `hasPermission`, and the gating tests walk these declarations.
+ * turns access.ts's decision (for the display interface) into hidden / read-only / usable, and the
+ * gating tests walk these declarations.
  */
 
+import { type AccessActor, allows as accessAllows } from '../core/access.ts';
 import type { DeviceConfig, WordOrder } from '../core/device-config.ts';
-import {
-  hasPermission,
-  type PermissionName,
-  type PermissionSet,
-  permissionBit,
-} from '../core/permission-table.ts';
+import type { PermissionName } from '../core/permission-table.ts';
 import {
   type CommunicationSettings,
   HTTP_MODES,
@@ -19,9 +16,11 @@ import {
   type SecuritySettings,
 } from '../core/security-settings.ts';
 
-/** Who the display acts for: `localgui`, or the user logged in at the display. */
-export interface DisplayPrincipal {
-  readonly permissions: PermissionSet;
+/**
+ * Who the display acts for: `localgui`, or the user logged in at the display (a user that must change
+ * its password sees nothing that needs a permission: access.ts decides so).
+ */
+export interface DisplayPrincipal extends AccessActor {
   readonly loggedIn: boolean;
 }
 
@@ -200,7 +199,7 @@ export function menuItem(id: MenuItemId): MenuItem {
 }
 
 function allows(principal: DisplayPrincipal, permission: PermissionName): boolean {
-  return hasPermission(principal.permissions, permissionBit(permission));
+  return accessAllows(principal, permission, 'display');
 }
 
 /** The settings the display edits, read from where they live. */

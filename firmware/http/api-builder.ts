@@ -1,15 +1,16 @@
 /**
  * Declaring a REST route: its OpenAPI definition (zod schemas, which also validate the request) and
  * the permission it needs, in the permission table's terms. The gate middleware attached to each route
- * is the only place REST decides access; the declarations list is what the authorization-matrix
- * test walks, and a route registered without one fails that test.
+ * is where REST asks access.ts (the one decision) and adds only what is HTTP's: same-origin and CSRF
+ * checks, and 401 rather than 403 when no credentials were sent. The declarations list is what the
+ * authorization-matrix test walks, and a route registered without one fails that test.
  */
 import { createRoute, type OpenAPIHono, type RouteConfig, type RouteHandler } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { secretsEqual } from '../auth/session-store.ts';
+import { authorize, type Need } from '../core/access.ts';
 import { CoreError } from '../core/core-error.ts';
 import type { PermissionName } from '../core/permission-table.ts';
-import { authorize } from '../core/user-table.ts';
 import { type DeviceNames, portPart } from '../net/device-names.ts';
 import { ApiError } from './api-error.ts';
 import type { AppEnv } from './app-env.ts';
@@ -99,17 +100,12 @@ function checkAccess(c: Context<AppEnv>, requires: Requirement, names: DeviceNam
     if (requires === 'user-session' && principal.kind !== 'session') {
       throw new ApiError(403, 'user-session-required', 'only a logged-in user can do this');
     }
-    // A user session may change its own password while it must; an `authenticated` route may not.
-    if (requires === 'authenticated' && principal.actor.mustChangePassword) {
-      throw new CoreError(
-        'password-change-required',
-        'set a new password first: the default password may do nothing else',
-      );
-    }
-    return;
   }
+  // A user session may change its own password while it must (`own-password`); nothing else may.
+  const need: Need =
+    requires === 'user-session' ? 'own-password' : requires === 'authenticated' ? 'act' : requires;
   try {
-    authorize(principal.actor, requires);
+    authorize(principal.actor, need, c.get('context').interface);
   } catch (error) {
     // Without credentials a missing permission means "authenticate", not "forbidden".
     if (principal.kind === 'anonymous' && error instanceof CoreError && error.code === 'permission-denied') {

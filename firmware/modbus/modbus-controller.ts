@@ -10,7 +10,7 @@ import type { MeteringService } from '../services/metering-service.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import type { SecurityService } from '../services/security-service.ts';
 import { roleFromCertificate } from './certificate-role.ts';
-import { handleModbusPdu, type ModbusAccess, type ModbusDeps } from './modbus-request-handler.ts';
+import { handleModbusPdu, type ModbusAccess, type ModbusDeps } from './modbus-gate.ts';
 import { startModbusRtuServer } from './modbus-rtu-server.ts';
 import { startModbusTcpServer } from './modbus-tcp-server.ts';
 import type { ModbusRtuServer, ModbusTcpServer } from './modbus-transport.ts';

@@ -4,10 +4,10 @@
  * Modbus serial line spec says) and is unit id + PDU + CRC-16 (low byte first). Frames with a bad CRC,
  * shorter than 4 or longer than 256 bytes (noise) are dropped silently; frames for another unit id are
  * ignored; broadcasts (unit 0) are neither answered nor executed: the handler is never called for them.
- * Every decision about registers is the request handler's.
+ * Every decision about registers is the Modbus gate's (modbus-gate.ts).
  */
 import { hasValidCrc, withCrc } from './modbus-crc.ts';
-import { EXCEPTION, exception } from './modbus-request-handler.ts';
+import { EXCEPTION, exception } from './modbus-gate.ts';
 import type { ModbusRtuOptions, ModbusRtuServer } from './modbus-transport.ts';
 
 /** The longest RTU frame (serial line spec: 256 bytes = address + 253-byte PDU + CRC). */

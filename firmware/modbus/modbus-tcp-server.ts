@@ -5,7 +5,7 @@
  * length outside 2–254 leaves the stream impossible to resynchronise, so the connection is closed; a
  * unit id that is not this device's answers 0x0B. The whitelist is asked at accept (on TLS before the
  * handshake); connections are bounded in number, idle time and unanswered bytes. Every decision about
- * registers is the request handler's.
+ * registers is the Modbus gate's (modbus-gate.ts).
  *
  * Our own node:net / node:tls listener rather than modbus-serial's ServerTCP, which can neither speak
  * TLS nor tell the handler which connection (and so which principal) a request came from.
@@ -15,7 +15,7 @@ import { type AddressInfo, createServer as createNetServer, type Server, type So
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { TLS_CIPHERS } from '../http/http-listeners.ts';
 import { createSourceLimit } from '../net/source-limit.ts';
-import { EXCEPTION, exception, type ModbusAccess } from './modbus-request-handler.ts';
+import { EXCEPTION, exception, type ModbusAccess } from './modbus-gate.ts';
 import type { ModbusTcpOptions, ModbusTcpServer } from './modbus-transport.ts';
 
 export const MBAP_HEADER_LENGTH = 7;

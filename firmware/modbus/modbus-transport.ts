@@ -1,10 +1,10 @@
 /**
- * What the Modbus listeners (TCP, TLS, RTU) are given by boot: the request handler bound to the device,
+ * What the Modbus listeners (TCP, TLS, RTU) are given by boot: the Modbus gate bound to the device,
  * and how to find the principal a request acts as. The listeners do framing only; every decision about
- * registers is the request handler's (modbus-request-handler.ts).
+ * registers is the Modbus gate's (modbus-gate.ts).
  */
 import type { AddressFilter } from '../http/client-whitelist.ts';
-import type { ModbusAccess } from './modbus-request-handler.ts';
+import type { ModbusAccess } from './modbus-gate.ts';
 
 /** Handles one request PDU for one principal; returns the response PDU. Never throws. */
 export type PduHandler = (pdu: Uint8Array, access: ModbusAccess) => Uint8Array;

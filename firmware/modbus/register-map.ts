@@ -2,7 +2,7 @@
  * The published Modbus register map (shared/REGISTERS.md) as one declaration: address, count, type,
  * name, unit, the permission to read and to write, and the value range of writable registers.
  * docs/modbus.md is generated from this table and checked against it by a test, and the permission
- * matrix tests walk it. Reading and writing go through `modbus-request-handler.ts`, never around it.
+ * matrix tests walk it. Reading and writing go through `modbus-gate.ts`, never around it.
  */
 import type { DeviceConfig } from '../core/device-config.ts';
 import type { PermissionName } from '../core/permission-table.ts';

@@ -10,8 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { toBase64Url } from '../auth/encoding.ts';
 import { keyFingerprint } from '../auth/key-fingerprint.ts';
 import { type SealedSecret, sealBytes } from '../auth/sealed-secret.ts';
+import { authorize } from '../core/access.ts';
 import type { PresetName } from '../core/permission-table.ts';
-import { type Actor, authorize } from '../core/user-table.ts';
+import type { Actor } from '../core/user-table.ts';
 import { checkUsername } from '../core/username-rules.ts';
 import { createDenialRecorder, type DenialEvent } from './denial-recorder.ts';
 import type { RequestContext } from './request-context.ts';
@@ -104,8 +105,8 @@ export class ClientRegistry {
     this.recordRefusal = createDenialRecorder(security, now);
   }
 
-  status(actor: Actor): RegistryStatus {
-    authorize(actor, 'security.read');
+  status(actor: Actor, ctx: RequestContext): RegistryStatus {
+    authorize(actor, 'security.read', ctx.interface);
     this.expire();
     return {
       open: this.closesAt !== null,
@@ -121,13 +122,13 @@ export class ClientRegistry {
     this.decide('registry.open', actor, ctx, undefined, () => {
       this.closesAt = this.now() + REGISTRY_WINDOW_MS;
     });
-    return this.status(actor);
+    return this.status(actor, ctx);
   }
 
   /** Closes the window now; pending requests are dropped. */
   close(actor: Actor, ctx: RequestContext): RegistryStatus {
     this.decide('registry.close', actor, ctx, undefined, () => this.shut());
-    return this.status(actor);
+    return this.status(actor, ctx);
   }
 
   /**
@@ -201,7 +202,7 @@ export class ClientRegistry {
     ctx: RequestContext,
     name?: string,
   ): Promise<{ slot: number }> {
-    authorize(actor, 'security.write');
+    authorize(actor, 'security.write', ctx.interface);
     this.expire();
     const request = this.pending(id);
     const label = name ?? request.name;
@@ -303,7 +304,7 @@ export class ClientRegistry {
     action: () => void,
   ): void {
     try {
-      authorize(actor, 'security.write');
+      authorize(actor, 'security.write', ctx.interface);
       this.expire();
       action();
     } catch (error) {

@@ -17,6 +17,7 @@ import {
 } from '../auth/password-verifier.ts';
 import type { Session, SessionStore } from '../auth/session-store.ts';
 import type { StaleNonceLimit } from '../auth/stale-nonce-limit.ts';
+import { decide } from '../core/access.ts';
 import { findSlotByName, type UserEntry } from '../core/user-table.ts';
 import type { RequestContext } from './request-context.ts';
 import type { SecurityService } from './security-service.ts';
@@ -107,19 +108,20 @@ export class LoginService {
   }
 
   /**
-   * Step 2: checks the signature over the login message and opens a session. Throws AuthError;
-   * `webLogin` false is the display, where local-only users may log in.
+   * Step 2: checks the signature over the login message and opens a session on `ctx.interface`.
+   * Throws AuthError; `local-only` when access.ts says the user may not act through that interface
+   * (a local-only user logs in at the display, through verifyLocalPassword).
    */
   login(
     username: string,
     nonce: Uint8Array,
     signature: Uint8Array,
     ctx: RequestContext,
-    options: { readonly webLogin: boolean } = { webLogin: true },
   ): { token: string; session: Session } {
     const slot = this.verifyProof('login', username, nonce, signature, ctx);
-    const entry = this.deps.security.state.table.slots[slot] as UserEntry;
-    if (options.webLogin && entry.localOnly) {
+    // A session may at least change its own password, so that is what the decision is asked.
+    const decision = decide(this.deps.security.actorFor(slot), 'own-password', ctx.interface);
+    if (!decision.allowed) {
       this.deps.security.record({
         type: 'login',
         interface: ctx.interface,

@@ -1,10 +1,12 @@
 /**
  * Metering operations every interface shares (REST, Modbus, display): reading values scaled by the
- * VT/CT ratios, resetting meters and min/max, and changing the measurement configuration. Each checks
- * the actor through the one gate and logs commands and configuration changes as security events.
+ * VT/CT ratios, resetting meters and min/max, and changing the measurement configuration. Each decides
+ * through access.ts (the actor, the permission, the interface of `ctx`) and logs commands and
+ * configuration changes as security events. Only the test harness and the bench read unchecked.
  */
+import { authorize } from '../core/access.ts';
 import type { DeviceConfig } from '../core/device-config.ts';
-import { type Actor, authorize } from '../core/user-table.ts';
+import type { Actor } from '../core/user-table.ts';
 import {
   type EnergyMeters,
   type Measurements,
@@ -30,27 +32,27 @@ export class MeteringService {
     return this.configStore.config;
   }
 
-  measurements(actor: Actor): Measurements {
-    authorize(actor, 'measurements.read');
-    return this.snapshot().measurements();
+  measurements(actor: Actor, ctx: RequestContext): Measurements {
+    authorize(actor, 'measurements.read', ctx.interface);
+    return this.primaryMeasurements();
   }
 
   /** Energy on the primary side. */
-  meters(actor: Actor): EnergyMeters {
-    authorize(actor, 'meters.read');
-    return this.snapshot().meters();
+  meters(actor: Actor, ctx: RequestContext): EnergyMeters {
+    authorize(actor, 'meters.read', ctx.interface);
+    return this.primaryMeters();
   }
 
-  minMax(actor: Actor): MinMax {
-    authorize(actor, 'measurements.read');
-    return this.snapshot().minMax();
+  minMax(actor: Actor, ctx: RequestContext): MinMax {
+    authorize(actor, 'measurements.read', ctx.interface);
+    return this.primaryMinMax();
   }
 
   /**
-   * Unchecked readers, for a gate that has already authorized every value it will read (the Modbus
-   * gate checks each register block against the permission table itself).
+   * Readers that decide nothing, for the test harness and the bench that observe the meter. Nothing
+   * acting for a principal calls this: REST, Modbus and the display read through the checked readers.
    */
-  snapshot(): { measurements(): Measurements; meters(): EnergyMeters; minMax(): MinMax } {
+  readUnchecked(): { measurements(): Measurements; meters(): EnergyMeters; minMax(): MinMax } {
     return {
       measurements: () => this.primaryMeasurements(),
       meters: () => this.primaryMeters(),
@@ -131,7 +133,7 @@ export class MeteringService {
   ): void {
     const event = { type, interface: ctx.interface, source: ctx.source, slot: actor.slot, detail };
     try {
-      authorize(actor, type === 'config.change' ? 'config.write' : type);
+      authorize(actor, type === 'config.change' ? 'config.write' : type, ctx.interface);
       action();
     } catch (error) {
       this.security.record({

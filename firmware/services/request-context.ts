@@ -1,14 +1,7 @@
 /** Where a request came from, for authorization decisions that depend on it and for the event log. */
+import type { InterfaceName } from '../core/access.ts';
 
-export type InterfaceName =
-  | 'http'
-  | 'https'
-  | 'modbus-tcp'
-  | 'modbus-tls'
-  | 'modbus-rtu'
-  | 'display'
-  | 'cli'
-  | 'system';
+export type { InterfaceName };
 
 export interface RequestContext {
   readonly interface: InterfaceName;

@@ -1,12 +1,15 @@
 /**
  * The security operations every interface shares: add/remove/update users and API keys, password
- * changes and security settings. Each one decides through the pure core, derives verifiers off the
- * event loop, commits one record to the secure store and writes a security event, including for the
- * attempts that were refused. REST, display and CLI call this; none of them touches the table itself.
+ * changes and security settings. Each one is decided by access.ts for the actor and the interface it
+ * came through, then checked by the pure core (table invariants, climbing rules), derives verifiers
+ * off the event loop, commits one record to the secure store and writes a security event, including
+ * for the attempts that were refused. REST, display and CLI call this; none of them touches the table
+ * itself.
  */
 
 import { generateApiKey } from '../auth/api-key.ts';
 import { createVerifier, type PasswordVerifier } from '../auth/password-verifier.ts';
+import { authorize, type Need } from '../core/access.ts';
 import { CoreError, isCoreError } from '../core/core-error.ts';
 import { checkPassword } from '../core/password-rules.ts';
 import type { PermissionSet, PresetName } from '../core/permission-table.ts';
@@ -18,7 +21,6 @@ import {
   actorFor,
   addApiKey,
   addUser,
-  authorize,
   entryAt,
   entryIdAt,
   removeEntry,
@@ -108,7 +110,7 @@ export class SecurityService {
   }
 
   async addUser(actor: Actor, input: NewUserInput, ctx: RequestContext): Promise<number> {
-    return this.perform('user.add', actor, ctx, `name=${input.name}`, async (state) => {
+    return this.perform('user.add', 'security.write', actor, ctx, `name=${input.name}`, async (state) => {
       // Name, uniqueness and a free slot first: they are cheap, the KDF is not.
       addUser(state.table, actor, { ...input, verifier: PLACEHOLDER_VERIFIER });
       const verifier = await this.verifierFor(input.password, input.name, state.settings);
@@ -123,7 +125,7 @@ export class SecurityService {
     input: { readonly name: string; readonly preset: PresetName },
     ctx: RequestContext,
   ): Promise<{ slot: number; key: string }> {
-    return this.perform('apikey.add', actor, ctx, `name=${input.name}`, async (state) => {
+    return this.perform('apikey.add', 'security.write', actor, ctx, `name=${input.name}`, async (state) => {
       const { key, hash } = generateApiKey();
       const { table, slot } = addApiKey(state.table, actor, {
         ...input,
@@ -144,7 +146,7 @@ export class SecurityService {
    * for being the principal, and no later entry in that slot inherits the role.
    */
   async removeEntry(actor: Actor, slot: number, ctx: RequestContext): Promise<void> {
-    return this.perform('entry.remove', actor, ctx, `slot=${slot}`, async (state) => {
+    return this.perform('entry.remove', 'security.write', actor, ctx, `slot=${slot}`, async (state) => {
       const table = removeEntry(state.table, actor, slot);
       const removedId = entryIdAt(state.table, slot);
       const name = entryAt(state.table, slot).name;
@@ -171,11 +173,11 @@ export class SecurityService {
     const fields = Object.keys(patch).filter((k) => patch[k as keyof EntryPatch] !== undefined);
     return this.perform(
       'entry.update',
+      'security.write',
       actor,
       ctx,
       `slot=${slot} fields=${fields.join(',')}`,
       async (state) => {
-        authorize(actor, 'security.write');
         let table: UserTable = state.table;
         if (patch.name !== undefined) table = renameEntry(table, actor, slot, patch.name);
         if (patch.permissions !== undefined) table = setPermissions(table, actor, slot, patch.permissions);
@@ -183,10 +185,8 @@ export class SecurityService {
         if (patch.password !== undefined) {
           const entry = entryAt(table, slot);
           const verifier = await this.verifierFor(patch.password, entry.name, state.settings);
-          table = setPassword(table, actor, slot, verifier, {
-            currentPasswordVerified: false,
-            mustChangePassword: false,
-          });
+          // Set for someone else, it is must-change at that user's next login (setPassword).
+          table = setPassword(table, actor, slot, verifier, { currentPasswordVerified: false });
         }
         return { state: { ...state, table }, result: undefined };
       },
@@ -203,21 +203,31 @@ export class SecurityService {
     newPassword: string,
     ctx: RequestContext,
   ): Promise<void> {
-    return this.perform('password.change', actor, ctx, `slot=${actor.slot}`, async (state) => {
-      const entry = entryAt(state.table, actor.slot);
-      if (!currentPasswordVerified) {
-        throw new CoreError('wrong-password', 'the current password is wrong', { field: 'currentPassword' });
-      }
-      const verifier = await this.verifierFor(newPassword, entry.name, state.settings);
-      const table = setPassword(state.table, actor, actor.slot, verifier, { currentPasswordVerified: true });
-      return { state: { ...state, table }, result: undefined };
-    });
+    return this.perform(
+      'password.change',
+      'own-password',
+      actor,
+      ctx,
+      `slot=${actor.slot}`,
+      async (state) => {
+        const entry = entryAt(state.table, actor.slot);
+        if (!currentPasswordVerified) {
+          throw new CoreError('wrong-password', 'the current password is wrong', {
+            field: 'currentPassword',
+          });
+        }
+        const verifier = await this.verifierFor(newPassword, entry.name, state.settings);
+        const table = setPassword(state.table, actor, actor.slot, verifier, {
+          currentPasswordVerified: true,
+        });
+        return { state: { ...state, table }, result: undefined };
+      },
+    );
   }
 
   /** Replaces the security settings (validated). Needs security.write. */
   async updateSettings(actor: Actor, next: SecuritySettings, ctx: RequestContext): Promise<void> {
-    return this.perform('settings.change', actor, ctx, undefined, async (state) => {
-      authorize(actor, 'security.write');
+    return this.perform('settings.change', 'security.write', actor, ctx, undefined, async (state) => {
       return {
         state: { ...state, settings: validateSecuritySettings(next, state.table, state.settings) },
         result: undefined,
@@ -231,8 +241,8 @@ export class SecurityService {
    * an unauthenticated interface acts with, or whether API keys may cross plain HTTP.
    */
   async updateCommunication(actor: Actor, patch: CommunicationPatch, ctx: RequestContext): Promise<void> {
-    return this.perform('communication.change', actor, ctx, Object.keys(patch).join(','), async (state) => {
-      authorize(actor, 'config.write');
+    const detail = Object.keys(patch).join(',');
+    return this.perform('communication.change', 'config.write', actor, ctx, detail, async (state) => {
       const current = state.settings.communication;
       const { modbusSlot, rtuSlot, ...rest } = patch;
       // A slot that still holds the current principal changes nothing (a form sending every field).
@@ -242,7 +252,7 @@ export class SecurityService {
         (modbusSlot !== undefined && state.table.ids[modbusSlot] !== current.modbusPrincipal) ||
         (rtuSlot !== undefined && state.table.ids[rtuSlot] !== current.rtuPrincipal) ||
         (patch.apiKeysOverHttp !== undefined && patch.apiKeysOverHttp !== current.apiKeysOverHttp);
-      if (touchesSecurity) authorize(actor, 'security.write');
+      if (touchesSecurity) authorize(actor, 'security.write', ctx.interface);
       const communication: CommunicationSettings = {
         ...current,
         ...rest,
@@ -270,11 +280,13 @@ export class SecurityService {
   }
 
   /**
-   * Runs one operation against the current state and commits its result. The store is read again
-   * after the (async) KDF: two overlapping changes are serialised, never lost.
+   * Decides `need` for the actor through its interface (access.ts), runs one operation against the
+   * current state and commits its result. The store is read again after the (async) KDF: two
+   * overlapping changes are serialised, never lost.
    */
   private async perform<T>(
     type: string,
+    need: Need,
     actor: Actor,
     ctx: RequestContext,
     detail: string | undefined,
@@ -289,6 +301,7 @@ export class SecurityService {
     const run = async () => {
       const event = { type, interface: ctx.interface, source: ctx.source, slot: actor.slot };
       try {
+        authorize(actor, need, ctx.interface);
         const outcome = await operation(this.store.state);
         this.store.commit(outcome.state, {
           ...event,
@@ -303,7 +316,11 @@ export class SecurityService {
       } catch (error) {
         if (isCoreError(error)) {
           const result =
-            error.code === 'permission-denied' || error.code === 'password-change-required'
+            error.code === 'permission-denied' ||
+            error.code === 'password-change-required' ||
+            error.code === 'local-only' ||
+            error.code === 'permission-not-held' ||
+            error.code === 'entry-more-privileged'
               ? 'denied'
               : 'failed';
           this.record({ ...event, result, detail: [detail, error.code].filter(Boolean).join(' ') });

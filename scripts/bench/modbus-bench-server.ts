@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../../firmware/keys/file-key-provider.ts';
-import { handleModbusPdu } from '../../firmware/modbus/modbus-request-handler.ts';
+import { handleModbusPdu } from '../../firmware/modbus/modbus-gate.ts';
 import { startModbusTcpServer } from '../../firmware/modbus/modbus-tcp-server.ts';
 import { encodeBlock, REGISTER_MAP } from '../../firmware/modbus/register-map.ts';
 import { MeteringService } from '../../firmware/services/metering-service.ts';
@@ -75,7 +75,7 @@ if (mode === 'minimal') {
     // The same map and values, no permission table: what the gate costs is the difference.
     const start = ((pdu[1] as number) << 8) | (pdu[2] as number);
     const count = ((pdu[3] as number) << 8) | (pdu[4] as number);
-    const m = metering.snapshot().measurements();
+    const m = metering.readUnchecked().measurements();
     const snapshot = { measurements: m } as Parameters<(typeof REGISTER_MAP)[number]['value']>[0];
     const words = measurementBlocks.flatMap((block) => encodeBlock(block, block.value(snapshot), 'ABCD'));
     const out = new Uint8Array(2 + count * 2);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { EXCEPTION } from '../../firmware/modbus/modbus-request-handler.ts';
+import { EXCEPTION } from '../../firmware/modbus/modbus-gate.ts';
 import { GATEWAY_TARGET_FAILED } from '../../firmware/modbus/modbus-tcp-server.ts';
 import { REGISTER_MAP } from '../../firmware/modbus/register-map.ts';
 import {

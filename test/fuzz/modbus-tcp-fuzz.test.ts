@@ -180,7 +180,12 @@ test('Modbus TCP listener survives random and mutated MBAP streams', async (t) =
     accessFor: (connection) =>
       connectionCount++ % 2 === 0
         ? device.slotAccess('modbus-tcp', connection.remoteAddress)
-        : device.accessAs({ slot: 5, permissions: ALL_PERMISSIONS, mustChangePassword: false }),
+        : device.accessAs({
+            slot: 5,
+            permissions: ALL_PERMISSIONS,
+            mustChangePassword: false,
+            localOnly: false,
+          }),
   });
   t.after(() => server.close());
 

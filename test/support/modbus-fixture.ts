@@ -10,11 +10,7 @@ import { MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
 import type { WordOrder } from '../../firmware/core/device-config.ts';
 import { ADMIN_SLOT } from '../../firmware/core/slots.ts';
 import type { Actor } from '../../firmware/core/user-table.ts';
-import {
-  handleModbusPdu,
-  type ModbusAccess,
-  type ModbusDeps,
-} from '../../firmware/modbus/modbus-request-handler.ts';
+import { handleModbusPdu, type ModbusAccess, type ModbusDeps } from '../../firmware/modbus/modbus-gate.ts';
 import { MeteringService } from '../../firmware/services/metering-service.ts';
 import type { InterfaceName, RequestContext } from '../../firmware/services/request-context.ts';
 import { SecurityService } from '../../firmware/services/security-service.ts';

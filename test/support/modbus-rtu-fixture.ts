@@ -18,7 +18,7 @@ import type { PresetName } from '../../firmware/core/permission-table.ts';
 import { ADMIN_SLOT } from '../../firmware/core/slots.ts';
 import type { Actor } from '../../firmware/core/user-table.ts';
 import { hasValidCrc, withCrc } from '../../firmware/modbus/modbus-crc.ts';
-import { handleModbusPdu, type ModbusDeps } from '../../firmware/modbus/modbus-request-handler.ts';
+import { handleModbusPdu, type ModbusDeps } from '../../firmware/modbus/modbus-gate.ts';
 import { type RtuServer, startModbusRtuServer } from '../../firmware/modbus/modbus-rtu-server.ts';
 import { MeteringService } from '../../firmware/services/metering-service.ts';
 import type { RequestContext } from '../../firmware/services/request-context.ts';

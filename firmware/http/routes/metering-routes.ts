@@ -112,7 +112,7 @@ export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
       responses: { 200: jsonResponse(MeasurementsSchema, 'Measurements') },
     },
     (c) => {
-      const m = metering.measurements(c.get('principal').actor);
+      const m = metering.measurements(c.get('principal').actor, c.get('context'));
       return c.json(
         {
           time: new Date(m.time).toISOString(),
@@ -144,7 +144,7 @@ export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
       responses: { 200: jsonResponse(MetersSchema, 'Energy meters') },
     },
     (c) => {
-      const m = metering.meters(c.get('principal').actor);
+      const m = metering.meters(c.get('principal').actor, c.get('context'));
       return c.json({ ...m, resetAt: m.resetAt === null ? null : new Date(m.resetAt).toISOString() }, 200);
     },
   );
@@ -172,7 +172,7 @@ export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
       responses: { 200: jsonResponse(MinMaxSchema, 'Min/max') },
     },
     (c) => {
-      const m = metering.minMax(c.get('principal').actor);
+      const m = metering.minMax(c.get('principal').actor, c.get('context'));
       return c.json(
         {
           activePowerMax: m.pMax,

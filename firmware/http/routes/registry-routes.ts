@@ -141,7 +141,7 @@ export function registerRegistryRoutes(api: ApiBuilder, deps: ApiDeps): void {
       summary: 'Whether registration is open, until when, and the pending requests',
       responses: { 200: jsonResponse(StatusSchema, 'Registry status') },
     },
-    (c) => c.json(status(registry.status(c.get('principal').actor)), 200),
+    (c) => c.json(status(registry.status(c.get('principal').actor, c.get('context'))), 200),
   );
 
   api.route(

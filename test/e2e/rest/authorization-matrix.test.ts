@@ -3,7 +3,8 @@
  * route under /api/ is declared and every declaration registered, the OpenAPI document publishes each
  * declaration as `x-requires`; then, for every permission some route requires, a user holding
  * everything but that permission is refused each such route (403 naming it, nothing changed) and a
- * user holding just that permission is served (2xx, the change made); and without credentials every
+ * user holding just that permission (and, for a route that hands out rights, those: SAMPLE_GRANTS,
+ * since an actor grants only what it holds) is served (2xx, the change made); and without credentials every
  * route needing a permission `anonymous` lacks answers 401, the rest 200, and user-session routes
  * refuse API keys. A route without a declaration or without a sample request below fails this file.
  */
@@ -128,20 +129,25 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
     };
   },
   'GET /api/v1/users': async () => ({ path: '/api/v1/users' }),
+  // Users without permissions: an actor grants only what it holds, and changes only entries it outranks.
   'POST /api/v1/users': async ({ admin }) => ({
     path: '/api/v1/users',
-    body: { type: 'api-key', name: 'matrix_created', preset: 'read-only' },
+    body: {
+      type: 'user',
+      name: 'matrix_created',
+      password: await admin.seal('matrix_created', USER_PASSWORD),
+      permissions: [],
+    },
     observe: () => slotNames(admin),
     verifyChange: (before, after, response) => {
-      const created = response.body as { slot: number; key?: string };
-      assert.match(created.key ?? '', /^mgk_/, 'the new key is returned');
+      const created = response.body as { slot: number };
       assert.ok(!(before as (string | null)[]).includes('matrix_created'));
       assert.equal((after as (string | null)[])[created.slot], 'matrix_created');
     },
     cleanup: () => deleteNamed(admin, 'matrix_created'),
   }),
   'PATCH /api/v1/users/{slot}': async ({ admin }) => {
-    const slot = await createKey(admin, 'matrix_patch');
+    const slot = await createBareUser(admin, 'matrix_patch');
     return {
       path: `/api/v1/users/${slot}`,
       body: { name: 'matrix_patched' },
@@ -154,12 +160,12 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
     };
   },
   'DELETE /api/v1/users/{slot}': async ({ admin }) => {
-    const slot = await createKey(admin, 'matrix_doomed');
+    const slot = await createBareUser(admin, 'matrix_doomed');
     return {
       path: `/api/v1/users/${slot}`,
       observe: async () => (await slots(admin))[slot]?.type,
       verifyChange: (before, after) => {
-        assert.equal(before, 'api-key');
+        assert.equal(before, 'user');
         assert.equal(after, 'empty');
       },
       cleanup: () => deleteSlot(admin, slot),
@@ -302,16 +308,26 @@ async function slotNames(admin: DeviceClient): Promise<(string | null)[]> {
   return (await slots(admin)).map((s) => s.name);
 }
 
-async function createKey(admin: DeviceClient, name: string): Promise<number> {
+/** A user holding no permission: any security.write actor outranks it. */
+async function createBareUser(admin: DeviceClient, name: string): Promise<number> {
   const response = await send(
     admin,
     'POST',
     '/api/v1/users',
-    { type: 'api-key', name, preset: 'read-only' },
+    { type: 'user', name, password: await admin.seal(name, USER_PASSWORD), permissions: [] },
     201,
   );
   return (response.body as { slot: number }).slot;
 }
+
+/**
+ * Permissions a route's sample hands out besides the one the route requires: an actor grants only
+ * what it holds, so the user "holding just the route's permission" holds these too for that route.
+ * (Every API-key preset holds something; the registry's allow creates a `read-only` key.)
+ */
+const SAMPLE_GRANTS: Record<string, readonly PermissionName[]> = {
+  'POST /api/v1/registry/requests/{id}/allow': ['measurements.read', 'meters.read', 'config.read'],
+};
 
 async function deleteSlot(admin: DeviceClient, slot: number): Promise<void> {
   if ((await slots(admin))[slot]?.type !== 'empty')
@@ -597,10 +613,18 @@ describe('REST authorization matrix', () => {
         assertError(await without.request('GET', probePath), 401, 'authentication-required', 'old session');
         assert.equal((await without.request<{ kind: string }>('GET', '/api/v1/me')).body.kind, 'anonymous');
 
-        const only = https();
+        let only = https();
         const meOnly = await only.login(USER_NAME, USER_PASSWORD);
         assert.ok(meOnly.permissions.includes(permission));
-        for (const route of routes) {
+        const plain = routes.filter((route) => !(routeKey(route) in SAMPLE_GRANTS));
+        const granting = routes.filter((route) => routeKey(route) in SAMPLE_GRANTS);
+        for (const route of [...plain, ...granting]) {
+          const grants = SAMPLE_GRANTS[routeKey(route)];
+          if (grants) {
+            await setUserPermissions([permission, ...grants]);
+            only = https();
+            await only.login(USER_NAME, USER_PASSWORD);
+          }
           await exercise(
             env,
             only,

@@ -159,6 +159,8 @@ describe('sessions and API keys', () => {
     const name = 'monteur_7';
     const firstPassword = 'Netzwerk-Techniker 9';
     const secondPassword = 'Messstelle Nord 42';
+    /** The user's own, after the one the admin set (which must be changed at the next login). */
+    const ownPassword = 'Umspannwerk Süd 17';
     let slot: number;
 
     before(async () => {
@@ -187,12 +189,17 @@ describe('sessions and API keys', () => {
         code: 'invalid-credentials',
       });
       const again = await rawLogin(fixture.https(), name, secondPassword);
-      assert.equal((await asSession('https', again, 'GET', '/api/v1/config')).status, 200);
+      assert.equal(again.me.mustChangePassword, true, 'a password set by the admin must be changed');
+      assertError(await asSession('https', again, 'GET', '/api/v1/config'), 403, 'password-change-required');
+      const own = fixture.https();
+      await own.login(name, secondPassword);
+      await own.changeOwnPassword(name, secondPassword, ownPassword);
+      assert.equal((await own.request('GET', '/api/v1/config')).status, 200);
       assert.equal((await admin.request('GET', '/api/v1/users')).status, 200, "the admin's session lives on");
     });
 
     it('a permission change', async () => {
-      const session = await rawLogin(fixture.https(), name, secondPassword);
+      const session = await rawLogin(fixture.https(), name, ownPassword);
       assert.equal((await asSession('https', session, 'GET', '/api/v1/config')).status, 200);
       const changed = await admin.request('PATCH', `/api/v1/users/${slot}`, {
         permissions: ['measurements.read', 'meters.read', 'config.read'],
@@ -201,12 +208,12 @@ describe('sessions and API keys', () => {
 
       assertError(await asSession('https', session, 'GET', '/api/v1/config'), 401, 'authentication-required');
       assert.equal((await meOf('https', session)).kind, 'anonymous');
-      const again = await rawLogin(fixture.https(), name, secondPassword);
+      const again = await rawLogin(fixture.https(), name, ownPassword);
       assert.deepEqual(again.me.permissions, ['measurements.read', 'meters.read', 'config.read']);
     });
 
     it('deleting the slot', async () => {
-      const session = await rawLogin(fixture.https(), name, secondPassword);
+      const session = await rawLogin(fixture.https(), name, ownPassword);
       assert.equal((await asSession('https', session, 'GET', '/api/v1/config')).status, 200);
       const deleted = await admin.request('DELETE', `/api/v1/users/${slot}`);
       assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
@@ -214,7 +221,7 @@ describe('sessions and API keys', () => {
       assertError(await asSession('https', session, 'GET', '/api/v1/config'), 401, 'authentication-required');
       assert.equal((await meOf('https', session)).kind, 'anonymous');
       assert.equal((await slots())[slot]?.type, 'empty');
-      await assert.rejects(fixture.https().login(name, secondPassword), {
+      await assert.rejects(fixture.https().login(name, ownPassword), {
         status: 401,
         code: 'invalid-credentials',
       });

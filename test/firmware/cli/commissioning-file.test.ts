@@ -345,6 +345,29 @@ describe('commissioning file: errors name the line and the field', () => {
     );
   });
 
+  it('what the user table itself refuses: security.read or audit.read for anonymous', () => {
+    assert.deepEqual(errors('version: 1\nstandardUsers:\n  anonymous: [measurements.read, audit.read]\n'), [
+      "commissioning.yaml:3: standardUsers.anonymous: 'anonymous' is everyone on the network and cannot be given audit.read",
+    ]);
+  });
+
+  it('names unique regardless of case, the predefined ones included', () => {
+    const result = errors(
+      [
+        'version: 1',
+        'users:',
+        '  - { name: Admin, password: "Tulpen-Feld 77", role: VIEWER }',
+        '  - { name: alice, password: "Tulpen-Feld 77", role: VIEWER }',
+        'apiKeys:',
+        '  - { name: ALICE, preset: all }',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(result.length, 2, result.join('\n'));
+    assert.match(result[0] ?? '', /^commissioning\.yaml:3: users\[0\]\.name: .*'Admin'/);
+    assert.match(result[1] ?? '', /^commissioning\.yaml:6: apiKeys\[0\]\.name: .*'ALICE'/);
+  });
+
   it('the admin password from a flag: checked too, and not also in the file', () => {
     assert.deepEqual(
       errors('version: 1\nadmin:\n  password: "Zähler-Wart 2026"\n', {

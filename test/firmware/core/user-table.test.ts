@@ -10,10 +10,13 @@ import {
   MIN_KDF_ITERATIONS,
   type PasswordVerifier,
 } from '../../../firmware/auth/password-verifier.ts';
+import { authorize as decideOrThrow } from '../../../firmware/core/access.ts';
 import { type CoreError, type CoreErrorCode, isCoreError } from '../../../firmware/core/core-error.ts';
 import {
   ALL_PERMISSIONS,
+  AUDIT_READ,
   CONFIG_READ,
+  MEASUREMENTS_READ,
   METERS_READ,
   METERS_RESET,
   normalizePermissions,
@@ -37,7 +40,6 @@ import {
   addApiKey,
   addUser,
   assertSecurityAdminRemains,
-  authorize,
   createDefaultTable,
   describeEntry,
   effectivePermissions,
@@ -57,6 +59,9 @@ import {
   type UserEntry,
   type UserTable,
 } from '../../../firmware/core/user-table.ts';
+
+/** The one decision (access.ts) for a request over HTTPS: the network interface of these tests. */
+const authorize = (actor: Actor, permission: PermissionName) => decideOrThrow(actor, permission, 'https');
 
 let adminVerifier: PasswordVerifier;
 let userVerifier: PasswordVerifier;
@@ -218,6 +223,7 @@ describe('actorFor', () => {
       slot: ADMIN_SLOT,
       permissions: ALL_PERMISSIONS,
       mustChangePassword: true,
+      localOnly: false,
     });
   });
 
@@ -227,12 +233,28 @@ describe('actorFor', () => {
       slot: LOCALGUI_SLOT,
       permissions: LOCALGUI_DEFAULT,
       mustChangePassword: false,
+      localOnly: false,
     });
     assert.deepEqual(actorFor(table, 4), {
       slot: 4,
       permissions: PRESETS['read-only'],
       mustChangePassword: false,
+      localOnly: false,
     });
+  });
+
+  it("carries a user's local-only flag, except the admin's: slot 0 keeps network access", () => {
+    const { table: active, admin } = activeTable();
+    const { table, slot } = addUser(active, admin, newUser('bench', { localOnly: true }));
+    assert.equal(actorFor(table, slot).localOnly, true);
+    // A record that says otherwise (a hand-made image, an older firmware) does not lock the admin out.
+    const flagged: UserTable = {
+      ...table,
+      slots: table.slots.map((entry, i) =>
+        i === ADMIN_SLOT ? { ...user(table, i), localOnly: true } : entry,
+      ),
+    };
+    assert.equal(actorFor(flagged, ADMIN_SLOT).localOnly, false);
   });
 
   it('throws not-found for an empty or out-of-range slot', () => {
@@ -328,7 +350,12 @@ describe('authorize', () => {
   });
 
   it('grants exactly the actor set', () => {
-    const actor: Actor = { slot: 3, permissions: METERS_READ | METERS_RESET, mustChangePassword: false };
+    const actor: Actor = {
+      slot: 3,
+      permissions: METERS_READ | METERS_RESET,
+      mustChangePassword: false,
+      localOnly: false,
+    };
     assert.doesNotThrow(() => authorize(actor, 'meters.read'));
     assert.doesNotThrow(() => authorize(actor, 'meters.reset'));
     assert.throws(
@@ -414,15 +441,23 @@ describe('addUser and addApiKey', () => {
     });
   }
 
-  it('names are case-sensitive: Bob and bob may both exist', () => {
+  it('names are unique regardless of case (login still matches exactly)', () => {
     const { table: active, admin } = activeTable();
     const first = addUser(active, admin, newUser('Bob'));
-    const second = addUser(first.table, admin, newUser('bob'));
-    assert.equal(findSlotByName(second.table, 'Bob'), 3);
-    assert.equal(findSlotByName(second.table, 'bob'), 4);
-    assert.equal(findSlotByName(second.table, 'BOB'), null);
-    const admin2 = addUser(second.table, admin, newUser('Admin'));
-    assert.equal(admin2.slot, 5);
+    for (const name of ['bob', 'BOB', 'bOb']) {
+      throwsCode(first.table, 'name-taken', () => addUser(first.table, admin, newUser(name)));
+      throwsCode(first.table, 'name-taken', () => addApiKey(first.table, admin, newKey(name)));
+    }
+    for (const name of ['Admin', 'ADMIN', 'Anonymous', 'LocalGUI']) {
+      throwsCode(first.table, 'name-taken', () => addUser(first.table, admin, newUser(name)));
+    }
+    assert.equal(findSlotByName(first.table, 'Bob'), 3);
+    assert.equal(findSlotByName(first.table, 'bob'), null);
+    // Renaming oneself to another case of one's own name is no clash.
+    assert.equal(user(renameEntry(first.table, admin, 3, 'BOB'), 3).name, 'BOB');
+    const second = addUser(first.table, admin, newUser('carol')).table;
+    throwsCode(second, 'name-taken', () => renameEntry(second, admin, 4, 'bob'));
+    throwsCode(second, 'name-taken', () => renameEntry(second, admin, 4, 'ADMIN'));
   });
 
   it('refuse a taken name with name-taken, for users and API keys alike', () => {
@@ -666,11 +701,8 @@ describe('setPassword', () => {
     const alice = actorFor(table, 3);
     const next = setPassword(table, alice, 3, newVerifier, { currentPasswordVerified: true });
     assert.equal(user(next, 3).mustChangePassword, false);
-    // A self-change never sets must-change, whatever is asked.
-    const again = setPassword(next, actorFor(next, 3), 3, userVerifier, {
-      currentPasswordVerified: true,
-      mustChangePassword: true,
-    });
+    // A self-change never sets must-change.
+    const again = setPassword(next, actorFor(next, 3), 3, userVerifier, { currentPasswordVerified: true });
     assert.equal(user(again, 3).mustChangePassword, false);
   });
 
@@ -686,26 +718,22 @@ describe('setPassword', () => {
     }
   });
 
-  it("another user's password with security.write: set, must-change as asked", () => {
+  it("another user's password with security.write: set, and always must-change at the next login", () => {
     const { table, admin, secadm } = populatedTable();
     for (const actor of [admin, secadm]) {
       const forced = changes(table, (t) =>
-        setPassword(t, actor, 3, newVerifier, { currentPasswordVerified: false, mustChangePassword: true }),
+        setPassword(t, actor, 3, newVerifier, { currentPasswordVerified: false }),
       );
       assert.deepEqual(forced.slots[3], {
         ...user(table, 3),
         verifier: newVerifier,
         mustChangePassword: true,
       });
-      const plain = setPassword(forced, actor, 3, userVerifier, { currentPasswordVerified: false });
-      assert.equal(user(plain, 3).mustChangePassword, false);
-      assert.equal(user(plain, 3).verifier, userVerifier);
+      // Even with the current password "verified": whoever set it for someone else knows it.
+      const again = setPassword(forced, actor, 3, userVerifier, { currentPasswordVerified: true });
+      assert.equal(user(again, 3).mustChangePassword, true);
+      assert.equal(user(again, 3).verifier, userVerifier);
     }
-    const adminReset = setPassword(table, secadm, ADMIN_SLOT, adminVerifier, {
-      currentPasswordVerified: false,
-      mustChangePassword: true,
-    });
-    assert.equal(user(adminReset, ADMIN_SLOT).mustChangePassword, true);
   });
 
   it('an API key or standard user has no password: wrong-entry-type', () => {
@@ -744,7 +772,8 @@ describe('setPermissions', () => {
           assert.equal(error.details.slot, ADMIN_SLOT);
         },
       );
-      throwsCode(table, 'protected-slot', () => setPermissions(table, secadm, ADMIN_SLOT, set));
+      // A SECADM without everything may not even try: the admin holds more than it does.
+      throwsCode(table, 'entry-more-privileged', () => setPermissions(table, secadm, ADMIN_SLOT, set));
     }
   });
 
@@ -891,12 +920,7 @@ describe('epochs', () => {
       3,
       (t) => setPassword(t, actorFor(t, 3), 3, newVerifier, { currentPasswordVerified: true }),
     ],
-    [
-      'setPassword other',
-      5,
-      (t, a) =>
-        setPassword(t, a, 5, newVerifier, { currentPasswordVerified: false, mustChangePassword: true }),
-    ],
+    ['setPassword other', 5, (t, a) => setPassword(t, a, 5, newVerifier, { currentPasswordVerified: false })],
     [
       'setPassword admin',
       ADMIN_SLOT,
@@ -1042,10 +1066,7 @@ describe('describeEntry', () => {
   it('summarizes every slot without verifier or key-hash fields', () => {
     const { table: populated, admin } = populatedTable();
     const withFlags = setLocalOnly(
-      setPassword(populated, admin, 3, newVerifier, {
-        currentPasswordVerified: false,
-        mustChangePassword: true,
-      }),
+      setPassword(populated, admin, 3, newVerifier, { currentPasswordVerified: false }),
       admin,
       3,
       true,
@@ -1150,5 +1171,118 @@ describe('entry identities', () => {
     assert.notEqual(entryIdAt(reused, 3), deleted);
     assert.equal(slotOfEntry(reused, deleted), null);
     assert.equal(reused.nextId, table.nextId + 1);
+  });
+});
+
+describe('climbing (issue 14 §3): nobody takes over a more privileged account', () => {
+  /** activeTable plus slot 3 `secw` holding security.write alone and slot 4 `eng` (ENGINEER). */
+  function climbTable(): { table: UserTable; admin: Actor; secw: Actor } {
+    const { table: active, admin } = activeTable();
+    let table = addUser(active, admin, newUser('secw', { permissions: SECURITY_WRITE })).table;
+    table = addUser(table, admin, newUser('eng', { permissions: rolePermissions('ENGINEER') })).table;
+    return { table, admin, secw: actorFor(table, 3) };
+  }
+
+  it('an actor grants only permissions it holds: to itself, a new user, a key, another user', () => {
+    const { table, secw } = climbTable();
+    throwsCode(
+      table,
+      'permission-not-held',
+      () => setPermissions(table, secw, 3, ALL_PERMISSIONS),
+      (error) => {
+        assert.equal(error.details.permission, 'measurements.read');
+        assert.match(error.message, /'audit\.read'/);
+      },
+    );
+    throwsCode(table, 'permission-not-held', () =>
+      addUser(table, secw, newUser('helper', { permissions: METERS_READ })),
+    );
+    throwsCode(table, 'permission-not-held', () => addApiKey(table, secw, newKey('scada', 'read-only')));
+    const bare = addUser(table, actorFor(table, ADMIN_SLOT), newUser('bare', { permissions: 0 }));
+    throwsCode(bare.table, 'permission-not-held', () =>
+      setPermissions(bare.table, secw, bare.slot, METERS_READ),
+    );
+    // What it holds it may grant; and it may drop its own rights.
+    const added = addUser(table, secw, newUser('auditor', { permissions: SECURITY_READ }));
+    assert.deepEqual(names(user(added.table, added.slot).permissions), ['security.read']);
+  });
+
+  it('another entry is changed or deleted only by an actor holding all of its permissions', () => {
+    const { table, secw } = climbTable();
+    for (const slot of [ADMIN_SLOT, 4]) {
+      const attempts: [string, () => unknown][] = [
+        ['rename', () => renameEntry(table, secw, slot, 'taken_over')],
+        ['password', () => setPassword(table, secw, slot, newVerifier, { currentPasswordVerified: false })],
+        ['local-only', () => setLocalOnly(table, secw, slot, true)],
+        ['permissions', () => setPermissions(table, secw, slot, 0)],
+      ];
+      if (slot !== ADMIN_SLOT) attempts.push(['delete', () => removeEntry(table, secw, slot)]);
+      for (const [what, attempt] of attempts) {
+        throwsCode(table, 'entry-more-privileged', attempt, (error) => {
+          assert.equal(error.details.slot, slot, what);
+          assert.match(error.message, /holds permissions you lack/);
+        });
+      }
+    }
+    // The standard users hold measurements.read, which secw lacks: not theirs to change either.
+    throwsCode(table, 'entry-more-privileged', () => setPermissions(table, secw, ANONYMOUS_SLOT, 0));
+    // An entry it outranks is its to manage.
+    const { table: withBare, slot } = addUser(
+      table,
+      actorFor(table, ADMIN_SLOT),
+      newUser('bare', { permissions: 0 }),
+    );
+    const renamed = renameEntry(withBare, secw, slot, 'bare2');
+    assert.equal(user(renamed, slot).name, 'bare2');
+    assert.equal(removeEntry(renamed, secw, slot).slots[slot], null);
+  });
+
+  it('the admin may rename itself; an actor holding everything may act on the admin', () => {
+    const { table, admin } = climbTable();
+    assert.equal(user(renameEntry(table, admin, ADMIN_SLOT, 'root'), ADMIN_SLOT).name, 'root');
+    const { table: withPeer, slot } = addUser(
+      table,
+      admin,
+      newUser('peer', { permissions: ALL_PERMISSIONS }),
+    );
+    const peer = actorFor(withPeer, slot);
+    const reset = setPassword(withPeer, peer, ADMIN_SLOT, newVerifier, { currentPasswordVerified: false });
+    assert.equal(user(reset, ADMIN_SLOT).mustChangePassword, true);
+  });
+
+  it('the admin keeps network access: protected-slot, for the admin itself too', () => {
+    const { table, admin } = climbTable();
+    throwsCode(
+      table,
+      'protected-slot',
+      () => setLocalOnly(table, admin, ADMIN_SLOT, true),
+      (error) => assert.equal(error.details.field, 'localOnly'),
+    );
+    assert.equal(setLocalOnly(table, admin, ADMIN_SLOT, false), table);
+  });
+
+  it('anonymous never gets security.read, security.write or audit.read; stored bits are not honoured', () => {
+    const { table, admin } = climbTable();
+    for (const grant of [SECURITY_READ, AUDIT_READ, SECURITY_READ | AUDIT_READ]) {
+      throwsCode(
+        table,
+        'invalid-setting',
+        () => setPermissions(table, admin, ANONYMOUS_SLOT, MEASUREMENTS_READ | grant),
+        (error) => assert.equal(error.details.field, 'permissions'),
+      );
+    }
+    // localgui (at the meter, behind the display) may be given them.
+    const localgui = setPermissions(table, admin, LOCALGUI_SLOT, LOCALGUI_DEFAULT | AUDIT_READ);
+    assert.ok(names(effectivePermissions(localgui, LOCALGUI_SLOT)).includes('audit.read'));
+    // A record holding them anyway (hand-made, older firmware) does not give them to anonymous.
+    const forged: UserTable = {
+      ...table,
+      slots: table.slots.map((entry, i) =>
+        i === ANONYMOUS_SLOT ? { type: 'standard', name: 'anonymous', permissions: ALL_PERMISSIONS } : entry,
+      ),
+    };
+    const effective = names(effectivePermissions(forged, ANONYMOUS_SLOT));
+    for (const name of ['security.read', 'security.write', 'audit.read'])
+      assert.ok(!effective.includes(name));
   });
 });

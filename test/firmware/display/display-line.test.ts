@@ -164,10 +164,13 @@ describe('local display over a pty pair (serialport driver, ANSI screen)', () =>
     await terminal.waitFor(/^RESET[\s\S]*>Energy meters/);
     await terminal.press('ok');
     await terminal.waitFor(/^RESET METERS[\s\S]*Reset all energy[\s\S]*OK:yes/);
-    assert.equal(device.metering.meters(device.security.actorFor(0)).resetAt, null);
+    assert.equal(device.metering.meters(device.security.actorFor(0), { interface: 'display' }).resetAt, null);
     await terminal.press('ok');
     await terminal.waitFor('Energy meters reset');
-    assert.notEqual(device.metering.meters(device.security.actorFor(0)).resetAt, null);
+    assert.notEqual(
+      device.metering.meters(device.security.actorFor(0), { interface: 'display' }).resetAt,
+      null,
+    );
     const event = device.store.log.readAll().find((e) => e.type === 'meters.reset');
     assert.equal(event?.interface, 'display');
     assert.equal(event?.slot, 0);

@@ -123,6 +123,26 @@ describe('security at the local display', () => {
     assert.equal(device.app.loggedIn, null);
   });
 
+  it('a password set by someone else must be changed at the display login before anything else', async (t) => {
+    const device = await startDisplayDevice(t);
+    const { terminal } = device;
+    await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
+    const admin = device.security.actorFor(ADMIN_SLOT);
+    const slot = await device.security.addUser(
+      admin,
+      { name: 'fitter', password: 'Switchgear-Room-5', permissions: permissionsFromNames(['meters.read']) },
+      SYSTEM,
+    );
+    await device.security.updateEntry(admin, slot, { password: 'Handed-Over-77' }, SYSTEM);
+    assert.equal(device.security.actorFor(slot).mustChangePassword, true);
+    await terminal.choose('Security');
+    await terminal.choose('Log out');
+    await terminal.press('ok');
+    // loginAt with a new password waits for the forced NEW PASSWORD screen right after the login.
+    await loginAt(terminal, 'fitter', 'Handed-Over-77', 'Own-Choice-4711');
+    assert.equal(device.security.actorFor(slot).mustChangePassword, false);
+  });
+
   it('Modbus TCP switched on at the display is stored in the security settings', async (t) => {
     const device = await startDisplayDevice(t);
     const { terminal } = device;
@@ -183,11 +203,11 @@ describe('security at the local display', () => {
     const { terminal } = device;
     await loginAt(terminal, 'admin', 'CBM_1234', ADMIN_PASSWORD);
     const admin = () => device.security.actorFor(ADMIN_SLOT);
-    assert.equal(device.registry.status(admin()).open, false);
+    assert.equal(device.registry.status(admin(), { interface: 'display' }).open, false);
     await terminal.choose('Security');
     await terminal.choose('Open registration');
     await terminal.waitFor(/Client registration\s+open for 5 minutes/);
-    const status = device.registry.status(admin());
+    const status = device.registry.status(admin(), { interface: 'display' });
     assert.equal(status.open, true);
     assert.equal(status.closesAt, device.now() + 5 * 60_000);
     const event = device.store.log.readAll().findLast((e) => e.type === 'registry.open');

@@ -50,7 +50,7 @@ function only(name: PermissionName): PermissionSet {
 }
 
 function principal(permissions: PermissionSet, loggedIn: boolean): DisplayPrincipal {
-  return { permissions, loggedIn };
+  return { slot: null, permissions, mustChangePassword: false, localOnly: false, loggedIn };
 }
 
 /** The login states in which `item` can be shown at all. */

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { findSlotByName } from '../../../firmware/core/user-table.ts';
 import { createAddressFilter } from '../../../firmware/http/client-whitelist.ts';
 import { roleFromCertificate } from '../../../firmware/modbus/certificate-role.ts';
-import { EXCEPTION } from '../../../firmware/modbus/modbus-request-handler.ts';
+import { EXCEPTION } from '../../../firmware/modbus/modbus-gate.ts';
 import { GATEWAY_TARGET_FAILED, startModbusTcpServer } from '../../../firmware/modbus/modbus-tcp-server.ts';
 import type { ModbusTcpOptions, ModbusTcpServer } from '../../../firmware/modbus/modbus-transport.ts';
 import type { InterfaceName } from '../../../firmware/services/request-context.ts';

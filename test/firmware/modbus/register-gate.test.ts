@@ -1,5 +1,5 @@
 /**
- * The Modbus gate (modbus-request-handler.ts) against the real metering service and stores. The
+ * The Modbus gate (modbus-gate.ts) against the real metering service and stores. The
  * permission matrix is generated from REGISTER_MAP: for every block, FC3 and FC4 with and without its
  * read permission give data or 0x01, FC6/FC16 with and without its write permission write (with the
  * block's declared effect) or answer 0x01 and change nothing; read-only blocks answer 0x01 even with
@@ -19,7 +19,7 @@ import {
 } from '../../../firmware/core/permission-table.ts';
 import { ADMIN_SLOT } from '../../../firmware/core/slots.ts';
 import type { Actor } from '../../../firmware/core/user-table.ts';
-import { EXCEPTION, handleModbusPdu } from '../../../firmware/modbus/modbus-request-handler.ts';
+import { EXCEPTION, handleModbusPdu } from '../../../firmware/modbus/modbus-gate.ts';
 import {
   blockAt,
   COMMAND_MAGIC,
@@ -52,10 +52,11 @@ import { fuzzSeed, seededRandom } from '../../support/seeded-random.ts';
 const HOUR = 3600_000;
 const IMPLEMENTED = [0x03, 0x04, 0x06, 0x10, 0x2b];
 
-const actor = (permissions: PermissionSet, mustChangePassword = false): Actor => ({
+const actor = (permissions: PermissionSet, mustChangePassword = false, localOnly = false): Actor => ({
   slot: 5,
   permissions,
   mustChangePassword,
+  localOnly,
 });
 const EVERYTHING = actor(ALL_PERMISSIONS);
 const NOTHING = actor(0);
@@ -110,7 +111,7 @@ describe('register gate: permission matrix generated from REGISTER_MAP', () => {
         for (const who of permitted) {
           const registers = registersOf(ask(request, who), functionCode);
           assert.equal(registers.length, block.count);
-          const values = device.metering.snapshot();
+          const values = device.metering.readUnchecked();
           const snapshot: RegisterSnapshot = {
             measurements: values.measurements(),
             meters: values.meters(),
@@ -519,6 +520,34 @@ describe('register gate: principals', () => {
       assertException(ask(request), request[0] as number, EXCEPTION.ILLEGAL_FUNCTION, hex(request));
     }
     assert.deepEqual(observable(device), before);
+  });
+
+  it('answers 0x01 to everything, public blocks included, for a local-only principal on every transport', async (t) => {
+    const device = await startModbusDevice(t);
+    const localOnly = actor(ALL_PERMISSIONS, false, true);
+    const before = observable(device);
+    for (const via of ['modbus-tcp', 'modbus-rtu', 'modbus-tls'] as const) {
+      const ask = (pdu: Uint8Array) => handleModbusPdu(pdu, device.accessAs(localOnly, via), device.deps);
+      const requests = [
+        ...REGISTER_MAP.flatMap((block) => [
+          readPdu(3, block.address, block.count),
+          ...writePdus(block, encodeBlock(block, acceptedValue(block), 'ABCD')),
+        ]),
+        deviceIdPdu(1, 0),
+      ];
+      for (const request of requests) {
+        assertException(
+          ask(request),
+          request[0] as number,
+          EXCEPTION.ILLEGAL_FUNCTION,
+          `${via} ${hex(request)}`,
+        );
+      }
+    }
+    assert.deepEqual(observable(device), before);
+    // The same rights without the flag are served: the refusal is the local-only rule.
+    const served = handleModbusPdu(readPdu(3, 400, 2), device.accessAs(actor(ALL_PERMISSIONS)), device.deps);
+    assert.equal(registersOf(served).length, 2);
   });
 
   it('acts as the slot configured for Modbus, looked up at each request', async (t) => {

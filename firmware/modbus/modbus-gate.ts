@@ -1,12 +1,14 @@
 /**
- * The Modbus gate and request handler: one request PDU in, one response PDU out, for TCP, TLS and RTU
- * alike. Before anything is read or written, every register the request touches must be mapped
- * (else 0x02) and permitted to the acting principal (else 0x01, as Modbus/TCP Security specifies);
- * writable values are range-checked (else 0x03). A refused request reads and writes nothing.
+ * The Modbus gate: one request PDU in, one response PDU out, for TCP, TLS and RTU alike. Before
+ * anything is read or written, every register the request touches must be mapped (else 0x02) and
+ * permitted to the acting principal through this interface (else 0x01, as Modbus/TCP Security
+ * specifies); writable values are range-checked (else 0x03). A refused request reads and writes
+ * nothing. Whether the principal may act is access.ts's decision (a local-only principal may not act
+ * here at all); this file only maps its refusals to exception 0x01.
  */
+import { allows } from '../core/access.ts';
 import { CoreError } from '../core/core-error.ts';
 import type { DeviceConfig } from '../core/device-config.ts';
-import { hasPermission, permissionBit } from '../core/permission-table.ts';
 import type { Actor } from '../core/user-table.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { RequestContext } from '../services/request-context.ts';
@@ -53,12 +55,14 @@ export function handleModbusPdu(pdu: Uint8Array, access: ModbusAccess, deps: Mod
   const functionCode = pdu[0] ?? 0;
   try {
     const actor = access.actor();
-    if (actor === null) return exception(functionCode, EXCEPTION.ILLEGAL_FUNCTION);
+    // No principal, or one that may not act through this interface: no rights, whatever is asked.
+    if (actor === null || !allows(actor, 'public', access.context.interface))
+      return exception(functionCode, EXCEPTION.ILLEGAL_FUNCTION);
     const view = new DataView(pdu.buffer, pdu.byteOffset, pdu.byteLength);
     switch (functionCode) {
       case 0x03:
       case 0x04:
-        return readRegisters(functionCode, view, actor, deps);
+        return readRegisters(functionCode, view, actor, access.context, deps);
       case 0x06:
         return writeSingle(view, actor, access.context, deps);
       case 0x10:
@@ -71,7 +75,9 @@ export function handleModbusPdu(pdu: Uint8Array, access: ModbusAccess, deps: Mod
   } catch (error) {
     if (
       error instanceof CoreError &&
-      (error.code === 'permission-denied' || error.code === 'password-change-required')
+      (error.code === 'permission-denied' ||
+        error.code === 'password-change-required' ||
+        error.code === 'local-only')
     ) {
       return exception(functionCode, EXCEPTION.ILLEGAL_FUNCTION);
     }
@@ -86,10 +92,13 @@ export function exception(functionCode: number, code: number): Uint8Array {
   return Uint8Array.of((functionCode | 0x80) & 0xff, code);
 }
 
-function allowed(actor: Actor, permission: RegisterBlock['read'] | RegisterBlock['write']): boolean {
-  if (permission === 'public') return true;
-  if (permission === null || actor.mustChangePassword) return false;
-  return hasPermission(actor.permissions, permissionBit(permission));
+/** A register block's declaration put to access.ts; null (not writable) is never allowed. */
+function allowed(
+  actor: Actor,
+  permission: RegisterBlock['read'] | RegisterBlock['write'],
+  ctx: RequestContext,
+): boolean {
+  return permission !== null && allows(actor, permission, ctx.interface);
 }
 
 /** The blocks covering [start, start+count), or an exception code when one address is unmapped. */
@@ -108,17 +117,23 @@ function blocksCovering(
   return blocks;
 }
 
-function readRegisters(functionCode: number, view: DataView, actor: Actor, deps: ModbusDeps): Uint8Array {
+function readRegisters(
+  functionCode: number,
+  view: DataView,
+  actor: Actor,
+  ctx: RequestContext,
+  deps: ModbusDeps,
+): Uint8Array {
   if (view.byteLength !== 5) return exception(functionCode, EXCEPTION.ILLEGAL_DATA_VALUE);
   const start = view.getUint16(1);
   const count = view.getUint16(3);
   if (count < 1 || count > MAX_READ) return exception(functionCode, EXCEPTION.ILLEGAL_DATA_VALUE);
   const blocks = blocksCovering(deps.map, start, count);
   if (typeof blocks === 'number') return exception(functionCode, blocks);
-  if (!blocks.every((block) => allowed(actor, block.read)))
+  if (!blocks.every((block) => allowed(actor, block.read, ctx)))
     return exception(functionCode, EXCEPTION.ILLEGAL_FUNCTION);
 
-  const snapshot = lazySnapshot(deps);
+  const snapshot = lazySnapshot(actor, ctx, deps);
   const wordOrder = snapshot.config.wordOrder;
   const response = new Uint8Array(2 + count * 2);
   response[0] = functionCode;
@@ -178,7 +193,7 @@ function applyWrites(
 ): number | null {
   const blocks = blocksCovering(deps.map, start, values.length);
   if (typeof blocks === 'number') return blocks;
-  const forbidden = blocks.find((block) => !allowed(actor, block.write));
+  const forbidden = blocks.find((block) => !allowed(actor, block.write, ctx));
   if (forbidden) {
     deps.onWriteDenied?.(
       actor,
@@ -247,8 +262,11 @@ function readDeviceIdentification(view: DataView, deps: ModbusDeps): Uint8Array 
   return Uint8Array.of(0x2b, 0x0e, code, 0x81, 0x00, 0x00, ids.length, ...body);
 }
 
-/** Reads each part of the device state only if a block of the request needs it. */
-function lazySnapshot(deps: ModbusDeps): RegisterSnapshot {
+/**
+ * Reads each part of the device state only if a block of the request needs it, through the metering
+ * service's checked readers (the blocks were decided already; the service decides again for itself).
+ */
+function lazySnapshot(actor: Actor, ctx: RequestContext, deps: ModbusDeps): RegisterSnapshot {
   const cache: Partial<Record<keyof RegisterSnapshot, unknown>> = {};
   const once = <K extends keyof RegisterSnapshot>(key: K, read: () => RegisterSnapshot[K]) => {
     if (!(key in cache)) cache[key] = read();
@@ -256,13 +274,13 @@ function lazySnapshot(deps: ModbusDeps): RegisterSnapshot {
   };
   return {
     get measurements() {
-      return once('measurements', () => deps.metering.snapshot().measurements());
+      return once('measurements', () => deps.metering.measurements(actor, ctx));
     },
     get meters() {
-      return once('meters', () => deps.metering.snapshot().meters());
+      return once('meters', () => deps.metering.meters(actor, ctx));
     },
     get minMax() {
-      return once('minMax', () => deps.metering.snapshot().minMax());
+      return once('minMax', () => deps.metering.minMax(actor, ctx));
     },
     get config() {
       return deps.metering.config;
