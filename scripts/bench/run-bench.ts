@@ -379,7 +379,7 @@ async function flashWrites(dir: string): Promise<void> {
   const deps = {
     flash,
     keys: new FileKeyProvider(keys),
-    counter: new FileMonotonicCounter(keys),
+    counter: new FileMonotonicCounter(join(keys, 'rollback.counter')),
     now: Date.now,
   };
   const opened = await SecureStore.open(deps, { kdfIterations: MIN_KDF_ITERATIONS });

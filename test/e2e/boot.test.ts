@@ -81,7 +81,7 @@ describe('device boot', () => {
     const opened = await SecureStore.open({
       flash,
       keys: new FileKeyProvider(keys),
-      counter: new FileMonotonicCounter(keys),
+      counter: new FileMonotonicCounter(join(keys, 'rollback.counter')),
       now: Date.now,
     });
     assert.equal(opened.mode, 'normal');

@@ -196,7 +196,7 @@ export async function startDisplayDevice(
   const { store, rootKey } = booted.normal;
   let time = Date.now();
   const now = () => time;
-  const configStore = ConfigStore.open(booted.flash, rootKey);
+  const configStore = ConfigStore.open(booted.flash, rootKey, store);
   const security = new SecurityService(store, { now, kdfIterations: MIN_KDF_ITERATIONS });
   const metering = new MeteringService(new SimMeter(now()), configStore, security, now);
   const sessionKey = deriveKey(rootKey, 'session');
