@@ -21,7 +21,6 @@ import { CONFIG_RECORD_BLOCKS, SECURITY_RECORD_BLOCKS } from '../../firmware/sto
 import {
   type Booted,
   bootNormal,
-  type DataDir,
   imageBlock,
   readImage,
   restore,
