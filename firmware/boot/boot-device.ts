@@ -316,6 +316,7 @@ async function startServices(
       firmwareVersion: FIRMWARE_VERSION,
       addresses: hooks.addresses?.() ?? [options.host],
       certificateFingerprint: tls.info().fingerprint256,
+      degraded: degraded(),
     }),
     now,
     size: options.displaySize,

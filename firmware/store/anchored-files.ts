@@ -29,10 +29,12 @@ export interface FileStore {
   read(name: string): Buffer | null;
   /** Replaces (bytes) or removes (null) files together. */
   write(changes: Readonly<Record<string, Uint8Array | null>>): void;
+  /** The names refused at boot (not the committed version), until written again. */
+  refused(): readonly string[];
 }
 
 export class AnchoredFiles implements FileStore {
-  private readonly refused = new Map<string, string>();
+  private readonly refusedFiles = new Map<string, string>();
 
   /**
    * @param dir the directory (created on the first write, mode 0700)
@@ -59,7 +61,7 @@ export class AnchoredFiles implements FileStore {
         }
         this.store.commitAnchors({ files });
       }
-      return this.refused;
+      return this.refusedFiles;
     }
     for (const name of present.filter((n) => n.endsWith(NEXT))) {
       const target = name.slice(0, -NEXT.length);
@@ -83,19 +85,23 @@ export class AnchoredFiles implements FileStore {
       else if (want && !this.matches(name, want))
         problem = `${this.prefix}${name} is not the committed version (an older or foreign copy)`;
       if (problem === null) continue;
-      this.refused.set(name, problem);
+      this.refusedFiles.set(name, problem);
       if (!options.readOnly) this.store.alert(FILE_ROLLBACK_EVENT, `${problem}; not used`);
     }
-    return this.refused;
+    return this.refusedFiles;
   }
 
   /** The files refused at boot and why (until written again). */
   refusals(): ReadonlyMap<string, string> {
-    return this.refused;
+    return this.refusedFiles;
+  }
+
+  refused(): readonly string[] {
+    return [...this.refusedFiles.keys()];
   }
 
   read(name: string): Buffer | null {
-    if (this.refused.has(name)) return null;
+    if (this.refusedFiles.has(name)) return null;
     try {
       return readFileSync(join(this.dir, name));
     } catch {
@@ -117,7 +123,7 @@ export class AnchoredFiles implements FileStore {
     for (const [name, data] of Object.entries(changes)) {
       if (data === null) rmSync(join(this.dir, name), { force: true });
       else renameSync(join(this.dir, name + NEXT), join(this.dir, name));
-      this.refused.delete(name);
+      this.refusedFiles.delete(name);
     }
   }
 
@@ -176,5 +182,9 @@ export class PlainFiles implements FileStore {
       if (data === null) rmSync(join(this.dir, name), { force: true });
       else writeAtomically(this.dir, name, data);
     }
+  }
+
+  refused(): readonly string[] {
+    return [];
   }
 }

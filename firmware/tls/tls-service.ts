@@ -125,8 +125,14 @@ export class TlsService {
     return this.info();
   }
 
-  /** PEM of the Modbus/TCP Security client CA, or null when none was uploaded (or it is unreadable). */
+  /**
+   * PEM of the Modbus/TCP Security client CA, or null when none was uploaded (or it is unreadable).
+   * Also null while any Modbus trust file (the CA, a CRL: every file here but the HTTPS certificate
+   * and key) was refused at boot as not the committed version: Modbus/TCP Security then refuses every
+   * client rather than trust an old CA or check against an old revocation list.
+   */
   modbusCa(): string | null {
+    if (this.files.refused().some((name) => name !== CERT_FILE && name !== KEY_FILE)) return null;
     try {
       const sealed = this.files.read(MODBUS_CA_FILE);
       const opened = sealed && this.open(sealed);

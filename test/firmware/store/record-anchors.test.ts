@@ -24,7 +24,9 @@ import { decodeAnchors } from '../../../firmware/store/record-anchors.ts';
 import { deriveKey } from '../../../firmware/store/record-keys.ts';
 import { SealedRecordPair } from '../../../firmware/store/sealed-record.ts';
 import { TRUNCATED_EVENT_TYPE } from '../../../firmware/store/security-log.ts';
+import { TlsService } from '../../../firmware/tls/tls-service.ts';
 import { DEFAULT_BLOCK_SIZE, NorFlash } from '../../../sim/nor-flash.ts';
+import { createTestCa } from '../../support/modbus-certificates.ts';
 import {
   boot,
   bootNormal,
@@ -252,6 +254,36 @@ describe('bound files', () => {
     again.write({ 'a.sealed': Buffer.from('a2') });
     assert.equal(again.read('a.sealed')?.toString(), 'a2');
     assert.deepEqual([...again.refusals().keys()], ['b.sealed']);
+    booted.close();
+  });
+});
+
+describe('Modbus trust files', () => {
+  it('a CRL beside the CA put back from an older copy leaves Modbus/TLS without a CA', async (t) => {
+    const data = tempDataDir(t);
+    const tlsDir = join(data.dir, 'tls');
+    const ca = await createTestCa();
+    const first = await bootNormal(data);
+    const files = new AnchoredFiles(tlsDir, 'tls/', first.store);
+    files.verify();
+    const tls = new TlsService(tlsDir, first.normal.rootKey, () => Date.now(), files);
+    tls.uploadModbusCa(ca.cert);
+    files.write({ 'client-ca.crl': Buffer.from('a revocation list') });
+    first.close();
+
+    const reboot = async () => {
+      const booted = await bootNormal(data);
+      const bound = new AnchoredFiles(tlsDir, 'tls/', booted.store);
+      bound.verify();
+      return { booted, tls: new TlsService(tlsDir, booted.normal.rootKey, () => Date.now(), bound) };
+    };
+    let { booted, tls: service } = await reboot();
+    assert.match(service.modbusCa() ?? '', /BEGIN CERTIFICATE/);
+    booted.close();
+
+    writeFileSync(join(tlsDir, 'client-ca.crl'), 'an older revocation list');
+    ({ booted, tls: service } = await reboot());
+    assert.equal(service.modbusCa(), null);
     booted.close();
   });
 });
