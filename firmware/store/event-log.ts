@@ -146,12 +146,6 @@ export class EventLog {
     return blocks.flatMap((block) => this.scan(block).entries);
   }
 
-  /** The highest event id in the ring, 0 when it holds none. */
-  newestId(): number {
-    const entries = this.readEntries();
-    return entries.reduce((max, entry) => Math.max(max, entry.event.id), 0);
-  }
-
   /**
    * Why the ring's blocks are not one unbroken run of block sequence numbers, or null. Appending only
    * ever adds the block after the newest (a torn header leaves no block), so a gap or a repeat means a

@@ -8,7 +8,12 @@
  * or new); boot repairs the lagging copy. Because both copies normally hold the newest state, one
  * damaged copy never loses it, and the counter can be strict: a valid copy older than the counter is a
  * replayed image and is refused. With no usable copy the device enters safe mode, never defaults: only
- * a physical-presence factory reset leaves it.
+ * a physical-presence factory reset leaves it; so does a partition holding records while the root key
+ * and the counter are both gone (a deleted keys directory is never a first boot).
+ *
+ * The record also anchors what lies outside it (record-anchors.ts): the configuration record, the
+ * newest event of each log ring (taken afresh by every commit) and the files bound to the counter, so
+ * one counter covers them all. A log found behind its anchor at boot is reported and anchored again.
  */
 
 import { createVerifier } from '../auth/password-verifier.ts';

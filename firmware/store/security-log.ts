@@ -12,7 +12,9 @@
  * entries erased before an audit reader saw them, and refusals only counted in a summary. The first
  * loss since the last read writes a warning event (`audit.lost`, at most one an hour); `lost()` says
  * since when and how many, until `markRead`. That state (read-through id, loss) is stored sealed with
- * every entry, so it survives a reboot as of the last entry written.
+ * every entry, so it survives a reboot as of the last entry written. The same note carries whether a
+ * boot found the log behind the committed state (`check`: truncated, replayed, blocks missing) until
+ * an audit reader has seen it.
  */
 import { EventLog, type SecurityEvent, type StoredEvent } from './event-log.ts';
 import type { Flash } from './flash.ts';
