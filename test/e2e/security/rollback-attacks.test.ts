@@ -19,10 +19,12 @@ import {
 import { generateSelfSignedCertificate } from '../../../firmware/tls/self-signed-certificate.ts';
 import { DEFAULT_BLOCK_SIZE } from '../../../sim/nor-flash.ts';
 import { type RunningDevice, runCli, startDevice } from '../../support/device-process.ts';
-import { createTestCa } from '../../support/modbus-certificates.ts';
+import { createTestCa, makeCertificateWithRoles } from '../../support/modbus-certificates.ts';
+import { MbapClient } from '../../support/modbus-tcp-client.ts';
 
 const ADMIN_PASSWORD = 'Rückspiel-Schutz 2026!';
 const DAY = 24 * 3600_000;
+const READ_VOLTAGE = Uint8Array.of(0x03, 0x00, 0x00, 0x00, 0x02);
 
 interface Running {
   readonly device: RunningDevice;
@@ -218,26 +220,41 @@ describe('event log', () => {
 });
 
 describe('files bound to the counter', () => {
-  it('an older Modbus client CA replayed is not trusted: a security event, no CA', async () => {
+  it('an older Modbus client CA replayed is not trusted: a security event, no CA, clients refused', async (t) => {
     const dir = join(root, 'ca-replay');
     const [ca1, ca2] = await Promise.all([
       createTestCa('metergate old CA'),
       createTestCa('metergate new CA'),
     ]);
-    let running = await boot(dir);
+    const tlsPort = ['--modbus-tls-port', '0'];
+    let running = await boot(dir, tlsPort);
     const put = async (pem: string) => {
       const response = await running.admin.request('PUT', '/api/v1/modbus/ca', { ca: pem });
       assert.equal(response.status, 200, JSON.stringify(response.body));
     };
     await put(ca1.cert);
+    const enabled = await running.admin.request('PATCH', '/api/v1/config', {
+      communication: { modbusTls: true },
+    });
+    assert.equal(enabled.status, 200, JSON.stringify(enabled.body));
     await stop(running);
     const oldCa = readFileSync(join(dir, 'tls', 'modbus-ca.sealed'));
-    running = await boot(dir);
+    running = await boot(dir, tlsPort);
     await put(ca2.cert);
     await stop(running);
     writeFileSync(join(dir, 'tls', 'modbus-ca.sealed'), oldCa);
 
-    running = await boot(dir);
+    running = await boot(dir, tlsPort);
+    const port = running.device.ready.modbusTls;
+    assert.ok(port, 'Modbus/TCP Security is listening');
+    // A client of the old CA does not get through the handshake (whatever role its certificate names).
+    const client = await makeCertificateWithRoles(ca1, ['anonymous']);
+    const outcome = await MbapClient.connect(t, port, { tls: { cert: client.cert, key: client.key } }).then(
+      async (connection) =>
+        (await connection.request(READ_VOLTAGE).catch(() => null)) === null ? 'refused' : 'answered',
+      () => 'refused',
+    );
+    assert.equal(outcome, 'refused', 'a client of the replayed CA was served');
     const ca = await running.admin.request<{ ca: { subject: string } | null }>('GET', '/api/v1/modbus/ca');
     assert.doesNotMatch(JSON.stringify(ca.body), /old CA/, 'the replayed CA is trusted');
     assert.equal(ca.body.ca, null);
