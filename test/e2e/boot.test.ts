@@ -214,5 +214,8 @@ describe('device boot', () => {
     const unknown = runDeviceToExit(['--frobnicate']);
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /frobnicate/);
+    const counter = runDeviceToExit(['--data-dir', join(root, 'x'), '--counter-file', `${root}/`]);
+    assert.equal(counter.status, 2);
+    assert.match(counter.stderr, /--counter-file must name a file/);
   });
 });
