@@ -18,6 +18,7 @@ import {
 } from '../../../firmware/store/flash-layout.ts';
 import { generateSelfSignedCertificate } from '../../../firmware/tls/self-signed-certificate.ts';
 import { DEFAULT_BLOCK_SIZE } from '../../../sim/nor-flash.ts';
+import { launchChromium } from '../../support/browser.ts';
 import { type RunningDevice, runCli, startDevice } from '../../support/device-process.ts';
 import { createTestCa, makeCertificateWithRoles } from '../../support/modbus-certificates.ts';
 import { MbapClient } from '../../support/modbus-tcp-client.ts';
@@ -163,6 +164,17 @@ describe('configuration record (VT/CT ratios)', () => {
     const info = await running.admin.request<{ degraded: string[] }>('GET', '/api/v1/info');
     assert.match(info.body.degraded.join('\n'), /configuration.*damaged/i);
     assert.ok((await audit(running)).events.some((e) => e.type === 'config.damaged'));
+    // The website says so on every page, to anyone who opens it.
+    const browser = await launchChromium(null);
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${running.device.ready.http}/`);
+      const notice = page.getByRole('alert');
+      await notice.waitFor({ timeout: 15_000 });
+      assert.match((await notice.textContent()) ?? '', /Degraded:.*configuration damaged/);
+    } finally {
+      await browser.close();
+    }
     await stop(running);
   });
 });
