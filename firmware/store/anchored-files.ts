@@ -57,7 +57,9 @@ export class AnchoredFiles implements FileStore {
       if (!options.readOnly) {
         const files = { ...(this.store.anchors.files ?? {}) };
         for (const name of present.filter((n) => !n.endsWith(NEXT))) {
-          files[this.prefix + name] = sha256(readFileSync(join(this.dir, name)));
+          const hash = this.hash(name);
+          // An unreadable file is not adopted: the next boot refuses it like any unanchored file.
+          if (hash) files[this.prefix + name] = hash;
         }
         this.store.commitAnchors({ files });
       }
@@ -68,7 +70,7 @@ export class AnchoredFiles implements FileStore {
       const want = anchored[target];
       const next = join(this.dir, name);
       if (!options.readOnly) {
-        if (want && sameBytes(sha256(readFileSync(next)), want) && !this.matches(target, want)) {
+        if (want && this.matches(name, want) && !this.matches(target, want)) {
           renameSync(next, join(this.dir, target));
         } else {
           rmSync(next, { force: true });
@@ -157,10 +159,15 @@ export class AnchoredFiles implements FileStore {
   }
 
   private matches(name: string, want: Uint8Array): boolean {
+    return sameBytes(this.hash(name) ?? undefined, want);
+  }
+
+  /** SHA-256 of the file, or null when it cannot be read. */
+  private hash(name: string): Uint8Array | null {
     try {
-      return sameBytes(sha256(readFileSync(join(this.dir, name))), want);
+      return sha256(readFileSync(join(this.dir, name)));
     } catch {
-      return false;
+      return null;
     }
   }
 }
