@@ -5,9 +5,11 @@
  * TLS service writes every file it keeps through `write`, and reads them through `read`.
  *
  * A write is power-cut-safe: each new file goes to `<name>.next` (atomically: temp file, fsync,
- * rename), then one security commit anchors the new hashes, then each `.next` is renamed over its
- * file. Boot finishes a rename the commit already vouches for and drops a `.next` it does not, so a
- * cut at any point leaves the old set or the new one, never a mismatch.
+ * rename) and each file to remove is renamed to `<name>.old`, then one security commit anchors the
+ * new hashes, then each `.next` is renamed over its file and each `.old` deleted. Boot finishes what
+ * the commit already vouches for (a `.next` with the anchored hash goes into place) and undoes what
+ * it does not (a `.old` with the anchored hash comes back; other leftovers are deleted), so a cut at
+ * any point leaves the old set or the new one, never a mismatch.
  *
  * At boot (`verify`) every anchored file must be there with its hash, and every file there must be
  * anchored; anything else is a security event (`file.rollback`) and the file is treated as absent:
@@ -22,6 +24,8 @@ import type { SecureStore } from './secure-store.ts';
 
 export const FILE_ROLLBACK_EVENT = 'file.rollback';
 const NEXT = '.next';
+const OLD = '.old';
+const isLeftover = (name: string) => name.endsWith(NEXT) || name.endsWith(OLD);
 
 /** What the TLS service needs of a file store; `PlainFiles` is the unbound one (tests, tools). */
 export interface FileStore {
@@ -56,7 +60,7 @@ export class AnchoredFiles implements FileStore {
     if (anchored === null) {
       if (!options.readOnly) {
         const files = { ...(this.store.anchors.files ?? {}) };
-        for (const name of present.filter((n) => !n.endsWith(NEXT))) {
+        for (const name of present.filter((n) => !isLeftover(n))) {
           const hash = this.hash(name);
           // An unreadable file is not adopted: the next boot refuses it like any unanchored file.
           if (hash) files[this.prefix + name] = hash;
@@ -65,19 +69,20 @@ export class AnchoredFiles implements FileStore {
       }
       return this.refusedFiles;
     }
-    for (const name of present.filter((n) => n.endsWith(NEXT))) {
-      const target = name.slice(0, -NEXT.length);
+    for (const name of present.filter(isLeftover)) {
+      const target = name.slice(0, -(name.endsWith(NEXT) ? NEXT : OLD).length);
       const want = anchored[target];
-      const next = join(this.dir, name);
-      if (!options.readOnly) {
-        if (want && this.matches(name, want) && !this.matches(target, want)) {
-          renameSync(next, join(this.dir, target));
-        } else {
-          rmSync(next, { force: true });
-        }
-      }
+      const leftover = join(this.dir, name);
+      if (options.readOnly) continue;
+      // A .next the commit vouches for goes into place; a .old it still vouches for comes back.
+      const useful =
+        want !== undefined &&
+        this.matches(name, want) &&
+        (name.endsWith(NEXT) ? !this.matches(target, want) : !this.exists(target));
+      if (useful) renameSync(leftover, join(this.dir, target));
+      else rmSync(leftover, { force: true });
     }
-    const names = new Set([...Object.keys(anchored), ...this.listFiles().filter((n) => !n.endsWith(NEXT))]);
+    const names = new Set([...Object.keys(anchored), ...this.listFiles().filter((n) => !isLeftover(n))]);
     for (const name of names) {
       const want = anchored[name];
       const exists = this.exists(name);
@@ -116,6 +121,7 @@ export class AnchoredFiles implements FileStore {
     for (const [name, data] of Object.entries(changes)) {
       if (data === null) {
         delete files[this.prefix + name];
+        if (this.exists(name)) renameSync(join(this.dir, name), join(this.dir, name + OLD));
       } else {
         writeAtomically(this.dir, name + NEXT, data);
         files[this.prefix + name] = sha256(data);
@@ -123,7 +129,7 @@ export class AnchoredFiles implements FileStore {
     }
     this.store.commitAnchors({ files });
     for (const [name, data] of Object.entries(changes)) {
-      if (data === null) rmSync(join(this.dir, name), { force: true });
+      if (data === null) rmSync(join(this.dir, name + OLD), { force: true });
       else renameSync(join(this.dir, name + NEXT), join(this.dir, name));
       this.refusedFiles.delete(name);
     }

@@ -111,6 +111,7 @@ describe('power cut after every byte of an anchored write', () => {
     firstFiles.write({
       'cert.pem': Buffer.from('old certificate'),
       'modbus-ca.sealed': Buffer.from('old ca'),
+      'modbus-crl.sealed': Buffer.from('old crl'),
     });
     first.close();
     const pristine = join(data.dir, 'pristine');
@@ -122,15 +123,26 @@ describe('power cut after every byte of an anchored write', () => {
       rmSync(tlsDir, { recursive: true, force: true });
       cpSync(join(pristine, 'tls'), tlsDir, { recursive: true });
     };
-    const OLD = { 'cert.pem': 'old certificate', 'modbus-ca.sealed': 'old ca' };
-    const NEW = { 'cert.pem': 'new certificate', 'modbus-ca.sealed': 'new ca' };
+    // Two files replaced and one removed (as a new CA drops its CRL), in one write.
+    const OLD = {
+      'cert.pem': 'old certificate',
+      'modbus-ca.sealed': 'old ca',
+      'modbus-crl.sealed': 'old crl',
+    };
+    const NEW = {
+      'cert.pem': 'new certificate',
+      'modbus-ca.sealed': 'new ca',
+      'modbus-crl.sealed': undefined,
+    };
     const change = {
       'cert.pem': Buffer.from(NEW['cert.pem']),
       'modbus-ca.sealed': Buffer.from(NEW['modbus-ca.sealed']),
+      'modbus-crl.sealed': null,
     };
     const read = (files: AnchoredFiles) => ({
       'cert.pem': files.read('cert.pem')?.toString(),
       'modbus-ca.sealed': files.read('modbus-ca.sealed')?.toString(),
+      'modbus-crl.sealed': files.read('modbus-crl.sealed')?.toString(),
     });
 
     const measured = await bootNormal(data);
@@ -140,16 +152,16 @@ describe('power cut after every byte of an anchored write', () => {
     const securityA = sealedLength(imageBlock(readImage(data), SECURITY_RECORD_BLOCKS[0]));
 
     /** Reboots twice: the files read are `expected` and nothing is refused, the second time too. */
-    const check = async (label: string, expected: typeof OLD) => {
+    const check = async (label: string, expected: Record<string, string | undefined>) => {
       for (const pass of ['first', 'second']) {
         const rebooted = await bootNormal(data);
         const files = new AnchoredFiles(tlsDir, 'tls/', rebooted.store);
         assert.deepEqual([...files.verify().values()], [], `${label}, ${pass} reboot: refused`);
         assert.deepEqual(read(files), expected, `${label}, ${pass} reboot`);
         assert.deepEqual(
-          readdirSync(tlsDir).filter((name) => name.endsWith('.next')),
+          readdirSync(tlsDir).filter((name) => name.endsWith('.next') || name.endsWith('.old')),
           [],
-          `${label}: .next left`,
+          `${label}: .next or .old left`,
         );
         rebooted.close();
       }
@@ -169,7 +181,8 @@ describe('power cut after every byte of an anchored write', () => {
       await check(`n=${n}`, n >= securityA ? NEW : OLD);
     }
 
-    // The commit through, the renames not: the new files still as .next, the old ones in place.
+    // The commit through, the renames not: the new files still as .next, the old ones in place, the
+    // removed one still as .old.
     for (const renamed of [0, 1, 2]) {
       restoreAll();
       const booted = await bootNormal(data);
@@ -180,6 +193,7 @@ describe('power cut after every byte of an anchored write', () => {
         renameSync(join(tlsDir, name), join(tlsDir, `${name}.next`));
         writeFileSync(join(tlsDir, name), readFileSync(join(pristine, 'tls', name)));
       }
+      writeFileSync(join(tlsDir, 'modbus-crl.sealed.old'), OLD['modbus-crl.sealed']);
       await check(`commit done, ${renamed} of 2 renamed`, NEW);
     }
   });
