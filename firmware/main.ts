@@ -43,7 +43,8 @@ async function main(argv: readonly string[]): Promise<void> {
     factoryReset: async () => {
       log('factory reset at the display: erasing the data dir');
       await device.stop();
-      factoryResetDataDir(dataDirPaths(options.dataDir));
+      const paths = dataDirPaths(options.dataDir);
+      factoryResetDataDir(paths, options.counterFile ?? paths.counterFile);
       device = await bootDevice(bootOptions, hooks);
       display?.show(device.display);
       log('factory reset done: booted as a new device (admin / CBM_1234, to be changed at first login)');

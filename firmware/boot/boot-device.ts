@@ -27,13 +27,14 @@ import { LoginService } from '../services/login-service.ts';
 import { MeteringService } from '../services/metering-service.ts';
 import { SecurityService } from '../services/security-service.ts';
 import { SyslogExporter } from '../services/syslog-exporter.ts';
+import { AnchoredFiles } from '../store/anchored-files.ts';
 import { ConfigStore } from '../store/config-store.ts';
 import { type Flash, FlashImageError } from '../store/flash.ts';
 import { deriveKey } from '../store/record-keys.ts';
 import { SecureStore, type StoreOpenResult } from '../store/secure-store.ts';
 import { TlsService } from '../tls/tls-service.ts';
 import { DEVICE_MODEL, FIRMWARE_VERSION } from '../version.ts';
-import { type DataDirPaths, dataDirPaths, deviceSerial, lockDataDir } from './data-dir.ts';
+import { type DataDirPaths, dataDirPaths, deviceSerial, lockDataDir, TLS_FILES_PREFIX } from './data-dir.ts';
 import type { DeviceOptions } from './device-options.ts';
 
 /** The JSON of the `metergate ready` line: every listener's bound port, null when off or blocked. */
@@ -44,6 +45,11 @@ export interface ReadyInfo {
   readonly modbusTcp: number | null;
   readonly modbusTls: number | null;
   readonly safeReason?: string;
+  /**
+   * Normal mode: what is not as the committed state says (a damaged or rolled-back configuration, a
+   * refused file, a truncated event log), one sentence each; empty when all is well.
+   */
+  readonly degraded?: readonly string[];
 }
 
 export interface Device {
@@ -109,7 +115,7 @@ export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Prom
         options.keyProvider === 'otp'
           ? new OtpKeyProvider({ keysDir: paths.keysDir, log: hooks.log })
           : new FileKeyProvider(paths.keysDir),
-      counter: new FileMonotonicCounter(paths.keysDir),
+      counter: new FileMonotonicCounter(options.counterFile ?? paths.counterFile),
       now: hooks.now,
     });
     if (opened.mode === 'safe') return safeMode(opened, stop, hooks, options, bootedAt);
@@ -135,9 +141,23 @@ async function startServices(
 ): Promise<Device> {
   const { store, rootKey } = opened;
   const now = hooks.now;
-  const configStore = ConfigStore.open(flash, rootKey);
-  if (configStore.defaultedBecause)
-    hooks.log(`configuration: ${configStore.defaultedBecause}; using defaults`);
+  const configStore = ConfigStore.open(flash, rootKey, store);
+  const files = new AnchoredFiles(paths.tlsDir, TLS_FILES_PREFIX, store);
+  files.verify();
+  const degraded = (): string[] => {
+    const found: string[] = [];
+    const config = configStore.health;
+    if (config.state === 'damaged' || config.state === 'rolled-back') {
+      found.push(
+        `configuration ${config.state === 'damaged' ? 'damaged' : 'rolled back'}: ${config.detail}; running on the default configuration until one is stored`,
+      );
+    }
+    for (const problem of files.refusals().values()) found.push(`${problem}; not used`);
+    const log = store.log.integrity();
+    if (log.state === 'broken') found.push(`event log: ${log.detail}`);
+    return found;
+  };
+  for (const problem of degraded()) hooks.log(`DEGRADED: ${problem}`);
 
   let whitelist: { entries: readonly string[]; filter: AddressFilter } = { entries: [], filter: () => true };
   const allowed = () => {
@@ -182,7 +202,7 @@ async function startServices(
     clearInterval(logFlush);
     store.flushLog(true);
   });
-  const tls = new TlsService(paths.tlsDir, rootKey, now);
+  const tls = new TlsService(paths.tlsDir, rootKey, now, files);
   if ((await tls.ensure()).created) hooks.log('HTTPS: self-signed certificate created');
 
   let httpsPort: number | null = null;
@@ -209,6 +229,7 @@ async function startServices(
       firmwareVersion: FIRMWARE_VERSION,
       deviceKey: identity.publicKey,
       ports: () => ({ https: httpsPort, ...(modbus?.ports() ?? { modbusTcp: null, modbusTls: null }) }),
+      degraded,
     },
     now,
     onTlsChange: () => {
@@ -295,6 +316,7 @@ async function startServices(
       firmwareVersion: FIRMWARE_VERSION,
       addresses: hooks.addresses?.() ?? [options.host],
       certificateFingerprint: tls.info().fingerprint256,
+      degraded: degraded(),
     }),
     now,
     size: options.displaySize,
@@ -311,7 +333,13 @@ async function startServices(
     );
   }
   return {
-    ready: { mode: 'normal', http: listeners.http, https: listeners.https, ...controller.ports() },
+    ready: {
+      mode: 'normal',
+      http: listeners.http,
+      https: listeners.https,
+      ...controller.ports(),
+      degraded: degraded(),
+    },
     store,
     display,
     stop,

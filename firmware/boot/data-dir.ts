@@ -10,8 +10,10 @@ export interface DataDirPaths {
   readonly dir: string;
   /** The simulated flash partition. */
   readonly flashImage: string;
-  /** Root key and anti-rollback counter (mode 0700). */
+  /** Root key and, by default, the anti-rollback counter (mode 0700). */
   readonly keysDir: string;
+  /** The anti-rollback counter's default place (`--counter-file` puts it elsewhere). */
+  readonly counterFile: string;
   readonly lockFile: string;
   /** HTTPS certificate and its sealed private key. */
   readonly tlsDir: string;
@@ -19,12 +21,16 @@ export interface DataDirPaths {
   readonly serialFile: string;
 }
 
+/** The TLS files' names in the security record's file anchors: `tls/cert.pem`, … */
+export const TLS_FILES_PREFIX = 'tls/';
+
 export function dataDirPaths(dir: string): DataDirPaths {
   const root = resolve(dir);
   return {
     dir: root,
     flashImage: join(root, 'flash.img'),
     keysDir: join(root, 'keys'),
+    counterFile: join(root, 'keys', 'rollback.counter'),
     lockFile: join(root, 'metergate.pid'),
     tlsDir: join(root, 'tls'),
     serialFile: join(root, 'serial'),

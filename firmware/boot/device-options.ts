@@ -26,6 +26,8 @@ export interface DeviceOptions {
   readonly simPowercutAfterBytes: number | null;
   /** Where the root key comes from: a file in the data dir, or the Pi's OTP key (default `file`). */
   readonly keyProvider?: 'file' | 'otp';
+  /** The anti-rollback counter's file; null: `<data-dir>/keys/rollback.counter`. */
+  readonly counterFile?: string | null;
 }
 
 export class UsageError extends Error {
@@ -51,6 +53,8 @@ Boots the metergate device.
   --sim-powercut-after-bytes N    simulator: lose power after N bytes written to flash
   --key-provider file|otp         root key: a file in the data dir, or derived from the
                                   Raspberry Pi's OTP key, falling back to the file (default file)
+  --counter-file PATH             the anti-rollback counter (default DIR/keys/rollback.counter);
+                                  outside the data dir, a wiped or replaced data dir is refused
   -h, --help                      this text
 
 When every listener is bound, one line 'metergate ready <json>' is printed on stdout.`;
@@ -87,6 +91,7 @@ export function parseDeviceOptions(
         ? null
         : count(values['sim-powercut-after-bytes'], '--sim-powercut-after-bytes'),
     keyProvider: keyProvider(values['key-provider']),
+    counterFile: counterFile(values['counter-file']),
   };
 }
 
@@ -109,6 +114,7 @@ function parse(argv: readonly string[]) {
       'web-dir': { type: 'string' },
       'sim-powercut-after-bytes': { type: 'string' },
       'key-provider': { type: 'string' },
+      'counter-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -129,6 +135,14 @@ function count(value: string, flag: string): number {
 function keyProvider(value: string | undefined): 'file' | 'otp' {
   if (value === undefined || value === 'file' || value === 'otp') return value ?? 'file';
   throw new UsageError(`--key-provider must be 'file' or 'otp', got '${value}'`);
+}
+
+function counterFile(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  if (value.trim() === '' || value.endsWith('/')) {
+    throw new UsageError(`--counter-file must name a file, got '${value}'`);
+  }
+  return value;
 }
 
 function screenSize(value: string | undefined): ScreenSize {

@@ -13,8 +13,11 @@ import { FlashImageError } from '../store/flash.ts';
 import { factoryReset } from '../store/secure-store.ts';
 import { type DataDirPaths, lockDataDir } from './data-dir.ts';
 
-/** Throws DataDirBusyError while another process holds the data dir. */
-export function factoryResetDataDir(paths: DataDirPaths): void {
+/**
+ * Throws DataDirBusyError while another process holds the data dir. `counterFile`: the device's
+ * `--counter-file` (default `<data-dir>/keys/rollback.counter`).
+ */
+export function factoryResetDataDir(paths: DataDirPaths, counterFile: string = paths.counterFile): void {
   const unlock = lockDataDir(paths);
   try {
     let flash: NorFlash;
@@ -30,7 +33,7 @@ export function factoryResetDataDir(paths: DataDirPaths): void {
       // First the OTP provider's generation salt (--key-provider otp), then the file key: whichever
       // provider the device ran with, its root key cannot be rebuilt afterwards.
       destroyOtpGeneration(paths.keysDir);
-      factoryReset(flash, new FileKeyProvider(paths.keysDir), new FileMonotonicCounter(paths.keysDir));
+      factoryReset(flash, new FileKeyProvider(paths.keysDir), new FileMonotonicCounter(counterFile));
       rmSync(paths.tlsDir, { recursive: true, force: true });
     } finally {
       flash.close();

@@ -11,11 +11,12 @@ import { factoryResetDataDir } from '../boot/factory-reset-data-dir.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
 
-const USAGE = `usage: metergate factory-reset --data-dir DIR --yes
+const USAGE = `usage: metergate factory-reset --data-dir DIR --yes [--counter-file PATH]
 
 Erases every user, API key, certificate and the security event log, and destroys the root key.
 The next boot starts as a new device: admin / CBM_1234, which must be changed at first login.
-Physical presence: run it as root on the device, with the device process stopped.`;
+Physical presence: run it as root on the device, with the device process stopped.
+--counter-file: the anti-rollback counter of a device run with --counter-file (reset too).`;
 
 export interface FactoryResetProcess {
   /** The effective user id (POSIX); undefined where there is none. Default: `process.geteuid`. */
@@ -32,6 +33,7 @@ export async function factoryResetCommand(
   const { values, positionals } = parseCommandArgs(argv, {
     'data-dir': { type: 'string' },
     yes: { type: 'boolean' },
+    'counter-file': { type: 'string' },
   });
   if (positionals.length > 0) throw new CliError(`unexpected argument '${positionals[0]}'`, 2);
   if (values.help) {
@@ -48,7 +50,7 @@ export async function factoryResetCommand(
     );
   }
   try {
-    factoryResetDataDir(paths);
+    factoryResetDataDir(paths, values['counter-file'] ?? paths.counterFile);
   } catch (error) {
     if (!(error instanceof DataDirBusyError)) throw error;
     throw new CliError(`${error.message}; stop the device first`);

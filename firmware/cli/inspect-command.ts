@@ -1,31 +1,36 @@
 /**
  * `metergate inspect --data-dir D [--json]`: the slots (names, types, permission names, flags), the
- * health of both record copies and the event log. Read-only, and never prints a secret or verifier.
+ * health of both record copies, of the configuration record, of the files bound to the counter and of
+ * the event log (against the anchors of the committed state). Read-only, and never prints a secret or
+ * verifier.
  */
 import { existsSync } from 'node:fs';
 import { NorFlash } from '../../sim/nor-flash.ts';
-import { dataDirPaths } from '../boot/data-dir.ts';
+import { dataDirPaths, TLS_FILES_PREFIX } from '../boot/data-dir.ts';
 import { SLOT_COUNT } from '../core/slots.ts';
 import { describeEntry, slotOfEntry, type UserTable } from '../core/user-table.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { OtpKeyProvider } from '../keys/otp-key-provider.ts';
+import { AnchoredFiles } from '../store/anchored-files.ts';
+import { ConfigStore } from '../store/config-store.ts';
 import { FlashImageError } from '../store/flash.ts';
 import { SecureStore } from '../store/secure-store.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
 
-const USAGE = `usage: metergate inspect --data-dir DIR [--json] [--key-provider file|otp]
+const USAGE = `usage: metergate inspect --data-dir DIR [--json] [--key-provider file|otp] [--counter-file PATH]
 
 Shows the user table, the security settings and the health of the flash store of a data directory.
 Never shows a password, verifier or key. Exit code 3 when the store would put the device in safe mode.
 --key-provider otp: the data dir of a device run with its root key from the Raspberry Pi's OTP key
-(run it on that Pi); default file.`;
+(run it on that Pi); default file. --counter-file: the counter of a device run with --counter-file.`;
 
 export async function inspectCommand(argv: readonly string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
     'data-dir': { type: 'string' },
     json: { type: 'boolean' },
     'key-provider': { type: 'string' },
+    'counter-file': { type: 'string' },
   });
   if (positionals.length > 0) throw new CliError(`unexpected argument '${positionals[0]}'`, 2);
   if (values.help) {
@@ -55,7 +60,7 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
           provider === 'otp'
             ? new OtpKeyProvider({ keysDir: paths.keysDir, log: (message) => io.err(message) })
             : new FileKeyProvider(paths.keysDir),
-        counter: new FileMonotonicCounter(paths.keysDir),
+        counter: new FileMonotonicCounter(values['counter-file'] ?? paths.counterFile),
         now: Date.now,
       },
       { readOnly: true },
@@ -72,6 +77,18 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
     }
     const { store } = opened;
     const { table, settings } = store.state;
+    const config = ConfigStore.open(flash, opened.rootKey, store, { readOnly: true }).health;
+    const refusedFiles = [
+      ...new AnchoredFiles(paths.tlsDir, TLS_FILES_PREFIX, store).verify({ readOnly: true }).values(),
+    ];
+    const integrity = store.log.integrity();
+    const degraded = [
+      ...(config.state === 'damaged' || config.state === 'rolled-back'
+        ? [`configuration ${config.state}: ${config.detail}`]
+        : []),
+      ...refusedFiles,
+      ...(integrity.state === 'broken' ? [`event log: ${integrity.detail}`] : []),
+    ];
     const slots = Array.from({ length: SLOT_COUNT }, (_, slot) => describeEntry(table, slot));
     const events = store.log.readAll();
     const report = {
@@ -86,7 +103,14 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
         lockout: settings.lockout,
         tls: settings.tls,
       },
-      eventLog: { events: events.length, damaged: store.log.damagedEntries },
+      configuration: config,
+      files: { refused: refusedFiles },
+      eventLog: {
+        events: events.length,
+        damaged: store.log.damagedEntries,
+        integrity: { state: integrity.state, detail: integrity.detail },
+      },
+      degraded,
     };
     if (values.json) {
       io.out(JSON.stringify(report, null, 2));
@@ -117,8 +141,10 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
       `client whitelist: ${settings.whitelist.length ? settings.whitelist.join(', ') : '(empty: every address may connect)'}`,
     );
     io.out(
-      `event log: ${events.length} events${store.log.damagedEntries ? `, ${store.log.damagedEntries} damaged` : ''}`,
+      `event log: ${events.length} events${store.log.damagedEntries ? `, ${store.log.damagedEntries} damaged` : ''}, ${integrity.state}${integrity.detail ? ` (${integrity.detail})` : ''}`,
     );
+    io.out(`configuration: ${config.state}${config.detail ? ` (${config.detail})` : ''}`);
+    for (const problem of degraded) io.out(`DEGRADED: ${problem}`);
     return 0;
   } finally {
     flash.close();

@@ -141,7 +141,7 @@ async function buildDataDir(
     const opened = await SecureStore.open({
       flash,
       keys: new FileKeyProvider(paths.keysDir),
-      counter: new FileMonotonicCounter(paths.keysDir),
+      counter: new FileMonotonicCounter(paths.counterFile),
       now: Date.now,
     });
     if (opened.mode !== 'normal') throw new CliError(`the new flash store did not open: ${opened.reason}`);

@@ -64,6 +64,8 @@ export interface DisplayInfo {
   readonly addresses: readonly string[];
   /** SHA-256 fingerprint of the HTTPS certificate, `AB:CD:…`. */
   readonly certificateFingerprint: string | null;
+  /** What is not as the committed state says (boot-device.ts `degraded`), shown first. */
+  readonly degraded?: readonly string[];
 }
 
 /** The display as the driver sees it: keys in, time passing, text frames out. */
@@ -804,7 +806,9 @@ export class DisplayApp implements DisplayScreen {
     const pairs = fingerprint ? fingerprint.split(':') : [];
     const chunks: string[] = [];
     for (let i = 0; i < pairs.length; i += perLine) chunks.push(pairs.slice(i, i + perLine).join(':'));
+    const degraded = info.degraded ?? [];
     return [
+      ...(degraded.length > 0 ? ['DEGRADED:', ...degraded.flatMap((text) => wrap(text, cols))] : []),
       row('Model', info.model, cols),
       row('Serial', info.serialNumber, cols),
       row('Firmware', info.firmwareVersion, cols),
@@ -814,6 +818,29 @@ export class DisplayApp implements DisplayScreen {
       ...(chunks.length > 0 ? chunks : [' none']),
     ];
   }
+}
+
+/** Words of `text` in lines of at most `cols` characters, each indented by one space. */
+function wrap(text: string, cols: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    for (let rest = word; rest.length > 0; ) {
+      const room = cols - 1 - (line ? line.length + 1 : 0);
+      if (rest.length <= room) {
+        line = line ? `${line} ${rest}` : rest;
+        rest = '';
+      } else if (line) {
+        lines.push(` ${line}`);
+        line = '';
+      } else {
+        lines.push(` ${rest.slice(0, cols - 1)}`);
+        rest = rest.slice(cols - 1);
+      }
+    }
+  }
+  if (line) lines.push(` ${line}`);
+  return lines;
 }
 
 /**

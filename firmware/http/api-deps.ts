@@ -20,6 +20,8 @@ export interface DeviceFacts {
     readonly modbusTcp: number | null;
     readonly modbusTls: number | null;
   };
+  /** What is not as the committed state says, one sentence each (boot-device.ts `degraded`). */
+  readonly degraded?: () => readonly string[];
 }
 
 export interface ApiDeps {

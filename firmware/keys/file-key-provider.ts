@@ -15,11 +15,12 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { type KeyProvider, type MonotonicCounter, ROOT_KEY_BYTES } from './key-provider.ts';
 
 const ROOT_KEY_FILE = 'root.key';
-const COUNTER_FILE = 'rollback.counter';
+/** The counter's default place: `<data-dir>/keys/rollback.counter` (`--counter-file` moves it). */
+export const COUNTER_FILE = 'rollback.counter';
 
 export class KeyFileError extends Error {
   override readonly name = 'KeyFileError';
@@ -59,15 +60,17 @@ export class FileKeyProvider implements KeyProvider {
   }
 }
 
+/** The counter in one file (its directory is made mode 0700 when missing). */
 export class FileMonotonicCounter implements MonotonicCounter {
-  constructor(private readonly dir: string) {}
+  /** @param path the counter file, e.g. `<data-dir>/keys/rollback.counter` */
+  constructor(readonly path: string) {}
 
   read(): number | null {
-    const bytes = readIfExists(join(this.dir, COUNTER_FILE));
+    const bytes = readIfExists(this.path);
     if (bytes === null) return null;
     const text = bytes.toString('ascii').trim();
     if (!/^\d{1,15}$/.test(text)) {
-      throw new KeyFileError(`anti-rollback counter ${join(this.dir, COUNTER_FILE)} is damaged`);
+      throw new KeyFileError(`anti-rollback counter ${this.path} is damaged`);
     }
     return Number(text);
   }
@@ -75,11 +78,11 @@ export class FileMonotonicCounter implements MonotonicCounter {
   advance(value: number): void {
     const current = this.read();
     if (current !== null && value <= current) return;
-    writeAtomically(this.dir, COUNTER_FILE, new TextEncoder().encode(`${value}\n`));
+    writeAtomically(dirname(this.path), basename(this.path), new TextEncoder().encode(`${value}\n`));
   }
 
   reset(): void {
-    rmSync(join(this.dir, COUNTER_FILE), { force: true });
+    rmSync(this.path, { force: true });
   }
 }
 

@@ -17,6 +17,8 @@ import { cbor } from './sealed-record.ts';
 const LOG_MAGIC = Uint8Array.of(0x4d, 0x47, 0x4c, 0x32); // "MGL2"
 /** Format 1 blocks: read, never written. */
 const LEGACY_MAGIC = Uint8Array.of(0x4d, 0x47, 0x4c, 0x31); // "MGL1"
+/** Every block magic of the log, present and past: a block starting with one was written by a device. */
+export const LOG_MAGICS: readonly Uint8Array[] = [LOG_MAGIC, LEGACY_MAGIC];
 const BLOCK_HEADER_BYTES = 16;
 const ENTRY_PREFIX_BYTES = 2 + nacl.secretbox.nonceLength;
 const ERASED_LENGTH = 0xffff;
@@ -142,6 +144,24 @@ export class EventLog {
     this.damagedEntries = 0;
     const blocks = this.validBlocks().sort((a, b) => a.seq - b.seq);
     return blocks.flatMap((block) => this.scan(block).entries);
+  }
+
+  /**
+   * Why the ring's blocks are not one unbroken run of block sequence numbers, or null. Appending only
+   * ever adds the block after the newest (a torn header leaves no block), so a gap or a repeat means a
+   * block was erased, damaged, or replaced by an older copy. Format 1 blocks are not counted.
+   */
+  sequenceGap(): string | null {
+    const seqs = this.validBlocks()
+      .filter((block) => !block.legacy)
+      .map((block) => block.seq)
+      .sort((a, b) => a - b);
+    for (let i = 1; i < seqs.length; i++) {
+      const [previous, seq] = [seqs[i - 1] as number, seqs[i] as number];
+      if (seq === previous) return `two blocks with sequence ${seq}`;
+      if (seq !== previous + 1) return `blocks ${previous + 1}–${seq - 1} of the ring are missing`;
+    }
+    return null;
   }
 
   /** Erases the whole ring (factory reset). */

@@ -8,7 +8,12 @@
  * or new); boot repairs the lagging copy. Because both copies normally hold the newest state, one
  * damaged copy never loses it, and the counter can be strict: a valid copy older than the counter is a
  * replayed image and is refused. With no usable copy the device enters safe mode, never defaults: only
- * a physical-presence factory reset leaves it.
+ * a physical-presence factory reset leaves it; so does a partition holding records while the root key
+ * and the counter are both gone (a deleted keys directory is never a first boot).
+ *
+ * The record also anchors what lies outside it (record-anchors.ts): the configuration record, the
+ * newest event of each log ring (taken afresh by every commit) and the files bound to the counter, so
+ * one counter covers them all. A log found behind its anchor at boot is reported and anchored again.
  */
 
 import { createVerifier } from '../auth/password-verifier.ts';
@@ -16,7 +21,7 @@ import { DEFAULT_ADMIN_PASSWORD } from '../core/password-rules.ts';
 import { DEFAULT_SECURITY_SETTINGS } from '../core/security-settings.ts';
 import { createDefaultTable } from '../core/user-table.ts';
 import type { KeyProvider, MonotonicCounter } from '../keys/key-provider.ts';
-import type { SecurityEvent } from './event-log.ts';
+import { LOG_MAGICS, type SecurityEvent } from './event-log.ts';
 import type { Flash } from './flash.ts';
 import {
   CHANGES_LOG,
@@ -28,9 +33,10 @@ import {
   REQUIRED_BLOCK_SIZE,
   SECURITY_RECORD_BLOCKS,
 } from './flash-layout.ts';
+import { type Anchors, decodeAnchors, encodeAnchors } from './record-anchors.ts';
 import { deriveKey } from './record-keys.ts';
-import { type CopyState, SealedRecordPair } from './sealed-record.ts';
-import { SecurityLog } from './security-log.ts';
+import { type CopyState, RECORD_MAGIC, SealedRecordPair } from './sealed-record.ts';
+import { SecurityLog, TRUNCATED_EVENT_TYPE } from './security-log.ts';
 import {
   decodeSecurityState,
   encodeSecurityState,
@@ -81,10 +87,16 @@ export class SecureStore {
     readonly log: SecurityLog,
     private current: SecurityState,
     private seq: number,
+    private anchored: Anchors,
   ) {}
 
   get state(): SecurityState {
     return this.current;
+  }
+
+  /** What the committed record vouches for outside itself (record-anchors.ts). */
+  get anchors(): Anchors {
+    return this.anchored;
   }
 
   /** The sequence number of the committed state. */
@@ -97,13 +109,37 @@ export class SecureStore {
    * flash if the record would not fit its block.
    */
   commit(next: SecurityState, event?: SecurityEvent): void {
-    const payload = encodeSecurityState(next);
+    this.write(next, this.anchored, event);
+  }
+
+  /**
+   * Commits the same security state with anchors changed (a configuration record or a bound file was
+   * written): one counter then covers them too. The log anchor is always taken afresh.
+   */
+  commitAnchors(change: Partial<Pick<Anchors, 'config' | 'files'>>, event?: SecurityEvent): void {
+    this.write(this.current, { ...this.anchored, ...change }, event);
+  }
+
+  /** Logs a tamper or damage finding (result `failed`) where refusals cannot push it out. */
+  alert(type: string, detail: string): void {
+    this.log.alert({ time: this.deps.now(), type, interface: 'system', result: 'failed', detail });
+  }
+
+  /**
+   * A, counter, B. Every commit also anchors the event log as it stands (the newest id of each ring),
+   * so erasing or replaying log blocks from before the commit is found at the next boot.
+   */
+  private write(next: SecurityState, anchors: Anchors, event?: SecurityEvent): void {
+    const withLog: Anchors = { ...anchors, log: this.log.newestIds() };
+    const payload = { ...(encodeSecurityState(next) as object), ...encodeAnchors(withLog) };
     const seq = this.seq + 1;
     this.pair.writeCopy(0, seq, payload);
     this.deps.counter.advance(seq);
     this.pair.writeCopy(1, seq, payload);
     this.current = next;
     this.seq = seq;
+    this.anchored = withLog;
+    this.log.anchoredNow();
     if (event) this.append(event);
   }
 
@@ -134,7 +170,8 @@ export class SecureStore {
 
   /** Bytes the record for `state` takes on flash. */
   sealedSize(state: SecurityState): number {
-    return this.pair.sealedSize(encodeSecurityState(state));
+    const anchors = encodeAnchors({ ...this.anchored, log: this.log.newestIds() });
+    return this.pair.sealedSize({ ...(encodeSecurityState(state) as object), ...anchors });
   }
 
   /**
@@ -160,6 +197,13 @@ export class SecureStore {
     if (rootKey === null) {
       if (counterValue !== null && counterValue > 0) {
         return safe('the device root key is missing; the security record cannot be read');
+      }
+      // Key and counter both gone (deleted keys directory) while the partition still holds sealed
+      // data: formatting here would bring back the factory admin password. Only a factory reset formats.
+      if (holdsRecords(flash)) {
+        return safe(
+          `the device root key${counterValue === null ? ' and the anti-rollback counter are' : ' is'} missing but the flash holds sealed records`,
+        );
       }
       if (options.readOnly) return safe('not initialised: no root key yet (first boot pending)');
       formatPartition(flash);
@@ -193,7 +237,7 @@ export class SecureStore {
         return safe('no valid copy of the security record (both damaged or erased)', reports);
       if (options.readOnly) return safe('not initialised: first boot did not complete', reports);
       const defaults = await factoryState(options.kdfIterations);
-      const store = new SecureStore(deps, pair, log, defaults, 0);
+      const store = new SecureStore(deps, pair, log, defaults, 0, FORMATTED_ANCHORS);
       store.commit(defaults, { time: deps.now(), type: 'first-boot', interface: 'system', result: 'ok' });
       return { mode: 'normal', store, rootKey, firstBoot: true, repaired: [], copies: reports };
     }
@@ -206,8 +250,10 @@ export class SecureStore {
       );
     }
 
-    const store = new SecureStore(deps, pair, log, newest.decoded, newest.seq);
+    const store = new SecureStore(deps, pair, log, newest.decoded, newest.seq, newest.anchors);
     const repaired: string[] = [];
+    const logProblem = log.check(newest.anchors.log);
+    if (logProblem) log.markBroken(deps.now(), logProblem);
     if (!options.readOnly) {
       if (newest.seq > counterValue) {
         counter.advance(newest.seq);
@@ -218,6 +264,16 @@ export class SecureStore {
         pair.writeCopy(i as 0 | 1, newest.seq, newest.payload);
         repaired.push(`copy ${i === 0 ? 'A' : 'B'} rewritten (${describeCopy(copy)})`);
       });
+      if (logProblem) {
+        store.alert(TRUNCATED_EVENT_TYPE, logProblem);
+        // Anchored again as it now is, so the same loss is not found at every boot (it stays in the
+        // log, and `integrity` reports it until an audit reader has seen it).
+        store.commitAnchors({});
+        repaired.push('event log anchored again after it was found truncated');
+      } else if (newest.anchors.log === null) {
+        store.commitAnchors({});
+        repaired.push('event log anchored (the record predates log anchors)');
+      }
     }
     return { mode: 'normal', store, rootKey, firstBoot: false, repaired, copies: reports };
   }
@@ -249,13 +305,14 @@ type DecodedCopy = {
   readonly seq: number;
   readonly payload: unknown;
   readonly decoded: SecurityState;
+  readonly anchors: Anchors;
 };
 type LoadedCopy = Exclude<CopyState, { state: 'valid' }> | DecodedCopy;
 
 function decodeCopy(copy: CopyState): LoadedCopy {
   if (copy.state !== 'valid') return copy;
   try {
-    return { ...copy, decoded: decodeSecurityState(copy.payload) };
+    return { ...copy, decoded: decodeSecurityState(copy.payload), anchors: decodeAnchors(copy.payload) };
   } catch (error) {
     return { state: 'invalid', reason: `authenticated but malformed: ${(error as Error).message}` };
   }
@@ -264,6 +321,26 @@ function decodeCopy(copy: CopyState): LoadedCopy {
 function describeCopy(copy: LoadedCopy): string {
   if (copy.state === 'valid') return `was sequence ${copy.seq}`;
   return copy.state === 'invalid' ? copy.reason : 'was blank';
+}
+
+/** A formatted partition: no configuration record, no bound file yet; the log anchor is taken at commit. */
+const FORMATTED_ANCHORS: Anchors = { config: { seq: 0, hash: new Uint8Array(0) }, log: null, files: {} };
+
+/**
+ * Whether the partition holds anything this firmware wrote: a record copy's magic at the start of a
+ * record block or a log block header. A never-used partition (erased, or raw bytes) holds neither.
+ */
+function holdsRecords(flash: Flash): boolean {
+  const starts = (block: number, magics: readonly Uint8Array[]) => {
+    const head = flash.read(block, 0, 4);
+    return magics.some((magic) => magic.every((byte, i) => head[i] === byte));
+  };
+  const records = [...SECURITY_RECORD_BLOCKS, ...CONFIG_RECORD_BLOCKS].some((block) =>
+    starts(block, [RECORD_MAGIC]),
+  );
+  let logs = false;
+  for (let i = 0; i < LOG_BLOCK_COUNT; i++) logs ||= starts(FIRST_LOG_BLOCK + i, LOG_MAGICS);
+  return records || logs;
 }
 
 function formatPartition(flash: Flash): void {

@@ -12,7 +12,9 @@
  * entries erased before an audit reader saw them, and refusals only counted in a summary. The first
  * loss since the last read writes a warning event (`audit.lost`, at most one an hour); `lost()` says
  * since when and how many, until `markRead`. That state (read-through id, loss) is stored sealed with
- * every entry, so it survives a reboot as of the last entry written.
+ * every entry, so it survives a reboot as of the last entry written. The same note carries whether a
+ * boot found the log behind the committed state (`check`: truncated, replayed, blocks missing) until
+ * an audit reader has seen it.
  */
 import { EventLog, type SecurityEvent, type StoredEvent } from './event-log.ts';
 import type { Flash } from './flash.ts';
@@ -40,8 +42,25 @@ export interface LostEntries {
   readonly summarized: number;
 }
 
-/** Stored with every entry: `[readThrough, lostSince | null, overwritten, summarized]`. */
-type AuditNote = [number, number | null, number, number];
+/** The type of the event written when the log is found shorter or older than the committed state. */
+export const TRUNCATED_EVENT_TYPE = 'audit.truncated';
+
+/**
+ * Whether the log is whole as far as the committed state can tell (docs/flash-format.md, anchors):
+ * `ok`, `unanchored` (the security record predates log anchors), or `broken` since a boot found it
+ * truncated, rolled back or with missing blocks; `broken` stays until an audit reader has seen it.
+ */
+export interface LogIntegrity {
+  readonly state: 'ok' | 'unanchored' | 'broken';
+  readonly since: number | null;
+  readonly detail: string | null;
+}
+
+/**
+ * Stored with every entry: `[readThrough, lostSince | null, overwritten, summarized, broken]`, where
+ * `broken` is null or `[since, detail]` (entries of before it have four elements).
+ */
+type AuditNote = [number, number | null, number, number, [number, string] | null];
 
 export class SecurityLog {
   private readonly changes: EventLog;
@@ -52,6 +71,10 @@ export class SecurityLog {
   private readThrough = 0;
   private loss: LostEntries | null = null;
   private lastWarning = Number.NEGATIVE_INFINITY;
+  private broken: { since: number; detail: string } | null = null;
+  private anchored = true;
+  /** Newest id in each ring: [changes, refusals]. */
+  private newest: [number, number] = [0, 0];
   private warningDue = false;
   /** The time of the event being written (an erase it causes is a loss at that time). */
   private writingAt = 0;
@@ -72,11 +95,69 @@ export class SecurityLog {
     this.refusals = ring(places.refusals, REFUSALS_RING);
     this.limiter = new RefusalLimiter(policy);
     let newest: { id: number; note: unknown } | null = null;
-    for (const { event, note } of [...this.changes.readEntries(), ...this.refusals.readEntries()]) {
-      if (event.id >= this.nextId) this.nextId = event.id + 1;
-      if (newest === null || event.id > newest.id) newest = { id: event.id, note };
+    [this.changes, this.refusals].forEach((ring, r) => {
+      for (const { event, note } of ring.readEntries()) {
+        if (event.id >= this.nextId) this.nextId = event.id + 1;
+        if (event.id > (this.newest[r] as number)) this.newest[r] = event.id;
+        if (newest === null || event.id > newest.id) newest = { id: event.id, note };
+      }
+    });
+    this.restore((newest as { note: unknown } | null)?.note);
+  }
+
+  /** The newest event id of each ring, [changes, refusals]: what a commit anchors. */
+  newestIds(): [number, number] {
+    return [...this.newest];
+  }
+
+  /**
+   * Compares the log with the anchor of the committed state: a ring whose newest event is older than
+   * the anchor was truncated or replayed; a ring with missing block sequence numbers lost blocks.
+   * Returns what is wrong, or null. Changes nothing on flash.
+   */
+  check(anchor: readonly [number, number] | null): string | null {
+    if (anchor === null) {
+      this.anchored = false;
+      return null;
     }
-    this.restore(newest?.note);
+    this.anchored = true;
+    const problems: string[] = [];
+    (['changes', 'refusals'] as const).forEach((name, r) => {
+      const ring = r === 0 ? this.changes : this.refusals;
+      if ((this.newest[r] as number) < (anchor[r] as number)) {
+        problems.push(
+          `${name} ring: newest event id ${this.newest[r]}, the committed state had ${anchor[r]} (events missing: truncated or replayed)`,
+        );
+      }
+      const gap = ring.sequenceGap();
+      if (gap) problems.push(`${name} ring: ${gap}`);
+    });
+    // Ids never go back, even when events were lost: the next one is above everything committed.
+    this.nextId = Math.max(this.nextId, anchor[0] + 1, anchor[1] + 1);
+    return problems.length > 0 ? problems.join('; ') : null;
+  }
+
+  /** Marks the log broken (a failed `check`), kept with every entry written until an audit read. */
+  markBroken(time: number, detail: string): void {
+    this.broken = { since: time, detail };
+  }
+
+  integrity(): LogIntegrity {
+    if (this.broken) return { state: 'broken', since: this.broken.since, detail: this.broken.detail };
+    return { state: this.anchored ? 'ok' : 'unanchored', since: null, detail: null };
+  }
+
+  /** The committed state anchors the log again (after a commit). */
+  anchoredNow(): void {
+    this.anchored = true;
+  }
+
+  /**
+   * Writes a tamper or damage finding to the changes ring whatever its result, so that no flood of
+   * refusals can push it out and the limiter never folds it into a summary.
+   */
+  alert(event: SecurityEvent): void {
+    this.write(this.changes, event);
   }
 
   /** Entries that failed to verify during the last read, in both rings. */
@@ -126,6 +207,7 @@ export class SecurityLog {
   markRead(throughId: number): void {
     this.readThrough = Math.max(this.readThrough, throughId);
     this.loss = null;
+    this.broken = null;
   }
 
   /** Erases both rings (factory reset). */
@@ -134,12 +216,16 @@ export class SecurityLog {
     this.refusals.eraseAll();
     this.loss = null;
     this.readThrough = 0;
+    this.broken = null;
+    this.newest = [0, 0];
   }
 
   private write(ring: EventLog, event: SecurityEvent): void {
     this.writingAt = event.time;
     const id = ring.append(event, () => this.note());
     this.nextId = id + 1;
+    const r = ring === this.changes ? 0 : 1;
+    if (id > (this.newest[r] as number)) this.newest[r] = id;
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -186,12 +272,16 @@ export class SecurityLog {
 
   private note(): AuditNote {
     const loss = this.loss;
-    return [this.readThrough, loss?.since ?? null, loss?.overwritten ?? 0, loss?.summarized ?? 0];
+    const broken: [number, string] | null = this.broken ? [this.broken.since, this.broken.detail] : null;
+    return [this.readThrough, loss?.since ?? null, loss?.overwritten ?? 0, loss?.summarized ?? 0, broken];
   }
 
   private restore(note: unknown): void {
-    if (!Array.isArray(note) || note.length !== 4) return;
-    const [readThrough, since, overwritten, summarized] = note as unknown[];
+    if (!Array.isArray(note) || (note.length !== 4 && note.length !== 5)) return;
+    const [readThrough, since, overwritten, summarized, broken] = note as unknown[];
+    if (Array.isArray(broken) && typeof broken[0] === 'number' && typeof broken[1] === 'string') {
+      this.broken = { since: broken[0], detail: broken[1] };
+    }
     if (typeof readThrough === 'number' && Number.isSafeInteger(readThrough)) this.readThrough = readThrough;
     if (typeof since === 'number' && typeof overwritten === 'number' && typeof summarized === 'number') {
       this.loss = { since, overwritten, summarized };

@@ -2,14 +2,15 @@
  * The device's HTTPS certificate: a self-signed ECDSA P-256 certificate made at first boot (SAN:
  * localhost, 127.0.0.1, ::1, the host name), or one a security.write user uploads. The certificate is
  * public (`tls/cert.pem`); the private key is kept sealed under a key derived from the root key
- * (`tls/key.sealed`), like every other secret, so it dies with a factory reset.
+ * (`tls/key.sealed`), like every other secret, so it dies with a factory reset. Every file here is
+ * read and written through a FileStore: on the device the files bound to the anti-rollback counter
+ * (store/anchored-files.ts), so an older copy put back is refused at boot instead of trusted.
  */
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import nacl from 'tweetnacl';
 import { CoreError } from '../core/core-error.ts';
+import { type FileStore, PlainFiles } from '../store/anchored-files.ts';
 import { deriveKey } from '../store/record-keys.ts';
 import { cbor } from '../store/sealed-record.ts';
 import { generateSelfSignedCertificate } from './self-signed-certificate.ts';
@@ -48,9 +49,11 @@ export class TlsService {
   private readonly key: Uint8Array;
 
   constructor(
-    private readonly dir: string,
+    dir: string,
     rootKey: Uint8Array,
     private readonly now: () => number,
+    /** Where the files are read and written (default: plain files in `dir`, bound to nothing). */
+    private readonly files: FileStore = new PlainFiles(dir),
   ) {
     this.key = deriveKey(rootKey, 'tls-key');
   }
@@ -122,10 +125,17 @@ export class TlsService {
     return this.info();
   }
 
-  /** PEM of the Modbus/TCP Security client CA, or null when none was uploaded (or it is unreadable). */
+  /**
+   * PEM of the Modbus/TCP Security client CA, or null when none was uploaded (or it is unreadable).
+   * Also null while any Modbus trust file (the CA, a CRL: every file here but the HTTPS certificate
+   * and key) was refused at boot as not the committed version: Modbus/TCP Security then refuses every
+   * client rather than trust an old CA or check against an old revocation list.
+   */
   modbusCa(): string | null {
+    if (this.files.refused().some((name) => name !== CERT_FILE && name !== KEY_FILE)) return null;
     try {
-      const opened = this.open(readFileSync(join(this.dir, MODBUS_CA_FILE)));
+      const sealed = this.files.read(MODBUS_CA_FILE);
+      const opened = sealed && this.open(sealed);
       return opened ? (cbor.decode(opened) as { ca: string }).ca : null;
     } catch {
       return null;
@@ -152,8 +162,7 @@ export class TlsService {
     const now = this.now();
     if (Date.parse(cert.validTo) < now) fail(`expired on ${new Date(cert.validTo).toISOString()}`);
     if (Date.parse(cert.validFrom) > now) fail(`not valid before ${new Date(cert.validFrom).toISOString()}`);
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeAtomically(join(this.dir, MODBUS_CA_FILE), this.seal(cbor.encode({ ca: cert.toString() })));
+    this.files.write({ [MODBUS_CA_FILE]: this.seal(cbor.encode({ ca: cert.toString() })) });
     return caInfo(cert);
   }
 
@@ -171,16 +180,15 @@ export class TlsService {
   }
 
   private load(): { credentials: TlsCredentials; source: TlsInfo['source'] } | null {
-    const certPath = join(this.dir, CERT_FILE);
-    const keyPath = join(this.dir, KEY_FILE);
-    if (!existsSync(certPath) || !existsSync(keyPath)) return null;
+    const sealed = this.files.read(KEY_FILE);
+    const certBytes = this.files.read(CERT_FILE);
+    if (sealed === null || certBytes === null) return null;
     try {
-      const sealed = readFileSync(keyPath);
       const nonce = sealed.subarray(0, nacl.secretbox.nonceLength);
       const opened = nacl.secretbox.open(sealed.subarray(nacl.secretbox.nonceLength), nonce, this.key);
       if (!opened) return null;
       const { key, source } = cbor.decode(opened) as { key: string; source: TlsInfo['source'] };
-      const cert = readFileSync(certPath, 'utf8');
+      const cert = certBytes.toString('utf8');
       if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) return null;
       return { credentials: { cert, key }, source: source === 'uploaded' ? 'uploaded' : 'self-signed' };
     } catch {
@@ -189,11 +197,9 @@ export class TlsService {
   }
 
   private store(credentials: TlsCredentials, source: TlsInfo['source']): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const nonce = new Uint8Array(randomBytes(nacl.secretbox.nonceLength));
     const box = nacl.secretbox(cbor.encode({ key: credentials.key, source }), nonce, this.key);
-    writeAtomically(join(this.dir, KEY_FILE), Buffer.concat([nonce, box]));
-    writeAtomically(join(this.dir, CERT_FILE), Buffer.from(credentials.cert));
+    this.files.write({ [KEY_FILE]: Buffer.concat([nonce, box]), [CERT_FILE]: Buffer.from(credentials.cert) });
     this.credentials = credentials;
     this.source = source;
   }
@@ -206,12 +212,6 @@ function caInfo(cert: X509Certificate): CaInfo {
     validFrom: new Date(cert.validFrom).toISOString(),
     validTo: new Date(cert.validTo).toISOString(),
   };
-}
-
-function writeAtomically(path: string, data: Uint8Array): void {
-  const temp = `${path}.tmp`;
-  writeFileSync(temp, data, { mode: 0o600 });
-  renameSync(temp, path);
 }
 
 /** The device's own: 10 years, SAN localhost, the host name, 127.0.0.1 and ::1. */

@@ -52,14 +52,19 @@ if (mode === 'minimal') {
   const flash = NorFlash.open({ path: join(dir, 'flash.img'), create: true });
   const keys = join(dir, 'keys');
   const opened = await SecureStore.open(
-    { flash, keys: new FileKeyProvider(keys), counter: new FileMonotonicCounter(keys), now },
+    {
+      flash,
+      keys: new FileKeyProvider(keys),
+      counter: new FileMonotonicCounter(join(keys, 'rollback.counter')),
+      now,
+    },
     { kdfIterations: MIN_KDF_ITERATIONS },
   );
   if (opened.mode !== 'normal') throw new Error('bench store did not open');
   const security = new SecurityService(opened.store, { now });
   const metering = new MeteringService(
     new SimMeter(now()),
-    ConfigStore.open(flash, opened.rootKey),
+    ConfigStore.open(flash, opened.rootKey, opened.store),
     security,
     now,
   );

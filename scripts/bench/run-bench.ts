@@ -12,6 +12,7 @@ import { createVerifier, deriveSeed, MIN_KDF_ITERATIONS } from '../../firmware/a
 import { DeviceClient } from '../../firmware/client/device-client.ts';
 import { actorFor, addApiKey, setPassword } from '../../firmware/core/user-table.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../../firmware/keys/file-key-provider.ts';
+import { ConfigStore } from '../../firmware/store/config-store.ts';
 import { SecureStore } from '../../firmware/store/secure-store.ts';
 import { generateSelfSignedCertificate } from '../../firmware/tls/self-signed-certificate.ts';
 import { NorFlash } from '../../sim/nor-flash.ts';
@@ -379,7 +380,7 @@ async function flashWrites(dir: string): Promise<void> {
   const deps = {
     flash,
     keys: new FileKeyProvider(keys),
-    counter: new FileMonotonicCounter(keys),
+    counter: new FileMonotonicCounter(join(keys, 'rollback.counter')),
     now: Date.now,
   };
   const opened = await SecureStore.open(deps, { kdfIterations: MIN_KDF_ITERATIONS });
@@ -408,12 +409,25 @@ async function flashWrites(dir: string): Promise<void> {
   );
   const bytes = (flash.bytesProgrammed - before.bytes) / 2;
   const erases = (flash.blocksErased - before.erases) / 2;
+  // A configuration change: copy A, the security commit that anchors it, copy B, and its event.
+  const config = ConfigStore.open(flash, opened.rootKey, store);
+  const beforeConfig = { bytes: flash.bytesProgrammed, erases: flash.blocksErased };
+  config.commit({ ...config.config, vtRatio: config.config.vtRatio + 1 });
+  store.record({ time: Date.now(), type: 'config.change', interface: 'system', result: 'ok' });
+  const configBytes = flash.bytesProgrammed - beforeConfig.bytes;
+  const configErases = flash.blocksErased - beforeConfig.erases;
   flash.close();
   record(
     'flash per security change (record + event)',
     `${erases} blocks erased, ${bytes.toFixed(0)} bytes programmed`,
     '1 block',
     erases <= 1,
+  );
+  record(
+    'flash per configuration change (config A, anchoring security commit, config B + event)',
+    `${configErases} blocks erased, ${configBytes} bytes programmed`,
+    '—',
+    null,
   );
 }
 

@@ -8,6 +8,7 @@
  * time (`npm run fuzz -- --minutes N`).
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { createVerifier, MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
 import { SECURITY_RECORD_BLOCKS } from '../../firmware/store/flash-layout.ts';
@@ -83,6 +84,9 @@ test('boot on fuzzed flash images: the committed state or safe mode, never defau
   const verifier = await createVerifier('Fuzzed-Flash-Owner-1', { iterations: MIN_KDF_ITERATIONS });
   const expected = canonical(await provisionWithAdminPassword(data, verifier));
   const pristine = readImage(data);
+  // Each image boots against the provisioned counter: a boot that re-anchors a damaged event log
+  // commits (and advances the counter), which would make every later image a rollback.
+  const pristineCounter = readFileSync(data.counterPath);
   const outcomes = { normal: 0, safe: 0 };
   const rssBefore = process.memoryUsage().rss;
   const started = performance.now();
@@ -92,6 +96,7 @@ test('boot on fuzzed flash images: the committed state or safe mode, never defau
     const steps = 1 + random.int(3);
     const what = Array.from({ length: steps }, () => random.pick(MUTATIONS)(image, random)).join(', ');
     writeImage(data, image);
+    writeFileSync(data.counterPath, pristineCounter);
     const where = `image ${images} (${what}), seed ${SEED}`;
     let booted: Awaited<ReturnType<typeof boot>>;
     try {
@@ -121,6 +126,7 @@ test('boot on fuzzed flash images: the committed state or safe mode, never defau
   assert.ok(outcomes.normal > 0 && outcomes.safe > 0, 'the mutations reach both outcomes');
   // The pristine image still boots to the committed state, and memory did not run away.
   writeImage(data, pristine);
+  writeFileSync(data.counterPath, pristineCounter);
   const after = await boot(data, { create: false });
   assert.equal(after.result.mode, 'normal');
   if (after.result.mode === 'normal') assert.deepEqual(canonical(after.result.store.state), expected);

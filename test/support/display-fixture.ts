@@ -188,7 +188,7 @@ export const TEST_INFO: DisplayInfo = {
  */
 export async function startDisplayDevice(
   t: TestContext,
-  options: { readonly size?: ScreenSize; readonly bootedAgoMs?: number } = {},
+  options: { readonly size?: ScreenSize; readonly bootedAgoMs?: number; readonly info?: DisplayInfo } = {},
 ): Promise<DisplayDevice> {
   const size = options.size ?? DEFAULT_SCREEN_SIZE;
   const data = tempDataDir(t);
@@ -196,7 +196,7 @@ export async function startDisplayDevice(
   const { store, rootKey } = booted.normal;
   let time = Date.now();
   const now = () => time;
-  const configStore = ConfigStore.open(booted.flash, rootKey);
+  const configStore = ConfigStore.open(booted.flash, rootKey, store);
   const security = new SecurityService(store, { now, kdfIterations: MIN_KDF_ITERATIONS });
   const metering = new MeteringService(new SimMeter(now()), configStore, security, now);
   const sessionKey = deriveKey(rootKey, 'session');
@@ -218,7 +218,7 @@ export async function startDisplayDevice(
     login,
     registry,
     throttle: new LoginThrottle(() => security.state.settings.lockout),
-    info: () => TEST_INFO,
+    info: () => options.info ?? TEST_INFO,
     now,
     size,
     bootedAt: now() - (options.bootedAgoMs ?? BOOT_WINDOW_MS + 1),

@@ -74,7 +74,7 @@ export async function startModbusDevice(t: TestContext): Promise<ModbusDevice> {
   const { store, rootKey } = booted.normal;
   let time = FIXED_TIME;
   const now = () => time;
-  const configStore = ConfigStore.open(booted.flash, rootKey);
+  const configStore = ConfigStore.open(booted.flash, rootKey, store);
   const security = new SecurityService(store, { now, kdfIterations: MIN_KDF_ITERATIONS });
   const meter = new SimMeter(now());
   const metering = new MeteringService(meter, configStore, security, now);
@@ -118,7 +118,7 @@ export async function startModbusDevice(t: TestContext): Promise<ModbusDevice> {
     reopenConfig() {
       const flash = NorFlash.open({ path: data.imagePath });
       try {
-        return ConfigStore.open(flash, rootKey);
+        return ConfigStore.open(flash, rootKey, store, { readOnly: true });
       } finally {
         flash.close();
       }

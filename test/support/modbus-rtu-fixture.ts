@@ -110,7 +110,7 @@ export async function startRtuDevice(t: TestContext, options: RtuDeviceOptions):
   const data = tempDataDir(t);
   const booted = await bootNormal(data);
   const { store, rootKey } = booted.normal;
-  const configStore = ConfigStore.open(booted.flash, rootKey);
+  const configStore = ConfigStore.open(booted.flash, rootKey, store);
   const security = new SecurityService(store, { now: Date.now, kdfIterations: MIN_KDF_ITERATIONS });
   const metering = new MeteringService(new SimMeter(Date.now()), configStore, security, Date.now);
   const deps: ModbusDeps = {

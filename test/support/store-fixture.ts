@@ -87,7 +87,7 @@ export async function boot(data: DataDir, options: BootOptions = {}): Promise<Bo
   const { powerCutAfterBytes, create = true, ...openOptions } = options;
   const flash = NorFlash.open({ path: data.imagePath, create, powerCutAfterBytes });
   const keys = new FileKeyProvider(data.keysDir);
-  const counter = new FileMonotonicCounter(data.keysDir);
+  const counter = new FileMonotonicCounter(data.counterPath);
   const deps: SecureStoreDeps = { flash, keys, counter, now: () => FIXED_TIME };
   let closed = false;
   let result: StoreOpenResult;

@@ -109,6 +109,22 @@ function HttpWarning(props: { info: Info }) {
   );
 }
 
+/** The device runs, but not as committed (docs/operations.md, Degraded state): said on every page. */
+function DegradedNotice(props: { info: Info }) {
+  const degraded = props.info.degraded ?? [];
+  if (degraded.length === 0) return null;
+  return (
+    <div class="notice" role="alert">
+      <b>Degraded:</b>
+      <ul>
+        {degraded.map((text) => (
+          <li key={text}>{text}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 function Content(props: { session: Session; path: string }) {
   const { me } = props.session;
   if (me.mustChangePassword) return <PasswordForm forced />;
@@ -182,6 +198,7 @@ function App() {
     <SessionContext.Provider value={session}>
       <Header session={session} path={path} />
       <HttpWarning info={state.info} />
+      <DegradedNotice info={state.info} />
       <main>
         <Content session={session} path={path} />
       </main>

@@ -14,6 +14,8 @@ export interface Info {
   deviceKey: string;
   https: { enabled: boolean; port: number | null };
   modbus: { tcp: boolean; rtu: boolean; tls: boolean; tcpPort: number | null; tlsPort: number | null };
+  /** What is not as the committed state says (a damaged configuration, a refused file…). */
+  degraded?: string[];
 }
 
 export interface PermissionTable {

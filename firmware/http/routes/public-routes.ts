@@ -26,6 +26,10 @@ const InfoSchema = z
         .openapi({ description: 'bound Modbus/TCP Security port, null while blocked' }),
     }),
     time: z.string(),
+    degraded: z.array(z.string()).openapi({
+      description:
+        'what is not as the committed state says (a damaged or rolled-back configuration, a refused file, a truncated event log), one sentence each; empty when all is well',
+    }),
   })
   .openapi('Info');
 
@@ -65,6 +69,7 @@ export function registerPublicRoutes(api: ApiBuilder, deps: ApiDeps): void {
             tlsPort: ports.modbusTls,
           },
           time: new Date(deps.now()).toISOString(),
+          degraded: [...(deps.device.degraded?.() ?? [])],
         },
         200,
       );

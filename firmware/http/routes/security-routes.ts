@@ -161,6 +161,16 @@ const AuditSchema = z
         description:
           'events lost since the log was last read (IEC 62443-4-2 CR 2.9), or null. Reading the newest page (no `before`) counts as reading the log: the next answer is null until more are lost',
       }),
+    integrity: z
+      .object({
+        state: z.enum(['ok', 'unanchored', 'broken']),
+        since: z.string().nullable().openapi({ description: 'when a boot found the log broken' }),
+        detail: z.string().nullable().openapi({ description: 'what was found: which ring, which ids' }),
+      })
+      .openapi({
+        description:
+          'the log against the committed state: `broken` when a boot found it truncated, replayed or with missing blocks (also an `audit.truncated` event), until a reader has read the newest page; `unanchored` while the security record predates log anchors',
+      }),
   })
   .openapi('AuditPage');
 
@@ -394,6 +404,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       log.flush(deps.now(), true);
       const events = log.readAll();
       const lost = log.lost();
+      const integrity = log.integrity();
       if (before === undefined) log.markRead(events.at(-1)?.id ?? 0);
       const all = events
         .filter(
@@ -410,6 +421,11 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
             count: lost.overwritten + lost.summarized,
             overwritten: lost.overwritten,
             summarized: lost.summarized,
+          },
+          integrity: {
+            state: integrity.state,
+            since: integrity.since === null ? null : new Date(integrity.since).toISOString(),
+            detail: integrity.detail,
           },
         },
         200,

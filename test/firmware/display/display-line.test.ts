@@ -20,6 +20,7 @@ import {
   loginAt,
   pickerKeys,
   startDisplayDevice,
+  TEST_INFO,
 } from '../../support/display-fixture.ts';
 import { fuzzSeed, seededRandom } from '../../support/seeded-random.ts';
 
@@ -99,6 +100,15 @@ describe('local display over a pty pair (serialport driver, ANSI screen)', () =>
     assert.match(info, /127\.0\.0\.1/);
     await terminal.press('down', 'down', 'down', 'down', 'down');
     await terminal.waitFor(/^00:07:0E:15:1C:23/m);
+  });
+
+  it('info shows a degraded state first, wrapped to the display', async (t) => {
+    const { terminal } = await startDisplayDevice(t, {
+      info: { ...TEST_INFO, degraded: ['configuration damaged: no readable copy; running on the defaults'] },
+    });
+    await terminal.press('ok', 'up', 'ok');
+    const info = await terminal.waitFor(/^INFO/);
+    assert.match(info, /DEGRADED:\s+configuration\s+damaged: no/);
   });
 
   it('login with the factory password forces a new one; the admin then sees Reset; logout returns to localgui', async (t) => {

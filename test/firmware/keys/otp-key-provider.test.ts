@@ -204,7 +204,7 @@ describe('OTP key provider', () => {
       try {
         const { provider } = fx.provider();
         const result = await SecureStore.open(
-          { flash, keys: provider, counter: new FileMonotonicCounter(paths.keysDir), now: Date.now },
+          { flash, keys: provider, counter: new FileMonotonicCounter(paths.counterFile), now: Date.now },
           { kdfIterations: MIN_KDF_ITERATIONS },
         );
         assert.equal(result.mode, 'normal', result.mode === 'safe' ? result.reason : '');
