@@ -6,10 +6,17 @@ import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type BootHooks, bootDevice, type Device } from './boot/boot-device.ts';
 import { DataDirBusyError, dataDirPaths } from './boot/data-dir.ts';
-import { DEVICE_USAGE, type DeviceOptions, parseDeviceOptions, UsageError } from './boot/device-options.ts';
+import {
+  DEVICE_USAGE,
+  type DeviceOptions,
+  NO_METER_MESSAGE,
+  parseDeviceOptions,
+  UsageError,
+} from './boot/device-options.ts';
 import { factoryResetDataDir } from './boot/factory-reset-data-dir.ts';
 import { DisplayDriver, type DisplayPort } from './display/display-driver.ts';
 import { openSerialDisplayPort, openTtyDisplayPort, TTY_ORIGIN } from './display/display-ports.ts';
+import { loadProfile, ProfileError } from './meter/meter-profile.ts';
 
 const log = (message: string) => process.stderr.write(`metergate: ${message}\n`);
 
@@ -29,6 +36,21 @@ async function main(argv: readonly string[]): Promise<void> {
   if (options === 'help') {
     process.stdout.write(`${DEVICE_USAGE}\n`);
     return;
+  }
+  // Before anything touches flash: a device that does not know its meter never starts.
+  if (!options.meter) {
+    log(NO_METER_MESSAGE);
+    process.exit(2);
+  }
+  if (options.meter.kind !== 'sim') {
+    try {
+      loadProfile(options.meter.profile);
+    } catch (error) {
+      // A profile file that cannot be read is as much a usage error as one that does not validate.
+      const detail = error instanceof ProfileError ? error.message : (error as Error).message;
+      log(`--meter: profile '${options.meter.profile}': ${detail}`);
+      process.exit(2);
+    }
   }
 
   const display = await openDisplay(options);

@@ -3,13 +3,23 @@
  * over minutes, power factor around 0.9, energy integrated over time, min/max tracked. Deterministic
  * in `now`: the same times give the same values, so tests can reason about them.
  */
-import type { EnergyMeters, Measurements, MeterSource, MinMax } from '../firmware/meter/meter-source.ts';
+import {
+  ALWAYS_FRESH,
+  type EnergyMeters,
+  type Measurements,
+  type MeterSource,
+  type MeterStatus,
+  type MinMax,
+} from '../firmware/meter/meter-source.ts';
 
 const PHASE_OFFSETS = [0, 2.1, 4.2] as const;
 /** Instantaneous values are computed once per cycle, like the meter's measurement cycle. */
 export const MEASUREMENT_CYCLE_MS = 100;
 
 export class SimMeter implements MeterSource {
+  readonly kind = 'sim';
+  readonly profile = null;
+  readonly primary = false;
   private lastIntegration: number;
   private cycle: Measurements | null = null;
   private activeImportWh = 0;
@@ -42,6 +52,10 @@ export class SimMeter implements MeterSource {
       reactiveExportVarh: Math.floor(this.reactiveExportVarh),
       resetAt: this.resetAt,
     };
+  }
+
+  status(now: number): MeterStatus {
+    return ALWAYS_FRESH(now);
   }
 
   minMax(now: number): MinMax {

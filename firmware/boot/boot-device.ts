@@ -19,6 +19,10 @@ import { startHttpListeners } from '../http/http-listeners.ts';
 import { loadWebSite } from '../http/web-site.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { OtpKeyProvider } from '../keys/otp-key-provider.ts';
+import { loadProfile } from '../meter/meter-profile.ts';
+import type { MeterSource } from '../meter/meter-source.ts';
+import { describeMeterSpec, type MeterSpec } from '../meter/meter-spec.ts';
+import { type CommEvent, describeLine, ModbusSerialLink, UpstreamMeter } from '../meter/upstream-meter.ts';
 import { ModbusController } from '../modbus/modbus-controller.ts';
 import { createDeviceNames } from '../net/device-names.ts';
 import { ClientRegistry } from '../services/client-registry.ts';
@@ -35,7 +39,7 @@ import { SecureStore, type StoreOpenResult } from '../store/secure-store.ts';
 import { TlsService } from '../tls/tls-service.ts';
 import { DEVICE_MODEL, FIRMWARE_VERSION } from '../version.ts';
 import { type DataDirPaths, dataDirPaths, deviceSerial, lockDataDir, TLS_FILES_PREFIX } from './data-dir.ts';
-import type { DeviceOptions } from './device-options.ts';
+import { type DeviceOptions, NO_METER_MESSAGE } from './device-options.ts';
 
 /** The JSON of the `metergate ready` line: every listener's bound port, null when off or blocked. */
 export interface ReadyInfo {
@@ -88,6 +92,7 @@ function factoryResetHook(hooks: BootHooks): () => Promise<void> {
 
 export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Promise<Device> {
   const bootedAt = hooks.now();
+  meterSpecOf(options);
   const paths = dataDirPaths(options.dataDir);
   const unlock = lockDataDir(paths);
   const cleanups: (() => void | Promise<void>)[] = [unlock];
@@ -181,11 +186,12 @@ async function startServices(
     decoyKey: sessionKey,
     now,
   });
-  if (!options.sim) hooks.log('no metering front end on this board yet: serving simulated values');
-  let onConfigChange = () => {};
-  const metering = new MeteringService(new SimMeter(now()), configStore, security, now, () =>
-    onConfigChange(),
+  const meter = openMeterSource(meterSpecOf(options), hooks, (event) =>
+    store.record({ time: now(), interface: 'system', ...event }),
   );
+  cleanups.push(() => meter.close?.());
+  let onConfigChange = () => {};
+  const metering = new MeteringService(meter, configStore, security, now, () => onConfigChange());
   const serialNumber = deviceSerial(paths);
   const registry = new ClientRegistry(security, now);
   const syslog = new SyslogExporter({
@@ -348,6 +354,48 @@ async function startServices(
       registered: app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`),
     },
   };
+}
+
+/** The meter source the options chose; in-process fixtures that set only `sim` get the simulator. */
+function meterSpecOf(options: DeviceOptions): MeterSpec {
+  const spec = options.meter ?? (options.sim ? { kind: 'sim' as const } : null);
+  // main.ts refuses before booting; a caller that boots without a source gets the same refusal.
+  if (spec === null) throw new Error(NO_METER_MESSAGE);
+  return spec;
+}
+
+/** The simulator, or an upstream meter polled over Modbus (started here, stopped by `close`). */
+function openMeterSource(
+  spec: MeterSpec,
+  hooks: BootHooks,
+  onEvent: (event: CommEvent) => void,
+): MeterSource {
+  if (spec.kind === 'sim') return new SimMeter(hooks.now());
+  const line =
+    spec.kind === 'modbus-tcp'
+      ? { kind: spec.kind, host: spec.host, port: spec.port }
+      : {
+          kind: spec.kind,
+          path: spec.path,
+          baudRate: spec.baudRate,
+          parity: spec.parity,
+          stopBits: spec.stopBits,
+          dataBits: spec.dataBits,
+        };
+  const meter = new UpstreamMeter({
+    kind: spec.kind,
+    profileName: spec.profile,
+    profile: loadProfile(spec.profile),
+    poll: spec,
+    link: new ModbusSerialLink(line, spec.unit, spec.timeoutMs),
+    lineName: describeLine(line),
+    now: hooks.now,
+    onEvent,
+    log: hooks.log,
+  });
+  meter.start();
+  hooks.log(`meter: ${describeMeterSpec(spec)}, polled every ${spec.intervalMs} ms`);
+  return meter;
 }
 
 function safeMode(

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_SCREEN_SIZE, type ScreenSize } from '../display/screen-renderer.ts';
+import { type MeterSpec, MeterSpecError, parseMeterSpec } from '../meter/meter-spec.ts';
 
 export interface DeviceOptions {
   readonly dataDir: string;
@@ -18,8 +19,13 @@ export interface DeviceOptions {
   readonly display: string;
   /** The display's text size in characters. */
   readonly displaySize: ScreenSize;
-  /** Run against the simulated meter. */
+  /** Run against the simulated meter (`--sim`, or `--meter sim`). */
   readonly sim: boolean;
+  /**
+   * The metering front end (`--meter`; `--sim` is `--meter sim`). Null: none was chosen, and the
+   * device refuses to start (NO_METER_MESSAGE). Absent (in-process test fixtures): `sim` decides.
+   */
+  readonly meter?: MeterSpec | null;
   /** The built website (index.html, assets/), served at `/`. */
   readonly webDir: string;
   /** Simulator: die as by power loss once this many bytes have been written to flash. */
@@ -33,6 +39,13 @@ export interface DeviceOptions {
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/** Why a device started without a metering front end refuses to start (docs/meters.md quotes it). */
+export const NO_METER_MESSAGE =
+  'no meter source chosen: this device never invents values. Start it with --meter SOURCE, e.g. ' +
+  "--meter 'modbus-rtu:/dev/ttyUSB0?baud=9600&parity=even&unit=1&profile=eastron-sdm630', " +
+  "--meter 'modbus-tcp://192.0.2.10:502?unit=1&profile=eastron-sdm630', or --sim for the simulated " +
+  'meter (see docs/meters.md, "Choosing the meter source")';
 
 export const DEVICE_USAGE = `usage: metergate [run] [options]
 
@@ -48,7 +61,14 @@ Boots the metergate device.
   --display tty|none|PATH         local display: console, off, or a serial device / pty
                                   (default: tty when started in a terminal, else none)
   --display-size COLSxROWS        the display's size in characters (default 20x8)
-  --sim                           use the simulated meter
+  --meter SOURCE                  the metering front end (required, or --sim):
+                                    sim
+                                    modbus-rtu:/dev/ttyUSB0?baud=9600&parity=even&unit=1&profile=NAME
+                                      (also stopbits=1|2, databits=7|8)
+                                    modbus-tcp://HOST:PORT?unit=1&profile=NAME
+                                  polling options of both Modbus forms: interval=1s, timeout=1s,
+                                  retries=1, stale-after=3 (missed polls); see docs/meters.md
+  --sim                           use the simulated meter (the same as --meter sim)
   --web-dir DIR                   the built website (default: web/ beside the firmware bundle)
   --sim-powercut-after-bytes N    simulator: lose power after N bytes written to flash
   --key-provider file|otp         root key: a file in the data dir, or derived from the
@@ -74,6 +94,7 @@ export function parseDeviceOptions(
   if (values.help) return 'help';
   const extra = positionals.filter((arg, i) => !(i === 0 && arg === 'run'));
   if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  const meter = meterSpec(values.meter, values.sim ?? false);
   return {
     dataDir: values['data-dir'] ?? './var',
     host: values.host ?? '127.0.0.1',
@@ -84,7 +105,8 @@ export function parseDeviceOptions(
     rtu: values.rtu ?? null,
     display: values.display ?? (env.isTTY ? 'tty' : 'none'),
     displaySize: screenSize(values['display-size']),
-    sim: values.sim ?? false,
+    sim: meter?.kind === 'sim',
+    meter,
     webDir: values['web-dir'] ?? env.webDir,
     simPowercutAfterBytes:
       values['sim-powercut-after-bytes'] === undefined
@@ -111,6 +133,7 @@ function parse(argv: readonly string[]) {
       display: { type: 'string' },
       'display-size': { type: 'string' },
       sim: { type: 'boolean' },
+      meter: { type: 'string' },
       'web-dir': { type: 'string' },
       'sim-powercut-after-bytes': { type: 'string' },
       'key-provider': { type: 'string' },
@@ -130,6 +153,21 @@ function port(value: string | undefined, flag: string, fallback: number): number
 function count(value: string, flag: string): number {
   if (!/^\d{1,10}$/.test(value)) throw new UsageError(`${flag} must be a whole number, got '${value}'`);
   return Number(value);
+}
+
+function meterSpec(value: string | undefined, sim: boolean): MeterSpec | null {
+  if (value === undefined) return sim ? { kind: 'sim' } : null;
+  let spec: MeterSpec;
+  try {
+    spec = parseMeterSpec(value);
+  } catch (error) {
+    if (error instanceof MeterSpecError) throw new UsageError(`--meter: ${error.message}`);
+    throw error;
+  }
+  if (sim && spec.kind !== 'sim') {
+    throw new UsageError(`--sim and --meter ${spec.kind} contradict each other: choose one meter source`);
+  }
+  return spec;
 }
 
 function keyProvider(value: string | undefined): 'file' | 'otp' {

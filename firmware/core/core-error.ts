@@ -22,7 +22,8 @@ export type CoreErrorCode =
   | 'wrong-password'
   | 'wrong-entry-type'
   | 'invalid-setting'
-  | 'invalid-sealed-secret';
+  | 'invalid-sealed-secret'
+  | 'meter-unavailable';
 
 export interface CoreErrorDetails {
   /** The input field the error is about, when there is one. */

@@ -16,7 +16,29 @@ export interface DeviceConfig {
   /** Modbus unit id, 1–247. */
   readonly unitId: number;
   readonly rtu: { readonly baudRate: number; readonly parity: Parity; readonly stopBits: 1 | 2 };
+  /**
+   * The energy reset of an upstream meter (docs/meters.md): its registers at the last reset, in the
+   * meter's own units (Wh, varh, before VT/CT), subtracted from what it reports. Zero until a reset.
+   */
+  readonly energyOffset: EnergyOffset;
 }
+
+export interface EnergyOffset {
+  readonly activeImportWh: number;
+  readonly activeExportWh: number;
+  readonly reactiveImportVarh: number;
+  readonly reactiveExportVarh: number;
+  /** When the reset was made (ms), or null: never. */
+  readonly resetAt: number | null;
+}
+
+export const NO_ENERGY_OFFSET: EnergyOffset = {
+  activeImportWh: 0,
+  activeExportWh: 0,
+  reactiveImportVarh: 0,
+  reactiveExportVarh: 0,
+  resetAt: null,
+};
 
 export const DEFAULT_DEVICE_CONFIG: DeviceConfig = {
   vtRatio: 1,
@@ -24,6 +46,7 @@ export const DEFAULT_DEVICE_CONFIG: DeviceConfig = {
   wordOrder: 'ABCD',
   unitId: 1,
   rtu: { baudRate: 19200, parity: 'even', stopBits: 1 },
+  energyOffset: NO_ENERGY_OFFSET,
 };
 
 export const BAUD_RATES = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] as const;
@@ -51,5 +74,19 @@ export function validateDeviceConfig(config: DeviceConfig): DeviceConfig {
   if (!['none', 'even', 'odd'].includes(config.rtu.parity))
     fail('rtu.parity', "must be 'none', 'even' or 'odd'");
   if (config.rtu.stopBits !== 1 && config.rtu.stopBits !== 2) fail('rtu.stopBits', 'must be 1 or 2');
+  const offset = config.energyOffset;
+  for (const field of [
+    'activeImportWh',
+    'activeExportWh',
+    'reactiveImportVarh',
+    'reactiveExportVarh',
+  ] as const) {
+    if (typeof offset?.[field] !== 'number' || !Number.isFinite(offset[field]) || offset[field] < 0) {
+      fail(`energyOffset.${field}`, 'must be a number ≥ 0');
+    }
+  }
+  if (offset.resetAt !== null && !Number.isFinite(offset.resetAt)) {
+    fail('energyOffset.resetAt', 'must be a time or null');
+  }
   return config;
 }

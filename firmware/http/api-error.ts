@@ -46,6 +46,7 @@ export const CORE_STATUS: Record<CoreErrorCode, ContentfulStatusCode> = {
   'table-full': 409,
   'protected-slot': 409,
   'last-security-admin': 409,
+  'meter-unavailable': 503,
 };
 
 export const AUTH_STATUS = {

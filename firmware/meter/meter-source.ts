@@ -1,7 +1,10 @@
 /**
- * What the firmware reads from the measuring hardware. The simulator (sim/sim-meter.ts) and, later,
- * the real metering front end implement it. Values are secondary-side; `scaleToPrimary` applies the
- * VT/CT ratios of the configuration.
+ * What the firmware reads from the measuring hardware. The simulator (sim/sim-meter.ts) and the
+ * upstream Modbus meter (upstream-meter.ts) implement it. Values are secondary-side unless the source
+ * says `primary`; `scaleToPrimary` applies the VT/CT ratios of the configuration.
+ *
+ * A quantity the source does not measure (its profile lacks it) is NaN, "not available": REST shows
+ * null, the Modbus map a quiet NaN (float32) or 0xFFFF… (uint64), the display "--". Never 0.
  */
 
 /** Instantaneous values; arrays are per phase L1, L2, L3. */
@@ -43,13 +46,41 @@ export interface MinMax {
   readonly since: number;
 }
 
+/**
+ * Whether the values are current. `fresh`: the last poll was answered (or, within `staleAfter` missed
+ * polls, one before it); `stale`: that many polls in a row went unanswered; `never-read`: no poll has
+ * been answered since boot. Only `fresh` values may be shown as values.
+ */
+export interface MeterStatus {
+  readonly state: 'fresh' | 'stale' | 'never-read';
+  /** When the values became stale (the missed poll that made them so), or null. */
+  readonly staleSince: number | null;
+  /** When the values held were read (the poll that answered), or null when never. */
+  readonly readAt: number | null;
+}
+
+export type MeterKind = 'sim' | 'modbus-rtu' | 'modbus-tcp';
+
 export interface MeterSource {
+  readonly kind: MeterKind;
+  /** The profile an upstream meter is read with; null for the simulator. */
+  readonly profile: string | null;
+  /** The source reports primary values already (the meter has its own VT/CT set): no scaling here. */
+  readonly primary: boolean;
   measurements(now: number): Measurements;
+  /** Energies as the source counts them; a source without `resetMeters` has them reset by an offset. */
   meters(now: number): EnergyMeters;
   minMax(now: number): MinMax;
-  resetMeters(now: number): void;
+  status(now: number): MeterStatus;
+  /** Present when the source resets its own energy registers (the simulator). */
+  resetMeters?(now: number): void;
   resetMinMax(now: number): void;
+  /** Stops polling and releases the line. */
+  close?(): Promise<void>;
 }
+
+/** Always fresh: the simulator's values are computed on demand. */
+export const ALWAYS_FRESH = (now: number): MeterStatus => ({ state: 'fresh', staleSince: null, readAt: now });
 
 export interface Ratios {
   readonly vtRatio: number;

@@ -3,14 +3,23 @@
  * VT/CT ratios, resetting meters and min/max, and changing the measurement configuration. Each decides
  * through access.ts (the actor, the permission, the interface of `ctx`) and logs commands and
  * configuration changes as security events. Only the test harness and the bench read unchecked.
+ *
+ * Whether the values are current (`status`: fresh, stale, never read) is not an access question: the
+ * readers return what the source holds, and each interface maps a status other than fresh to its own
+ * form (REST nulls and `state`, Modbus exception 0x0B, the display's "no data").
+ *
+ * The energy reset of a source that keeps its own registers (an upstream meter) is an offset in the
+ * configuration: the registers at the reset, subtracted from what the meter reports afterwards.
  */
 import { authorize } from '../core/access.ts';
-import type { DeviceConfig } from '../core/device-config.ts';
+import { CoreError } from '../core/core-error.ts';
+import type { DeviceConfig, EnergyOffset } from '../core/device-config.ts';
 import type { Actor } from '../core/user-table.ts';
 import {
   type EnergyMeters,
   type Measurements,
   type MeterSource,
+  type MeterStatus,
   type MinMax,
   scaleToPrimary,
 } from '../meter/meter-source.ts';
@@ -30,6 +39,16 @@ export class MeteringService {
 
   get config(): DeviceConfig {
     return this.configStore.config;
+  }
+
+  /** Whether the values are current; any interface may show it (it is not a measurement). */
+  status(): MeterStatus {
+    return this.meter.status(this.now());
+  }
+
+  /** The source as `GET /api/v1/info` names it: kind and profile, never a path or address. */
+  get source(): { readonly kind: MeterSource['kind']; readonly profile: string | null } {
+    return { kind: this.meter.kind, profile: this.meter.profile };
   }
 
   measurements(actor: Actor, ctx: RequestContext): Measurements {
@@ -65,7 +84,8 @@ export class MeteringService {
     const secondary = this.meter.measurements(this.now());
     const config = this.configStore.config;
     if (this.scaled?.secondary !== secondary || this.scaled.config !== config) {
-      this.scaled = { secondary, config, primary: scaleToPrimary(secondary, config) };
+      const ratios = this.meter.primary ? { vtRatio: 1, ctRatio: 1 } : config;
+      this.scaled = { secondary, config, primary: scaleToPrimary(secondary, ratios) };
     }
     return this.scaled.primary;
   }
@@ -73,8 +93,10 @@ export class MeteringService {
   private scaled: { secondary: Measurements; config: DeviceConfig; primary: Measurements } | null = null;
 
   private primaryMeters(): EnergyMeters {
-    const m = this.meter.meters(this.now());
-    const k = this.configStore.config.vtRatio * this.configStore.config.ctRatio;
+    const m = this.meter.resetMeters
+      ? this.meter.meters(this.now())
+      : this.withOffset(this.meter.meters(this.now()));
+    const k = this.meter.primary ? 1 : this.configStore.config.vtRatio * this.configStore.config.ctRatio;
     return {
       ...m,
       activeImportWh: Math.floor(m.activeImportWh * k),
@@ -84,9 +106,27 @@ export class MeteringService {
     };
   }
 
+  /**
+   * The meter's registers minus the offset of the last reset. A register below its offset (the meter
+   * was replaced, or reset at the meter itself) is shown as the meter counts it: the offset no longer
+   * applies to it.
+   */
+  private withOffset(m: EnergyMeters): EnergyMeters {
+    const offset = this.configStore.config.energyOffset;
+    const minus = (field: Exclude<keyof EnergyOffset, 'resetAt'>) =>
+      m[field] >= offset[field] ? m[field] - offset[field] : m[field];
+    return {
+      activeImportWh: minus('activeImportWh'),
+      activeExportWh: minus('activeExportWh'),
+      reactiveImportVarh: minus('reactiveImportVarh'),
+      reactiveExportVarh: minus('reactiveExportVarh'),
+      resetAt: offset.resetAt,
+    };
+  }
+
   private primaryMinMax(): MinMax {
     const m = this.meter.minMax(this.now());
-    const { vtRatio, ctRatio } = this.configStore.config;
+    const { vtRatio, ctRatio } = this.meter.primary ? { vtRatio: 1, ctRatio: 1 } : this.configStore.config;
     return {
       ...m,
       pMax: m.pMax * vtRatio * ctRatio,
@@ -95,8 +135,36 @@ export class MeteringService {
     };
   }
 
+  /**
+   * Resets the energy meters: the source's own (simulator), or by storing the upstream registers as
+   * the new offset, which needs a current reading (else `meter-unavailable`).
+   */
   resetMeters(actor: Actor, ctx: RequestContext): void {
-    this.command('meters.reset', actor, ctx, () => this.meter.resetMeters(this.now()));
+    this.command('meters.reset', actor, ctx, () => {
+      const now = this.now();
+      if (this.meter.resetMeters) {
+        this.meter.resetMeters(now);
+        return;
+      }
+      if (this.meter.status(now).state !== 'fresh') {
+        throw new CoreError(
+          'meter-unavailable',
+          'the upstream meter does not answer: the energy meters can be reset once it does',
+        );
+      }
+      const raw = this.meter.meters(now);
+      const at = (v: number) => (Number.isFinite(v) && v >= 0 ? v : 0);
+      this.configStore.commit({
+        ...this.configStore.config,
+        energyOffset: {
+          activeImportWh: at(raw.activeImportWh),
+          activeExportWh: at(raw.activeExportWh),
+          reactiveImportVarh: at(raw.reactiveImportVarh),
+          reactiveExportVarh: at(raw.reactiveExportVarh),
+          resetAt: now,
+        },
+      });
+    });
   }
 
   resetMinMax(actor: Actor, ctx: RequestContext): void {
