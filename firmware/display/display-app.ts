@@ -20,7 +20,7 @@ import { AuthError, type LoginService } from '../services/login-service.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import type { SecurityService } from '../services/security-service.ts';
-import { imageLines, row, wrapText } from './display-text.ts';
+import { imageLines, noDataLines, row, wrapText } from './display-text.ts';
 import type { DisplayKey } from './key-decoder.ts';
 import {
   type DisplayPrincipal,
@@ -247,9 +247,11 @@ export class DisplayApp implements DisplayScreen {
           image.id === 'energy'
             ? { meters: this.deps.metering.meters(actor, CONTEXT) }
             : { measurements: this.deps.metering.measurements(actor, CONTEXT) };
+        // Values that are not current are never drawn as values: the image says there is no data.
+        const status = this.deps.metering.status();
         return frame(
           row(image.title, `${index + 1}/${images.length}`, cols),
-          imageLines(image.id, values, cols),
+          status.state === 'fresh' ? imageLines(image.id, values, cols) : noDataLines(status, cols),
           footer,
         );
       }

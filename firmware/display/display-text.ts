@@ -3,7 +3,7 @@
  * significant digits, label/value rows, word wrapping, and the lines of each measurement image.
  * ASCII only, as a serial text display shows it.
  */
-import type { EnergyMeters, Measurements } from '../meter/meter-source.ts';
+import type { EnergyMeters, Measurements, MeterStatus } from '../meter/meter-source.ts';
 import type { ImageId } from './menu-model.ts';
 
 const PREFIXES = [
@@ -80,9 +80,9 @@ export function imageLines(
       ];
     case 'pf-frequency':
       return [
-        ...[0, 1, 2].map((i) => row(`PF${i + 1}`, m ? (m.pf[i] as number).toFixed(3) : '---', cols)),
-        row('PF', m ? m.pfTotal.toFixed(3) : '---', cols),
-        row('f', m ? `${m.f.toFixed(3)} Hz` : '---', cols),
+        ...[0, 1, 2].map((i) => row(`PF${i + 1}`, m ? fixed(m.pf[i] as number, 3) : '---', cols)),
+        row('PF', m ? fixed(m.pfTotal, 3) : '---', cols),
+        row('f', m ? `${fixed(m.f, 3)} Hz` : '---', cols),
       ];
     case 'energy': {
       const e = values.meters;
@@ -96,4 +96,23 @@ export function imageLines(
       ];
     }
   }
+}
+
+/** A value with `decimals` decimals, or '---' when not available. */
+function fixed(value: number, decimals: number): string {
+  return Number.isFinite(value) ? value.toFixed(decimals) : '---';
+}
+
+/** What a measurement image shows instead of values that are not current (UTC times). */
+export function noDataLines(status: MeterStatus, cols: number): string[] {
+  const time = (t: number) => new Date(t).toISOString().slice(11, 19);
+  const lines = ['NO DATA', ''];
+  if (status.state === 'never-read') {
+    lines.push(...wrapText('The meter has not answered since start.', cols));
+  } else {
+    lines.push(...wrapText('The meter does not answer.', cols));
+    if (status.staleSince !== null) lines.push(row('since', `${time(status.staleSince)} UTC`, cols));
+    if (status.readAt !== null) lines.push(row('last read', `${time(status.readAt)} UTC`, cols));
+  }
+  return lines;
 }

@@ -26,6 +26,8 @@ export const EXCEPTION = {
   ILLEGAL_DATA_ADDRESS: 0x02,
   ILLEGAL_DATA_VALUE: 0x03,
   SERVER_DEVICE_FAILURE: 0x04,
+  /** The upstream meter's values are not current (stale, never read); also a foreign TCP unit id. */
+  GATEWAY_TARGET_FAILED: 0x0b,
 } as const;
 
 /** Who a Modbus request acts as, looked up per request so a permission change applies at once. */
@@ -84,6 +86,9 @@ export function handleModbusPdu(pdu: Uint8Array, access: ModbusAccess, deps: Mod
     if (error instanceof CoreError && error.code === 'invalid-setting') {
       return exception(functionCode, EXCEPTION.ILLEGAL_DATA_VALUE);
     }
+    if (error instanceof CoreError && error.code === 'meter-unavailable') {
+      return exception(functionCode, EXCEPTION.GATEWAY_TARGET_FAILED);
+    }
     return exception(functionCode, EXCEPTION.SERVER_DEVICE_FAILURE);
   }
 }
@@ -132,6 +137,9 @@ function readRegisters(
   if (typeof blocks === 'number') return exception(functionCode, blocks);
   if (!blocks.every((block) => allowed(actor, block.read, ctx)))
     return exception(functionCode, EXCEPTION.ILLEGAL_FUNCTION);
+  // Permitted, but the meter's values are not current: as a gateway whose target does not answer.
+  if (blocks.some((block) => block.fromMeter) && deps.metering.status().state !== 'fresh')
+    return exception(functionCode, EXCEPTION.GATEWAY_TARGET_FAILED);
 
   const snapshot = lazySnapshot(actor, ctx, deps);
   const wordOrder = snapshot.config.wordOrder;

@@ -41,6 +41,11 @@ export interface RegisterBlock {
   readonly value: (s: RegisterSnapshot) => number | bigint | string;
   /** What writing `value` means (writable blocks only). */
   readonly onWrite?: (value: number) => WriteAction;
+  /**
+   * The value comes from the meter (a measurement or an energy register): while the meter's values
+   * are not current (stale, never read) a read of the block answers 0x0B.
+   */
+  readonly fromMeter?: boolean;
 }
 
 /** The command value that triggers a reset (REGISTERS.md). */
@@ -51,6 +56,7 @@ const measurement = (
   name: string,
   unit: string,
   value: RegisterBlock['value'],
+  fromMeter = true,
 ): RegisterBlock => ({
   address,
   count: 2,
@@ -60,7 +66,15 @@ const measurement = (
   read: 'measurements.read',
   write: null,
   value,
+  fromMeter,
 });
+
+/** An energy register's value: whole units; one the meter does not have reads 0xFFFF FFFF FFFF FFFF. */
+const energyValue = (wh: number): bigint =>
+  Number.isFinite(wh) ? BigInt(Math.max(0, Math.floor(wh))) : NOT_AVAILABLE_U64;
+
+/** What a uint64 register the meter does not have reads (a float32 reads a quiet NaN). */
+export const NOT_AVAILABLE_U64 = 0xffff_ffff_ffff_ffffn;
 
 const energy = (
   address: number,
@@ -76,6 +90,7 @@ const energy = (
   read: 'meters.read',
   write: null,
   value,
+  fromMeter: true,
 });
 
 const command = (
@@ -120,13 +135,14 @@ export const REGISTER_MAP: readonly RegisterBlock[] = [
   measurement(16, 'S total apparent power', 'VA', (s) => s.measurements.sTotal),
   measurement(18, 'PF total power factor', '—', (s) => s.measurements.pfTotal),
   measurement(20, 'f frequency', 'Hz', (s) => s.measurements.f),
-  energy(100, 'active energy import', 'Wh', (s) => BigInt(s.meters.activeImportWh)),
-  energy(104, 'active energy export', 'Wh', (s) => BigInt(s.meters.activeExportWh)),
-  energy(108, 'reactive energy import', 'varh', (s) => BigInt(s.meters.reactiveImportVarh)),
-  energy(112, 'reactive energy export', 'varh', (s) => BigInt(s.meters.reactiveExportVarh)),
-  measurement(200, 'P max since reset', 'W', (s) => s.minMax.pMax),
-  measurement(202, 'P min since reset', 'W', (s) => s.minMax.pMin),
-  measurement(204, 'I max (any phase) since reset', 'A', (s) => s.minMax.iMax),
+  energy(100, 'active energy import', 'Wh', (s) => energyValue(s.meters.activeImportWh)),
+  energy(104, 'active energy export', 'Wh', (s) => energyValue(s.meters.activeExportWh)),
+  energy(108, 'reactive energy import', 'varh', (s) => energyValue(s.meters.reactiveImportVarh)),
+  energy(112, 'reactive energy export', 'varh', (s) => energyValue(s.meters.reactiveExportVarh)),
+  // Min/max are metergate's own, from current values only: readable while the meter is stale.
+  measurement(200, 'P max since reset', 'W', (s) => s.minMax.pMax, false),
+  measurement(202, 'P min since reset', 'W', (s) => s.minMax.pMin, false),
+  measurement(204, 'I max (any phase) since reset', 'A', (s) => s.minMax.iMax, false),
   command(300, 'command: write 0x5AA5 to reset energy meters', 'meters.reset'),
   command(301, 'command: write 0x5AA5 to reset min/max', 'minmax.reset'),
   ratio(400, 'VT ratio (primary/secondary)', 'vtRatio'),

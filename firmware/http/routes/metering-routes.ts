@@ -2,14 +2,28 @@
 import { z } from '@hono/zod-openapi';
 import { BAUD_RATES } from '../../core/device-config.ts';
 import { slotOfEntry } from '../../core/user-table.ts';
+import type { MeterStatus } from '../../meter/meter-source.ts';
 import type { ApiBuilder } from '../api-builder.ts';
 import type { ApiDeps } from '../api-deps.ts';
 import { jsonBody, jsonResponse, OkSchema } from '../schemas.ts';
 
-const Phases = z.array(z.number()).length(3);
+/** A value, or null: not available (the source lacks it) or not current (state is not `fresh`). */
+const Value = z.number().nullable();
+const Phases = z.array(Value).length(3);
+const StateFields = {
+  state: z.enum(['fresh', 'stale', 'never-read']).openapi({
+    description:
+      'fresh: the values are current; stale: the upstream meter has not answered for `stale-after` polls (the values are null); never-read: it has not answered since boot (null)',
+  }),
+  staleSince: z
+    .string()
+    .nullable()
+    .openapi({ description: 'when the values became stale; null unless stale' }),
+};
 const MeasurementsSchema = z
   .object({
-    time: z.string(),
+    ...StateFields,
+    time: z.string().nullable().openapi({ description: 'when the values were read; null when never' }),
     voltage: Phases.openapi({ description: 'U1N, U2N, U3N in V' }),
     current: Phases.openapi({ description: 'I1, I2, I3 in A' }),
     activePower: Phases.openapi({ description: 'W per phase' }),
@@ -17,30 +31,32 @@ const MeasurementsSchema = z
     apparentPower: Phases.openapi({ description: 'VA per phase' }),
     powerFactor: Phases,
     total: z.object({
-      activePower: z.number(),
-      reactivePower: z.number(),
-      apparentPower: z.number(),
-      powerFactor: z.number(),
+      activePower: Value,
+      reactivePower: Value,
+      apparentPower: Value,
+      powerFactor: Value,
     }),
-    frequency: z.number().openapi({ description: 'Hz' }),
+    frequency: Value.openapi({ description: 'Hz' }),
   })
   .openapi('Measurements');
 
 const MetersSchema = z
   .object({
-    activeImportWh: z.number(),
-    activeExportWh: z.number(),
-    reactiveImportVarh: z.number(),
-    reactiveExportVarh: z.number(),
+    ...StateFields,
+    time: z.string().nullable().openapi({ description: 'when the registers were read; null when never' }),
+    activeImportWh: Value,
+    activeExportWh: Value,
+    reactiveImportVarh: Value,
+    reactiveExportVarh: Value,
     resetAt: z.string().nullable(),
   })
   .openapi('Meters');
 
 const MinMaxSchema = z
   .object({
-    activePowerMax: z.number(),
-    activePowerMin: z.number(),
-    currentMax: z.number(),
+    activePowerMax: Value.openapi({ description: 'null until a value was read' }),
+    activePowerMin: Value,
+    currentMax: Value,
     since: z.string(),
   })
   .openapi('MinMax');
@@ -100,6 +116,22 @@ const ConfigPatchSchema = z
   .strict()
   .openapi('ConfigPatch');
 
+/** The state fields, and the value of `v` as the state allows: null when not current or not available. */
+function stateOf(status: MeterStatus) {
+  const fresh = status.state === 'fresh';
+  return {
+    fields: {
+      state: status.state,
+      staleSince: status.staleSince === null ? null : new Date(status.staleSince).toISOString(),
+      time: status.readAt === null ? null : new Date(status.readAt).toISOString(),
+    },
+    value: (v: number) => (fresh && Number.isFinite(v) ? v : null),
+  };
+}
+
+/** Min/max are metergate's own, from current values only: shown whatever the state, null until one. */
+const known = (v: number) => (Number.isFinite(v) ? v : null);
+
 export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
   const { metering } = deps;
 
@@ -113,22 +145,23 @@ export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
     },
     (c) => {
       const m = metering.measurements(c.get('principal').actor, c.get('context'));
+      const { fields, value } = stateOf(metering.status());
       return c.json(
         {
-          time: new Date(m.time).toISOString(),
-          voltage: [...m.u],
-          current: [...m.i],
-          activePower: [...m.p],
-          reactivePower: [...m.q],
-          apparentPower: [...m.s],
-          powerFactor: [...m.pf],
+          ...fields,
+          voltage: m.u.map(value),
+          current: m.i.map(value),
+          activePower: m.p.map(value),
+          reactivePower: m.q.map(value),
+          apparentPower: m.s.map(value),
+          powerFactor: m.pf.map(value),
           total: {
-            activePower: m.pTotal,
-            reactivePower: m.qTotal,
-            apparentPower: m.sTotal,
-            powerFactor: m.pfTotal,
+            activePower: value(m.pTotal),
+            reactivePower: value(m.qTotal),
+            apparentPower: value(m.sTotal),
+            powerFactor: value(m.pfTotal),
           },
-          frequency: m.f,
+          frequency: value(m.f),
         },
         200,
       );
@@ -145,7 +178,18 @@ export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
     },
     (c) => {
       const m = metering.meters(c.get('principal').actor, c.get('context'));
-      return c.json({ ...m, resetAt: m.resetAt === null ? null : new Date(m.resetAt).toISOString() }, 200);
+      const { fields, value } = stateOf(metering.status());
+      return c.json(
+        {
+          ...fields,
+          activeImportWh: value(m.activeImportWh),
+          activeExportWh: value(m.activeExportWh),
+          reactiveImportVarh: value(m.reactiveImportVarh),
+          reactiveExportVarh: value(m.reactiveExportVarh),
+          resetAt: m.resetAt === null ? null : new Date(m.resetAt).toISOString(),
+        },
+        200,
+      );
     },
   );
 
@@ -175,9 +219,9 @@ export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
       const m = metering.minMax(c.get('principal').actor, c.get('context'));
       return c.json(
         {
-          activePowerMax: m.pMax,
-          activePowerMin: m.pMin,
-          currentMax: m.iMax,
+          activePowerMax: known(m.pMax),
+          activePowerMin: known(m.pMin),
+          currentMax: known(m.iMax),
           since: new Date(m.since).toISOString(),
         },
         200,

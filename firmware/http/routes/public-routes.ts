@@ -26,6 +26,19 @@ const InfoSchema = z
         .openapi({ description: 'bound Modbus/TCP Security port, null while blocked' }),
     }),
     time: z.string(),
+    meter: z
+      .object({
+        source: z
+          .enum(['sim', 'modbus-rtu', 'modbus-tcp'])
+          .openapi({ description: 'the metering front end' }),
+        profile: z.string().nullable().openapi({ description: 'the profile an upstream meter is read with' }),
+        state: z.enum(['fresh', 'stale', 'never-read']),
+        staleSince: z.string().nullable(),
+        readAt: z.string().nullable().openapi({ description: 'when the upstream meter last answered' }),
+      })
+      .openapi({
+        description: 'the meter source (never its address or path) and whether its values are current',
+      }),
     degraded: z.array(z.string()).openapi({
       description:
         'what is not as the committed state says (a damaged or rolled-back configuration, a refused file, a truncated event log), one sentence each; empty when all is well',
@@ -40,6 +53,18 @@ const PermissionTableSchema = z
     roles: z.record(z.string(), z.object({ description: z.string(), permissions: z.array(z.string()) })),
   })
   .openapi('PermissionTable');
+
+function meterInfo(deps: ApiDeps) {
+  const status = deps.metering.status();
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return {
+    source: deps.metering.source.kind,
+    profile: deps.metering.source.profile,
+    state: status.state,
+    staleSince: iso(status.staleSince),
+    readAt: iso(status.readAt),
+  };
+}
 
 export function registerPublicRoutes(api: ApiBuilder, deps: ApiDeps): void {
   api.route(
@@ -69,6 +94,7 @@ export function registerPublicRoutes(api: ApiBuilder, deps: ApiDeps): void {
             tlsPort: ports.modbusTls,
           },
           time: new Date(deps.now()).toISOString(),
+          meter: meterInfo(deps),
           degraded: [...(deps.device.degraded?.() ?? [])],
         },
         200,

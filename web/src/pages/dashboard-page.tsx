@@ -1,41 +1,51 @@
 /**
  * Live measurements per phase (refreshed every second without reloading), energy meters, min/max, and
- * the reset actions for those allowed to use them.
+ * the reset actions for those allowed to use them. Values that are not current (the upstream meter
+ * does not answer) are not shown: the cards say there is no data, and since when.
  */
 import { allowed, call, ROUTES, type Route } from '../api.ts';
 import { useSession } from '../session.ts';
 import { ConfirmButton, formatTime, Loading, Pairs, Section, Table, useLoad } from '../ui.tsx';
 
-interface Measurements {
-  time: string;
-  voltage: number[];
-  current: number[];
-  activePower: number[];
-  reactivePower: number[];
-  apparentPower: number[];
-  powerFactor: number[];
-  total: { activePower: number; reactivePower: number; apparentPower: number; powerFactor: number };
-  frequency: number;
+/** null: not available, or not current (see `state`). */
+type Value = number | null;
+
+/** Whether the values are current (docs/rest-api.md). */
+interface MeterState {
+  state: 'fresh' | 'stale' | 'never-read';
+  staleSince: string | null;
+  time: string | null;
 }
 
-interface Meters {
-  activeImportWh: number;
-  activeExportWh: number;
-  reactiveImportVarh: number;
-  reactiveExportVarh: number;
+interface Measurements extends MeterState {
+  voltage: Value[];
+  current: Value[];
+  activePower: Value[];
+  reactivePower: Value[];
+  apparentPower: Value[];
+  powerFactor: Value[];
+  total: { activePower: Value; reactivePower: Value; apparentPower: Value; powerFactor: Value };
+  frequency: Value;
+}
+
+interface Meters extends MeterState {
+  activeImportWh: Value;
+  activeExportWh: Value;
+  reactiveImportVarh: Value;
+  reactiveExportVarh: Value;
   resetAt: string | null;
 }
 
 interface MinMax {
-  activePowerMax: number;
-  activePowerMin: number;
-  currentMax: number;
+  activePowerMax: Value;
+  activePowerMin: Value;
+  currentMax: Value;
   since: string;
 }
 
-/** A value with an SI prefix: 12 345 W → "12.35 kW"; without a unit, the number alone. */
-function si(value: number, unit: string, digits = 2): string {
-  if (!Number.isFinite(value)) return '—';
+/** A value with an SI prefix: 12 345 W → "12.35 kW"; without a unit, the number alone; "—" when none. */
+function si(value: Value, unit: string, digits = 2): string {
+  if (value === null || !Number.isFinite(value)) return '—';
   const size = Math.abs(value);
   const [scale, prefix] = size >= 1e6 ? [1e6, 'M'] : size >= 1e3 ? [1e3, 'k'] : [1, ''];
   return `${(value / scale).toFixed(digits)} ${prefix}${unit}`.trim();
@@ -50,16 +60,31 @@ const ROWS: [string, keyof Measurements, string, keyof Measurements['total'] | n
   ['Power factor PF', 'powerFactor', '', 'powerFactor', 3],
 ];
 
+/** "No data" with since when, for values that are not current; nothing when they are. */
+function NoData(props: { data: MeterState }) {
+  const { state, staleSince, time } = props.data;
+  if (state === 'fresh') return null;
+  return (
+    <p class="error" role="status" data-meter-state={state}>
+      No data:{' '}
+      {state === 'never-read' ? 'the meter has not answered since start' : 'the meter does not answer'}
+      {staleSince && ` since ${formatTime(staleSince)}`}
+      {time && ` (last read ${formatTime(time)})`}.
+    </p>
+  );
+}
+
 function MeasurementsCard() {
   const { data, error } = useLoad(() => call<Measurements>(ROUTES.measurements), [], 1000);
   if (!data) return <Loading error={error} />;
   return (
     <Section title="Measurements" wide>
+      <NoData data={data} />
       <Table class="values" head={['Quantity', 'L1', 'L2', 'L3', 'Total']}>
         {ROWS.map(([label, key, unit, total, digits]) => (
           <tr>
             <th scope="row">{label}</th>
-            {(data[key] as number[]).map((v, phase) => (
+            {(data[key] as Value[]).map((v, phase) => (
               <td data-value={`${key}.${phase}`}>{si(v, unit, digits)}</td>
             ))}
             <td data-value={`total.${key}`}>{total && si(data.total[total], unit, digits)}</td>
@@ -67,10 +92,10 @@ function MeasurementsCard() {
         ))}
       </Table>
       <p>
-        Frequency f: <b data-value="frequency">{data.frequency.toFixed(3)} Hz</b>
+        Frequency f: <b data-value="frequency">{si(data.frequency, 'Hz', 3)}</b>
       </p>
       <p class="muted">
-        Primary values, measured {new Date(data.time).toLocaleTimeString()}
+        Primary values{data.time && `, measured ${new Date(data.time).toLocaleTimeString()}`}
         {error && <span class="error"> · not updating: {error.message}</span>}
       </p>
     </Section>
@@ -85,12 +110,15 @@ function ResetCard<T>(props: {
   rows(data: T): [string, string][];
   question: string;
   done: string;
+  /** The values' state, for a card of values from the meter. */
+  state?(data: T): MeterState;
 }) {
   const { me } = useSession();
   const { data, error, reload } = useLoad(() => call<T>(props.load), [], 5000);
   if (!data) return <Loading error={error} />;
   return (
     <Section title={props.title}>
+      {props.state && <NoData data={props.state(data)} />}
       <Pairs rows={props.rows(data)} />
       {allowed(me, props.reset.requires) && (
         <ConfirmButton
@@ -122,6 +150,7 @@ export function DashboardPage() {
           reset={ROUTES.resetMeters}
           question="Set all four energy meters to zero? This cannot be undone."
           done="Energy meters reset."
+          state={(m) => m}
           rows={(m) => [
             ['Active energy import', si(m.activeImportWh, 'Wh', 3)],
             ['Active energy export', si(m.activeExportWh, 'Wh', 3)],
