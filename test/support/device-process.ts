@@ -42,8 +42,13 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/** `--sim` unless the test chose the meter source itself (`--meter`). */
+function meterArgs(args: readonly string[]): string[] {
+  return args.includes('--meter') ? [] : ['--sim'];
+}
+
 export async function startDevice(args: readonly string[], timeoutMs = 15_000): Promise<RunningDevice> {
-  const child = spawn(process.execPath, [DEVICE_ENTRY, '--sim', ...LOOPBACK_PORTS, ...args], {
+  const child = spawn(process.execPath, [DEVICE_ENTRY, ...meterArgs(args), ...LOOPBACK_PORTS, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
@@ -94,7 +99,7 @@ export async function startDevice(args: readonly string[], timeoutMs = 15_000): 
 
 /** Runs the device to completion (for runs expected to die or refuse), bounded in time. */
 export function runDeviceToExit(args: readonly string[], timeoutMs = 15_000) {
-  return spawnSync(process.execPath, [DEVICE_ENTRY, '--sim', ...LOOPBACK_PORTS, ...args], {
+  return spawnSync(process.execPath, [DEVICE_ENTRY, ...meterArgs(args), ...LOOPBACK_PORTS, ...args], {
     encoding: 'utf8',
     timeout: timeoutMs,
     stdio: ['ignore', 'pipe', 'pipe'],
