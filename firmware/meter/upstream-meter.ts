@@ -307,6 +307,12 @@ export class UpstreamMeter implements MeterSource {
       this.answered(readings, now());
     } catch (error) {
       this.missedPoll(error as Error, now());
+      // A line that stays silent may be dead without saying so (a TCP peer gone without a reset, a
+      // serial adapter pulled out): while stale, each poll opens the line afresh (with backoff).
+      if (this.lost && this.options.link.isOpen) {
+        await this.options.link.close();
+        this.backOffReopen();
+      }
     }
     const settled = this.limiter.settle(now());
     if (settled) this.announce(settled);
@@ -319,20 +325,24 @@ export class UpstreamMeter implements MeterSource {
       if (this.options.now() < this.reopenAt) throw new LinkError(this.lastError || 'line not open');
       try {
         await link.open();
-        this.reopenFailures = 0;
       } catch (error) {
-        this.reopenFailures++;
-        const backoff = Math.min(
-          MAX_REOPEN_BACKOFF_MS,
-          this.options.poll.intervalMs * 2 ** Math.min(10, this.reopenFailures - 1),
-        );
-        this.reopenAt = this.options.now() + backoff;
+        this.backOffReopen();
         throw error;
       }
     }
     const words: Uint16Array[] = [];
     for (const block of this.blocks) words.push(await this.readWithRetries(block));
     return words;
+  }
+
+  /** The next reopen waits interval × 2^(failures − 1), at most MAX_REOPEN_BACKOFF_MS; an answered poll resets it. */
+  private backOffReopen(): void {
+    this.reopenFailures++;
+    const backoff = Math.min(
+      MAX_REOPEN_BACKOFF_MS,
+      this.options.poll.intervalMs * 2 ** Math.min(10, this.reopenFailures - 1),
+    );
+    this.reopenAt = this.options.now() + backoff;
   }
 
   private async readWithRetries(block: ReadBlock): Promise<Uint16Array> {
@@ -360,6 +370,7 @@ export class UpstreamMeter implements MeterSource {
     this.values = readings;
     this.readAt = at;
     this.missed = 0;
+    this.reopenFailures = 0;
     this.staleSince = null;
     this.track(readings);
     if (this.lost) {
