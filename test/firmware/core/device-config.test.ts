@@ -50,6 +50,13 @@ describe('validateDeviceConfig', () => {
       wordOrder: 'ABCD',
       unitId: 1,
       rtu: { baudRate: 19200, parity: 'even', stopBits: 1 },
+      energyOffset: {
+        activeImportWh: 0,
+        activeExportWh: 0,
+        reactiveImportVarh: 0,
+        reactiveExportVarh: 0,
+        resetAt: null,
+      },
     });
   });
 
