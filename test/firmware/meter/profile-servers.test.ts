@@ -166,3 +166,63 @@ describe('built-in profiles read from independent pymodbus meters', () => {
     assert.notEqual(readings.activeImportWh, VALUES.activeImportWh);
   });
 });
+
+/** The error a read fails with, or null when it succeeds. */
+async function readError(
+  client: ModbusClient,
+): Promise<(Error & { modbusCode?: number; errno?: string }) | null> {
+  try {
+    await client.readInputRegisters(0, 2);
+    return null;
+  } catch (error) {
+    return error as Error & { modbusCode?: number };
+  }
+}
+
+describe('the pymodbus meter misbehaves on demand (for the poller tests)', () => {
+  for (const transport of ['tcp', 'rtu'] as const) {
+    it(`over ${transport}: late answers, exception answers, silence, wrong unit id${transport === 'rtu' ? ', bad CRC' : ''}, then normal again`, async (t) => {
+      let meter: PymodbusMeter;
+      let client: ModbusClient;
+      if (transport === 'tcp') {
+        meter = await startPymodbusMeter(t, { layout: 'sdm630' });
+        assert.ok(meter.port !== null);
+        client = await tcpClient(t, meter.port);
+      } else {
+        const pty = await startPtyPair(t);
+        meter = await startPymodbusMeter(t, { layout: 'sdm630', serial: pty.device });
+        client = await rtuClient(t, pty.client);
+      }
+      await meter.set('u1', 230);
+      assert.equal(await readError(client), null);
+
+      assert.equal(await meter.command('mode delay 200'), 'ok');
+      assert.equal(await readError(client), null, 'a late answer within the timeout is still an answer');
+
+      assert.equal(await meter.command('mode exception 4'), 'ok');
+      assert.equal((await readError(client))?.modbusCode, 4);
+
+      // Silence: the client gives up after its own timeout (what it waits is not what is tested).
+      client.setTimeout(300);
+      assert.equal(await meter.command('mode silent'), 'ok');
+      const before = await meter.command('requests');
+      assert.match((await readError(client))?.message ?? '', /Timed out/i);
+      assert.notEqual(await meter.command('requests'), before, 'the request reached the meter');
+
+      assert.equal(await meter.command('mode wrong-unit'), 'ok');
+      assert.ok(await readError(client), 'an answer from another unit id was accepted');
+
+      if (transport === 'rtu') {
+        assert.equal(await meter.command('mode bad-crc'), 'ok');
+        assert.match((await readError(client))?.message ?? '', /CRC/i);
+      } else {
+        assert.match(await meter.command('mode bad-crc'), /^error bad-crc needs the serial line/);
+      }
+
+      assert.equal(await meter.command('mode normal'), 'ok');
+      client.setTimeout(5000);
+      const result = await client.readInputRegisters(0, 2);
+      assert.deepEqual(result.data, [0x4366, 0x0000]);
+    });
+  }
+});
