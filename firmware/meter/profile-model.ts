@@ -99,7 +99,7 @@ export interface ReadBlock {
   readonly count: number;
 }
 
-export type Readings = { [q in Quantity]?: number };
+export type Readings = { readonly [q in Quantity]?: number };
 
 /** A value decoding left out (NaN or infinite float, a block that came back short). */
 export interface DecodeProblem {

@@ -9,6 +9,7 @@ import {
   MODBUS_MAX_READ,
   type ProfilePoint,
   QUANTITY_DIMENSION,
+  type Quantity,
   type ReadBlock,
   type Readings,
   UNITS,
@@ -59,7 +60,7 @@ export function decodeReadings(
   words: readonly Uint16Array[],
   onProblem?: (problem: DecodeProblem) => void,
 ): Readings {
-  const readings: Readings = {};
+  const readings: { [q in Quantity]?: number } = {};
   for (const point of profile.points) {
     const k = blocks.findIndex(
       (b) =>
