@@ -32,6 +32,8 @@ export interface PymodbusMeterOptions {
   readonly layout: MeterLayout;
   /** Serve on this serial device instead of TCP. */
   readonly serial?: string;
+  /** The TCP port (default 0: any free port); a given one lets a test start a stopped meter again. */
+  readonly tcpPort?: number;
   readonly unit?: number;
   /** Bound on start-up and on each command's reply; default 10 s (a loaded 2-core machine). */
   readonly timeoutMs?: number;
@@ -43,7 +45,7 @@ export async function startPymodbusMeter(
 ): Promise<PymodbusMeter> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const args = [SCRIPT, '--layout', options.layout, '--unit', String(options.unit ?? 1)];
-  args.push(...(options.serial ? ['--serial', options.serial] : ['--tcp', '0']));
+  args.push(...(options.serial ? ['--serial', options.serial] : ['--tcp', String(options.tcpPort ?? 0)]));
   const child: ChildProcess = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

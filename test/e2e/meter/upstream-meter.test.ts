@@ -1,7 +1,7 @@
 /**
- * The device in front of a real upstream meter: a pymodbus server (Debian's, not this project's code)
- * laid out as an Eastron SDM630, behind `--meter modbus-tcp://…` and behind `--meter modbus-rtu:…`
- * over a socat pty pair. Values written into the server appear scaled by VT/CT on REST, on the
+ * The device in front of a real upstream meter: a pymodbus server (Debian's, not this project's code,
+ * test/support/pymodbus-meter.py) laid out as each built-in profile's maker documents it, behind
+ * `--meter modbus-tcp://…` and behind `--meter modbus-rtu:…` over a socat pty pair. Values written into the server appear scaled by VT/CT on REST, on the
  * device's own Modbus map (a real Modbus TCP client) and on the display (a pty). When the upstream
  * meter is unplugged, slow or answers garbage, every interface says there is no current data (REST
  * `state` and nulls, Modbus exception 0x0B, the display's NO DATA), comm-lost/comm-restored are
@@ -12,33 +12,38 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NO_METER_MESSAGE } from '../../../firmware/boot/device-options.ts';
+import { DEFAULT_COMM_EVENT_POLICY } from '../../../firmware/meter/comm-event-limiter.ts';
 import { DEVICE_ENTRY } from '../../support/device-process.ts';
 import { type DisplayTerminal, openTerminal } from '../../support/display-fixture.ts';
-import { float32Of, readPdu, registersOf, suiteScope, uint64Of } from '../../support/modbus-fixture.ts';
+import { float32Of, readPdu, registersOf, uint64Of } from '../../support/modbus-fixture.ts';
 import { startPtyPair } from '../../support/modbus-rtu-fixture.ts';
 import { MbapClient } from '../../support/modbus-tcp-client.ts';
+import { type MeterLayout, type PymodbusMeter, startPymodbusMeter } from '../../support/pymodbus-meter.ts';
 import { type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
-import { startLine, startUpstream, type UpstreamServer } from '../../support/upstream-server.ts';
+import { startLine } from '../../support/serial-line.ts';
 
-/** SDM630 input registers (0-based), float32 high word first (firmware/meter/profiles/eastron-sdm630.ts). */
-const SDM630 = {
-  u1: 0x00,
-  u2: 0x02,
-  u3: 0x04,
-  i1: 0x06,
-  i2: 0x08,
-  i3: 0x0a,
-  pTotal: 0x34,
-  f: 0x46,
-  importKwh: 0x48,
-};
+/** Values in base units (secondary side), representable in every maker's format. */
+const U1 = 231.5;
+const I1 = 5.25;
+const P_TOTAL = 2400;
+const IMPORT_WH = 12_500;
 const VT = 2;
 const CT = 40;
 /** Fast polling, so a fault shows in well under a second: 100 ms, 200 ms timeout, stale after 2 misses. */
 const POLL = 'interval=100ms&timeout=200ms&retries=0&stale-after=2';
+
+/** Each built-in profile, the pymodbus layout of its maker, and what the layout holds. */
+const PROFILES: readonly { profile: string; layout: MeterLayout; voltage: boolean; primary: boolean }[] = [
+  { profile: 'eastron-sdm630', layout: 'sdm630', voltage: true, primary: false },
+  // The SDM72D-M profile has no voltages or currents: they are not available, never 0.
+  { profile: 'eastron-sdm72d-m', layout: 'sdm72d-m', voltage: false, primary: false },
+  { profile: 'carlo-gavazzi-em24', layout: 'em24', voltage: true, primary: false },
+  // Another metergate's map is on the primary side already: VT/CT are not applied again.
+  { profile: 'metergate', layout: 'metergate', voltage: true, primary: true },
+];
 
 interface MeterState {
   state: 'fresh' | 'stale' | 'never-read';
@@ -79,16 +84,15 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 const close = (a: number | null | undefined, b: number, tolerance = 1e-3) =>
   typeof a === 'number' && Math.abs(a - b) <= tolerance * Math.max(1, Math.abs(b));
 
-async function writeMeter(upstream: UpstreamServer, u1: number): Promise<void> {
-  await upstream.setFloat(SDM630.u1, u1);
-  await upstream.setFloat(SDM630.u2, 229);
-  await upstream.setFloat(SDM630.u3, 230.25);
-  await upstream.setFloat(SDM630.i1, 5);
-  await upstream.setFloat(SDM630.i2, 4);
-  await upstream.setFloat(SDM630.i3, 3);
-  await upstream.setFloat(SDM630.pTotal, 2400);
-  await upstream.setFloat(SDM630.f, 50.02);
-  await upstream.setFloat(SDM630.importKwh, 12.5);
+async function writeMeter(meter: PymodbusMeter, u1 = U1, voltage = true): Promise<void> {
+  if (voltage) {
+    await meter.set('u1', u1);
+    await meter.set('u2', 229);
+    await meter.set('u3', 230.25);
+    await meter.set('i1', I1);
+  }
+  await meter.set('pTotal', P_TOTAL);
+  await meter.set('activeImportWh', IMPORT_WH);
 }
 
 /** The device's REST view of the meter, as anonymous (measurements.read, meters.read by default). */
@@ -101,39 +105,62 @@ function restView(fx: RestFixture) {
   };
 }
 
-/** Every interface shows the upstream value `u1` (secondary) as VT × u1, and 12.5 kWh as 12 500 Wh × VT·CT. */
+/** What the device shows for a secondary value: × VT (voltages), × CT (currents), × VT·CT (powers, energies). */
+interface Scale {
+  readonly vt: number;
+  readonly ct: number;
+}
+
+/**
+ * Every interface shows the upstream values scaled by `scale` (REST, the device's own Modbus map, the
+ * display's voltage image); `voltage: false`: the profile has no voltages, shown as not available.
+ */
 async function assertShown(
   fx: RestFixture,
   modbus: MbapClient,
   display: DisplayTerminal,
   u1: number,
+  { voltage = true, scale = { vt: VT, ct: CT } }: { voltage?: boolean; scale?: Scale } = {},
 ): Promise<void> {
   const rest = restView(fx);
-  const m = await until(`REST shows U1 = ${u1 * VT} V`, async () => {
-    const body = await rest.measurements();
-    return body.state === 'fresh' && close(body.voltage[0], u1 * VT) ? body : undefined;
-  });
+  const power = P_TOTAL * scale.vt * scale.ct;
+  const m = await until(
+    `REST shows P = ${power} W${voltage ? ` and U1 = ${u1 * scale.vt} V` : ''}`,
+    async () => {
+      const body = await rest.measurements();
+      const shown = voltage ? close(body.voltage[0], u1 * scale.vt) : close(body.total.activePower, power);
+      return body.state === 'fresh' && shown ? body : undefined;
+    },
+  );
   assert.equal(m.staleSince, null);
   assert.ok(m.time, 'fresh values carry the time they were read');
-  assert.ok(close(m.voltage[1], 229 * VT) && close(m.voltage[2], 230.25 * VT), JSON.stringify(m.voltage));
-  assert.ok(close(m.current[0], 5 * CT), `I1 ${m.current[0]}`);
-  assert.ok(close(m.total.activePower, 2400 * VT * CT), `P ${m.total.activePower}`);
-  assert.ok(close(m.frequency, 50.02), `f ${m.frequency}`);
+  assert.ok(close(m.total.activePower, power), `P ${m.total.activePower}`);
+  if (voltage) {
+    assert.ok(
+      close(m.voltage[1], 229 * scale.vt) && close(m.voltage[2], 230.25 * scale.vt),
+      JSON.stringify(m.voltage),
+    );
+    assert.ok(close(m.current[0], I1 * scale.ct), `I1 ${m.current[0]}`);
+  } else {
+    assert.deepEqual(m.voltage, [null, null, null], 'a quantity the profile lacks is null, not 0');
+    assert.deepEqual(m.current, [null, null, null]);
+  }
   const meters = await rest.meters();
   assert.equal(meters.state, 'fresh');
-  assert.equal(meters.activeImportWh, 12_500 * VT * CT);
+  assert.equal(meters.activeImportWh, IMPORT_WH * scale.vt * scale.ct);
 
-  const u = await until('Modbus shows U1', async () => {
-    const value = float32Of(registersOf(await modbus.request(readPdu(0x03, 0, 2))));
-    return close(value, u1 * VT) ? value : undefined;
-  });
-  assert.ok(close(u, u1 * VT));
-  assert.equal(uint64Of(registersOf(await modbus.request(readPdu(0x03, 100, 4)))), BigInt(12_500 * VT * CT));
+  const u = float32Of(registersOf(await modbus.request(readPdu(0x03, 0, 2))));
+  if (voltage) assert.ok(close(u, u1 * scale.vt), `Modbus U1 ${u}`);
+  else assert.ok(Number.isNaN(u), `Modbus U1 of a profile without voltages reads NaN, got ${u}`);
+  assert.ok(close(float32Of(registersOf(await modbus.request(readPdu(0x03, 12, 2)))), power), 'Modbus P');
+  assert.equal(
+    uint64Of(registersOf(await modbus.request(readPdu(0x03, 100, 4)))),
+    BigInt(IMPORT_WH * scale.vt * scale.ct),
+  );
 
   await display.repaint();
-  await display.waitFor(
-    `U1${' '.repeat(20 - 2 - `${(u1 * VT).toFixed(2)} V`.length)}${(u1 * VT).toFixed(2)} V`,
-  );
+  const shown = voltage ? `${(u1 * scale.vt).toFixed(2)} V` : '--- V';
+  await display.waitFor(new RegExp(`^U1 +${shown.replace('.', '\\.')}$`, 'm'));
 }
 
 /** No interface shows a value: REST state and nulls, Modbus 0x0B, the display NO DATA. */
@@ -191,114 +218,164 @@ async function setUp(
   return MbapClient.connect(t, info.body.modbus.tcpPort);
 }
 
-describe('--meter modbus-tcp: an SDM630 on the network', () => {
-  const t = suiteScope();
-  let upstream: UpstreamServer;
-  let fx: RestFixture;
-  let modbus: MbapClient;
-  let display: DisplayTerminal;
+/** A device reading `meter` over `source`, with VT/CT set, Modbus TCP on and the display on a pty. */
+async function startDevice(t: TestContext, source: string) {
+  const pty = await startPtyPair(t);
+  const fx = await startRestFixture(['--meter', source, '--modbus-port', '0', '--display', pty.device]);
+  t.after(() => fx.close());
+  const display = await openTerminal(t, pty.client);
+  const modbus = await setUp(t, fx);
+  return { fx, display, modbus };
+}
 
-  before(async () => {
-    upstream = await startUpstream(t, { kind: 'tcp' });
-    await writeMeter(upstream, 231.5);
-    const pty = await startPtyPair(t);
-    fx = await startRestFixture([
-      '--meter',
-      `modbus-tcp://127.0.0.1:${upstream.port}?unit=1&profile=eastron-sdm630&${POLL}`,
-      '--modbus-port',
-      '0',
-      '--display',
-      pty.device,
-    ]);
-    t.after(() => fx.close());
-    display = await openTerminal(t, pty.client);
-    modbus = await setUp(t, fx);
-  });
+describe("each built-in profile against its maker's register layout (pymodbus)", () => {
+  for (const { profile, layout, voltage, primary } of PROFILES) {
+    for (const transport of ['tcp', 'rtu'] as const) {
+      it(`${profile} over modbus-${transport}: values appear ${primary ? 'as primary values' : 'scaled by VT/CT'} on REST, Modbus and the display`, async (t) => {
+        let source: string;
+        let meter: PymodbusMeter;
+        if (transport === 'tcp') {
+          meter = await startPymodbusMeter(t, { layout });
+          source = `modbus-tcp://127.0.0.1:${meter.port}?unit=1&profile=${profile}&${POLL}`;
+        } else {
+          const line = await startLine(t);
+          meter = await startPymodbusMeter(t, { layout, serial: line.meter });
+          source = `modbus-rtu:${line.device}?baud=9600&parity=even&unit=1&profile=${profile}&interval=100ms&timeout=300ms&retries=1&stale-after=2`;
+        }
+        await writeMeter(meter, U1, voltage);
+        const { fx, display, modbus } = await startDevice(t, source);
+        const scale = primary ? { vt: 1, ct: 1 } : { vt: VT, ct: CT };
+        await assertShown(fx, modbus, display, U1, { voltage, scale });
+        if (voltage) {
+          await meter.set('u1', 240.5);
+          await assertShown(fx, modbus, display, 240.5, { voltage, scale });
+        }
+      });
+    }
+  }
+});
 
-  it('GET /api/v1/info names the source kind, the profile and the state, not the address', async () => {
-    const info = await until('info fresh', async () => {
-      const body = await restView(fx).info();
-      return body.meter.state === 'fresh' ? body : undefined;
-    });
-    assert.deepEqual(
-      { source: info.meter.source, profile: info.meter.profile },
-      { source: 'modbus-tcp', profile: 'eastron-sdm630' },
+describe('--meter modbus-tcp: faults of an SDM630 on the network', () => {
+  it('each fault → no data on every interface and comm-lost; recovery when it answers; flapping stays bounded in the log', async (t) => {
+    let meter = await startPymodbusMeter(t, { layout: 'sdm630' });
+    const port = meter.port as number;
+    await writeMeter(meter);
+    const { fx, display, modbus } = await startDevice(
+      t,
+      `modbus-tcp://127.0.0.1:${port}?unit=1&profile=eastron-sdm630&${POLL}`,
     );
-    assert.ok(!JSON.stringify(info).includes(`:${upstream.port}`), 'the upstream address is not shown');
-  });
+    const mode = async (m: string) => assert.equal(await meter.command(`mode ${m}`), 'ok', m);
 
-  it('values written upstream appear scaled by VT/CT on REST, Modbus and the display; a change follows', async () => {
-    await assertShown(fx, modbus, display, 231.5);
-    await upstream.setFloat(SDM630.u1, 240.25);
-    await assertShown(fx, modbus, display, 240.25);
-  });
+    await t.test(
+      'GET /api/v1/info names the source kind, the profile and the state, not the address',
+      async () => {
+        const info = await until('info fresh', async () => {
+          const body = await restView(fx).info();
+          return body.meter.state === 'fresh' ? body : undefined;
+        });
+        assert.deepEqual(
+          { source: info.meter.source, profile: info.meter.profile },
+          { source: 'modbus-tcp', profile: 'eastron-sdm630' },
+        );
+        assert.ok(!JSON.stringify(info).includes(`:${port}`), 'the upstream address is not shown');
+        await assertShown(fx, modbus, display, U1);
+      },
+    );
 
-  it('exception answers → stale on every interface, comm-lost logged; recovery when it answers again', async () => {
-    await upstream.send('mode exception');
-    await assertNoData(fx, modbus, display, 'stale');
-    await upstream.send('mode ok');
-    await assertShown(fx, modbus, display, 240.25);
-    const types = await auditTypes(fx);
-    assert.ok(types.includes('meter.comm-lost'), types.join(' '));
-    assert.ok(types.includes('meter.comm-restored'), types.join(' '));
-  });
+    for (const [fault, command] of [
+      ['unplugged (never answers)', 'silent'],
+      ['slow (answers after the timeout)', 'delay 500'],
+      ['exception answers (0x04)', 'exception 4'],
+      ['exception answers (0x0B from a gateway)', 'exception 11'],
+      ['answers for another unit id', 'wrong-unit'],
+    ] as const) {
+      await t.test(`${fault} → stale everywhere, comm-lost logged; recovery`, async () => {
+        await mode(command);
+        await assertNoData(fx, modbus, display, 'stale');
+        await mode('normal');
+        await assertShown(fx, modbus, display, U1);
+      });
+    }
 
-  it('answers after the timeout → stale; recovery', async () => {
-    await upstream.send('mode slow 0.5');
-    await assertNoData(fx, modbus, display, 'stale');
-    await upstream.send('mode ok');
-    await assertShown(fx, modbus, display, 240.25);
-  });
+    await t.test(
+      'the server stopped (process killed) → stale; started again on the same port → values',
+      async () => {
+        process.kill(meter.pid, 'SIGKILL');
+        await assertNoData(fx, modbus, display, 'stale');
+        meter = await startPymodbusMeter(t, { layout: 'sdm630', tcpPort: port });
+        await writeMeter(meter, 233.25);
+        await assertShown(fx, modbus, display, 233.25);
+      },
+    );
 
-  it('unplugged (the server stops listening, connections dropped) → stale; plugged in again → values', async () => {
-    await upstream.send('close');
-    await assertNoData(fx, modbus, display, 'stale');
-    await upstream.send('open');
-    await assertShown(fx, modbus, display, 240.25);
-    assert.equal(fx.device.process.exitCode, null, 'the device is still running');
-  });
-
-  it('the energy reset is an offset kept by metergate; refused while the meter does not answer', async () => {
-    const reset = await fx.admin.request('POST', '/api/v1/meters/reset');
-    assert.equal(reset.status, 200, JSON.stringify(reset.body));
-    const rest = restView(fx);
-    const zero = await rest.meters();
-    assert.equal(zero.activeImportWh, 0);
-    assert.ok(zero.resetAt);
-    await upstream.setFloat(SDM630.importKwh, 13.75);
-    await until('energy counts on from the offset', async () => {
-      const m = await rest.meters();
-      return m.activeImportWh === 1250 * VT * CT ? m : undefined;
+    await t.test('comm-lost and comm-restored are in the security log', async () => {
+      const types = await auditTypes(fx);
+      assert.ok(types.includes('meter.comm-lost'), types.join(' '));
+      assert.ok(types.includes('meter.comm-restored'), types.join(' '));
     });
-    await upstream.send('mode exception');
-    await assertNoData(fx, modbus, display, 'stale');
-    const refused = await fx.admin.request<{ error: { code: string } }>('POST', '/api/v1/meters/reset');
-    assert.equal(refused.status, 503);
-    assert.equal(refused.body.error.code, 'meter-unavailable');
-    await upstream.send('mode ok');
-    await until('the offset still applies', async () => {
-      const m = await rest.meters();
-      return m.state === 'fresh' && m.activeImportWh === 1250 * VT * CT ? m : undefined;
-    });
+
+    await t.test(
+      'the energy reset is an offset kept by metergate; refused while the meter does not answer',
+      async () => {
+        const reset = await fx.admin.request('POST', '/api/v1/meters/reset');
+        assert.equal(reset.status, 200, JSON.stringify(reset.body));
+        const rest = restView(fx);
+        const zero = await rest.meters();
+        assert.equal(zero.activeImportWh, 0);
+        assert.ok(zero.resetAt);
+        await meter.set('activeImportWh', IMPORT_WH + 1250);
+        await until('energy counts on from the offset', async () => {
+          const m = await rest.meters();
+          return m.activeImportWh === 1250 * VT * CT ? m : undefined;
+        });
+        await mode('silent');
+        await assertNoData(fx, modbus, display, 'stale');
+        const refused = await fx.admin.request<{ error: { code: string } }>('POST', '/api/v1/meters/reset');
+        assert.equal(refused.status, 503);
+        assert.equal(refused.body.error.code, 'meter-unavailable');
+        await mode('normal');
+        await until('the offset still applies', async () => {
+          const m = await rest.meters();
+          return m.state === 'fresh' && m.activeImportWh === 1250 * VT * CT ? m : undefined;
+        });
+      },
+    );
+
+    await t.test(
+      'a flapping line writes a bounded number of comm events, however often it flaps',
+      async () => {
+        const before = (await auditTypes(fx)).filter((type) => type.startsWith('meter.comm-')).length;
+        for (let flap = 0; flap < 8; flap++) {
+          await mode('exception 4');
+          await until('stale', async () =>
+            (await restView(fx).measurements()).state === 'stale' ? true : undefined,
+          );
+          await mode('normal');
+          await until('fresh', async () =>
+            (await restView(fx).measurements()).state === 'fresh' ? true : undefined,
+          );
+        }
+        const events = (await auditTypes(fx)).filter((type) => type.startsWith('meter.comm-')).length;
+        // 16 transitions more; the limiter logs a burst of 6, then one per 10 minutes.
+        assert.ok(
+          events <= DEFAULT_COMM_EVENT_POLICY.burst + 1,
+          `${events} comm events (${before} before the flapping)`,
+        );
+        assert.equal(fx.device.process.exitCode, null, 'the device is still running');
+        assert.doesNotMatch(fx.device.stderr(), /fatal/);
+      },
+    );
   });
 });
 
 describe('--meter modbus-tcp: the wrong unit id', () => {
   it('a meter that never answers (another unit id) → never read on every interface, no crash', async (t) => {
-    const upstream = await startUpstream(t, { kind: 'tcp' }, 7);
-    await writeMeter(upstream, 231.5);
-    const pty = await startPtyPair(t);
-    const fx = await startRestFixture([
-      '--meter',
-      `modbus-tcp://127.0.0.1:${upstream.port}?unit=1&profile=eastron-sdm630&${POLL}`,
-      '--modbus-port',
-      '0',
-      '--display',
-      pty.device,
-    ]);
-    t.after(() => fx.close());
-    const display = await openTerminal(t, pty.client);
-    const modbus = await setUp(t, fx);
+    const meter = await startPymodbusMeter(t, { layout: 'sdm630', unit: 7 });
+    await writeMeter(meter);
+    const { fx, display, modbus } = await startDevice(
+      t,
+      `modbus-tcp://127.0.0.1:${meter.port}?unit=1&profile=eastron-sdm630&${POLL}`,
+    );
     await assertNoData(fx, modbus, display, 'never-read');
     await until('comm-lost logged', async () =>
       (await auditTypes(fx)).includes('meter.comm-lost') ? true : undefined,
@@ -307,32 +384,29 @@ describe('--meter modbus-tcp: the wrong unit id', () => {
   });
 });
 
-describe('--meter modbus-rtu: an SDM630 on RS-485 (a socat pty pair)', () => {
-  it('values appear on every interface; the line closed → stale; plugged in again → values', async (t) => {
+describe('--meter modbus-rtu: faults of an SDM630 on RS-485 (a socat pty pair)', () => {
+  it('bad CRC → stale; the line closed → stale; plugged in again → values', async (t) => {
     const line = await startLine(t);
-    let upstream = await startUpstream(t, { kind: 'rtu', path: line.meter });
-    await writeMeter(upstream, 231.5);
-    const pty = await startPtyPair(t);
-    const fx = await startRestFixture([
-      '--meter',
+    let meter = await startPymodbusMeter(t, { layout: 'sdm630', serial: line.meter });
+    await writeMeter(meter);
+    const { fx, display, modbus } = await startDevice(
+      t,
       `modbus-rtu:${line.device}?baud=9600&parity=even&unit=1&profile=eastron-sdm630&interval=100ms&timeout=300ms&retries=1&stale-after=2`,
-      '--modbus-port',
-      '0',
-      '--display',
-      pty.device,
-    ]);
-    t.after(() => fx.close());
-    const display = await openTerminal(t, pty.client);
-    const modbus = await setUp(t, fx);
-    await assertShown(fx, modbus, display, 231.5);
+    );
+    await assertShown(fx, modbus, display, U1);
 
-    await upstream.kill();
+    assert.equal(await meter.command('mode bad-crc'), 'ok');
+    await assertNoData(fx, modbus, display, 'stale');
+    assert.equal(await meter.command('mode normal'), 'ok');
+    await assertShown(fx, modbus, display, U1);
+
+    process.kill(meter.pid, 'SIGKILL');
     await line.unplug();
     await assertNoData(fx, modbus, display, 'stale');
 
     await line.plug();
-    upstream = await startUpstream(t, { kind: 'rtu', path: line.meter });
-    await writeMeter(upstream, 232.75);
+    meter = await startPymodbusMeter(t, { layout: 'sdm630', serial: line.meter });
+    await writeMeter(meter, 232.75);
     await assertShown(fx, modbus, display, 232.75);
     const types = await auditTypes(fx);
     assert.ok(types.includes('meter.comm-lost') && types.includes('meter.comm-restored'), types.join(' '));
