@@ -145,6 +145,9 @@ if [ ! -e "$root$DEFAULTS" ] || [ -n "$key_provider" ]; then
   cat >"$root$DEFAULTS.new" <<EOF
 # metergate: extra device flags, appended to the ExecStart of metergate.service; a flag given here
 # again overrides the unit's (e.g. --display). See docs/raspberry-pi.md.
+#   --meter SOURCE          the meter this board reads (required; see docs/meters.md), e.g.
+#                           --meter modbus-rtu:/dev/ttyUSB0?baud=9600&parity=even&unit=1&profile=eastron-sdm630
+#                           (no quotes here: systemd splits METERGATE_OPTS at spaces and keeps quotes)
 #   --key-provider otp      root key derived from the Pi 4/5 OTP device key (needs the group video)
 #   --rtu /dev/ttyAMA0      Modbus RTU on the Pi's UART
 #   --display /dev/ttyUSB0  the local display on a serial terminal
@@ -154,6 +157,8 @@ EOF
     # An explicit --key-provider changes only that flag; other flags set there are kept.
     opts="$(sed -n 's/^METERGATE_OPTS="\(.*\)"$/\1/p' "$root$DEFAULTS" | sed 's/--key-provider [a-z]*//')"
     opts="$(echo "--key-provider $key_provider $opts" | tr -s ' ' | sed 's/ $//')"
+    # `&`, `|` and `\` in the kept flags (a --meter source has `&`) are literal in sed's replacement.
+    opts="$(printf '%s' "$opts" | sed 's/[&|\\]/\\&/g')"
     sed -i "s|^METERGATE_OPTS=.*|METERGATE_OPTS=\"$opts\"|" "$root$DEFAULTS.new"
   fi
   chmod 0644 "$root$DEFAULTS.new"
