@@ -95,7 +95,8 @@ function MeasurementsCard() {
         Frequency f: <b data-value="frequency">{si(data.frequency, 'Hz', 3)}</b>
       </p>
       <p class="muted">
-        Primary values{data.time && `, measured ${new Date(data.time).toLocaleTimeString()}`}
+        Primary values
+        {data.state === 'fresh' && data.time && `, measured ${new Date(data.time).toLocaleTimeString()}`}
         {error && <span class="error"> · not updating: {error.message}</span>}
       </p>
     </Section>
