@@ -96,6 +96,8 @@ export class ModbusSerialLink implements ModbusLink {
             stopBits: this.line.stopBits,
             dataBits: this.line.dataBits,
           });
+    // Lost to the timeout below, its rejection must not go unhandled (that would end the process).
+    connect.catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
