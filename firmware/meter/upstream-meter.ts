@@ -392,7 +392,7 @@ export class UpstreamMeter implements MeterSource {
     const logged = this.limiter.transition('lost', at);
     if (logged) this.announce(logged);
     this.options.log(
-      `upstream meter ${this.options.lineName}: ${this.missed} polls missed (${error.message}); values stale`,
+      `upstream meter ${this.options.lineName}: ${this.missed} polls missed (${error.message}); ${this.readAt === null ? 'no values yet' : 'values stale'}`,
     );
   }
 
