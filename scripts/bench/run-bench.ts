@@ -20,6 +20,7 @@ import { rssMb } from '../../test/support/process-memory.ts';
 import { auditFlood } from './audit-flood.ts';
 import { runLoad } from './http-load.ts';
 import { loginTiming } from './login-timing.ts';
+import { meterPolling } from './meter-poll.ts';
 import { BenchModbusClient, modbusThroughput } from './modbus-client.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -569,6 +570,9 @@ function writeReport(): void {
     "- Start-up and RSS under qemu-aarch64 are those of an emulated CPU (user-mode QEMU, the emulator's",
     '  own memory included): compare them with their floor, not with the targets, which are for a',
     '  desktop-class core. The first boot (PBKDF2 of the factory password, certificate) takes 7–9 s there.',
+    '- Upstream meter: scripts/bench/meter-poll.ts, the device process polling a pymodbus SDM630 over',
+    '  Modbus TCP on loopback (5 block reads a poll). A change waits for the next poll (uniform over the',
+    '  interval: median about half of it) plus the poll itself; REST is read every 5 ms.',
     '- Run to run, on this 2-core machine with the load client in the bench process, ratios move by about',
     '  ±10 % (the gated Modbus listener has measured 0.86–1.07× ungated with one connection in three runs',
     '  of the same code); read a single figure below 1.0× with that in mind.',
@@ -585,6 +589,7 @@ try {
   await modbus(dir);
   await flashWrites(dir);
   for (const row of await auditFlood(dir)) record(row.figure, row.value, row.target, row.met);
+  for (const row of await meterPolling(dir)) record(row.figure, row.value, row.target, row.met);
   await website(dir);
   writeReport();
   process.stdout.write(
