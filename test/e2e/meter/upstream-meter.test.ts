@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NO_METER_MESSAGE } from '../../../firmware/boot/device-options.ts';
+import { DeviceClient } from '../../../firmware/client/device-client.ts';
 import { DEFAULT_COMM_EVENT_POLICY } from '../../../firmware/meter/comm-event-limiter.ts';
-import { DEVICE_ENTRY } from '../../support/device-process.ts';
+import { DEVICE_ENTRY, startDevice as startRestDevice } from '../../support/device-process.ts';
 import { type DisplayTerminal, openTerminal } from '../../support/display-fixture.ts';
 import { float32Of, readPdu, registersOf, uint64Of } from '../../support/modbus-fixture.ts';
 import { startPtyPair } from '../../support/modbus-rtu-fixture.ts';
@@ -365,6 +366,34 @@ describe('--meter modbus-tcp: faults of an SDM630 on the network', () => {
         assert.doesNotMatch(fx.device.stderr(), /fatal/);
       },
     );
+  });
+});
+
+describe('--meter modbus-tcp: the energy offset is stored', () => {
+  it('survives a restart of the device (the sealed configuration record), with its reset time', async (t) => {
+    const meter = await startPymodbusMeter(t, { layout: 'sdm630' });
+    await writeMeter(meter);
+    const source = `modbus-tcp://127.0.0.1:${meter.port}?unit=1&profile=eastron-sdm630&${POLL}`;
+    const { fx } = await startDevice(t, source);
+    const rest = restView(fx);
+    await until('fresh', async () => ((await rest.meters()).state === 'fresh' ? true : undefined));
+    assert.equal((await fx.admin.request('POST', '/api/v1/meters/reset')).status, 200);
+    await meter.set('activeImportWh', IMPORT_WH + 1250);
+    const before = await until('counting on from the offset', async () => {
+      const m = await rest.meters();
+      return m.activeImportWh === 1250 * VT * CT ? m : undefined;
+    });
+    await fx.device.stop();
+
+    const again = await startRestDevice(['--data-dir', fx.dataDir, '--meter', source]);
+    t.after(() => again.stop());
+    const anonymous = new DeviceClient(`http://127.0.0.1:${again.ready.http}`);
+    const after = await until('the same energy after the restart', async () => {
+      const m = (await anonymous.request<MetersBody>('GET', '/api/v1/meters')).body;
+      return m.state === 'fresh' ? m : undefined;
+    });
+    assert.equal(after.activeImportWh, 1250 * VT * CT, 'offset (and VT/CT) kept');
+    assert.equal(after.resetAt, before.resetAt);
   });
 });
 
