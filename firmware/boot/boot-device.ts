@@ -10,6 +10,7 @@ import { LoginChallenges } from '../auth/login-challenges.ts';
 import { LoginThrottle as DisplayThrottle, LoginThrottle } from '../auth/login-throttle.ts';
 import { SessionStore } from '../auth/session-store.ts';
 import { StaleNonceLimit } from '../auth/stale-nonce-limit.ts';
+import { actorFields } from '../core/user-table.ts';
 import { DisplayApp, type DisplayScreen } from '../display/display-app.ts';
 import { SafeModeDisplay } from '../display/safe-mode-display.ts';
 import type { RouteDeclaration } from '../http/api-builder.ts';
@@ -262,7 +263,7 @@ async function startServices(
           type: 'modbus.write',
           interface: context.interface,
           source: context.source,
-          slot: actor.slot,
+          ...actorFields(actor),
           detail,
         }),
     },

@@ -62,11 +62,27 @@ export interface UserTable {
   readonly epochs: readonly number[];
 }
 
-/** Who is acting: a slot and what it may do right now. */
+/**
+ * Who is acting and what it may do right now: an entry of the table (its slot), or, for a Modbus/TCP
+ * Security client certificate, an IEC 62351-8 role template that no entry stands behind (`slot` null,
+ * `role` the template's name).
+ */
 export interface Actor {
-  readonly slot: number;
+  readonly slot: number | null;
+  /** The role template acted as (certificate principals only). */
+  readonly role?: string;
   readonly permissions: PermissionSet;
   readonly mustChangePassword: boolean;
+}
+
+/** An actor that is an entry of the table (every principal but a Modbus/TLS certificate's). */
+export interface EntryActor extends Actor {
+  readonly slot: number;
+}
+
+/** Who an event names: the slot of an entry, or the role of a certificate. */
+export function actorFields(actor: Actor): { slot?: number; role?: string } {
+  return actor.slot === null ? { role: actor.role } : { slot: actor.slot };
 }
 
 export const LOCALGUI_DEFAULT = permissionsOf('measurements.read', 'meters.read', 'config.read');
@@ -89,7 +105,7 @@ export function createDefaultTable(adminVerifier: PasswordVerifier): UserTable {
 }
 
 /** The principal a slot acts as. Throws `not-found` for an empty slot. */
-export function actorFor(table: UserTable, slot: number): Actor {
+export function actorFor(table: UserTable, slot: number): EntryActor {
   const entry = entryAt(table, slot);
   return {
     slot,

@@ -4,12 +4,14 @@
  * settings change — without a device restart. Each request acts as a principal looked up at that
  * moment, so a permission change of the acting slot applies to the very next request.
  */
-import { findSlotByName } from '../core/user-table.ts';
+import { createHash } from 'node:crypto';
+import { ROLE_TEMPLATES } from '../core/permission-table.ts';
+import type { Actor } from '../core/user-table.ts';
 import type { AddressFilter } from '../http/client-whitelist.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import type { SecurityService } from '../services/security-service.ts';
-import { roleFromCertificate } from './certificate-role.ts';
+import { certificateRoleTemplate } from './certificate-role.ts';
 import { handleModbusPdu, type ModbusAccess, type ModbusDeps } from './modbus-request-handler.ts';
 import { startModbusRtuServer } from './modbus-rtu-server.ts';
 import { startModbusTcpServer } from './modbus-tcp-server.ts';
@@ -170,16 +172,35 @@ export class ModbusController {
     };
   }
 
-  /** Modbus/TCP Security: the slot named by the role in the client certificate (none → every request 0x01). */
+  /**
+   * Modbus/TCP Security: the IEC 62351-8 role template named in the client certificate, no entry of
+   * the table (none → every request 0x01, and one denied event for the connection).
+   */
   private roleAccess(source: string | undefined, certificate: Uint8Array | undefined): ModbusAccess {
-    const role = certificate ? roleFromCertificate(certificate) : { error: 'no-role' as const };
-    return {
-      context: { interface: 'modbus-tls', source },
-      actor: () => {
-        if (!('role' in role)) return null;
-        const slot = findSlotByName(this.options.security.state.table, role.role);
-        return slot === null ? null : this.options.security.actorFor(slot);
-      },
+    const context: RequestContext = { interface: 'modbus-tls', source };
+    const found = certificate ? certificateRoleTemplate(certificate) : { error: 'no-role' as const };
+    if (!('role' in found)) {
+      const claimed = 'claimed' in found ? ` role=${JSON.stringify(found.claimed.slice(0, 40))}` : '';
+      this.options.security.record({
+        type: 'modbus.tls.role',
+        interface: context.interface,
+        source,
+        result: 'denied',
+        detail: `${found.error}${claimed}${certificate ? ` cert=${fingerprint256(certificate)}` : ''}`,
+      });
+      return { context, actor: () => null };
+    }
+    const actor: Actor = {
+      slot: null,
+      role: found.role,
+      permissions: ROLE_TEMPLATES[found.role].permissions,
+      mustChangePassword: false,
     };
+    return { context, actor: () => actor };
   }
+}
+
+/** SHA-256 of a DER certificate as colon-separated upper-case hex (as Node's `fingerprint256`). */
+export function fingerprint256(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)?.join(':') ?? '';
 }

@@ -4,7 +4,7 @@
  * the actor through the one gate and logs commands and configuration changes as security events.
  */
 import type { DeviceConfig } from '../core/device-config.ts';
-import { type Actor, authorize } from '../core/user-table.ts';
+import { type Actor, actorFields, authorize } from '../core/user-table.ts';
 import {
   type EnergyMeters,
   type Measurements,
@@ -129,7 +129,7 @@ export class MeteringService {
     action: () => void,
     detail?: string,
   ): void {
-    const event = { type, interface: ctx.interface, source: ctx.source, slot: actor.slot, detail };
+    const event = { type, interface: ctx.interface, source: ctx.source, ...actorFields(actor), detail };
     try {
       authorize(actor, type === 'config.change' ? 'config.write' : type);
       action();

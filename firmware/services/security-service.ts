@@ -14,10 +14,12 @@ import type { SecuritySettings } from '../core/security-settings.ts';
 import { validateSecuritySettings } from '../core/security-settings-rules.ts';
 import {
   type Actor,
+  actorFields,
   actorFor,
   addApiKey,
   addUser,
   authorize,
+  type EntryActor,
   entryAt,
   removeEntry,
   renameEntry,
@@ -74,7 +76,7 @@ export class SecurityService {
     return this.store.state;
   }
 
-  actorFor(slot: number): Actor {
+  actorFor(slot: number): EntryActor {
     return actorFor(this.store.state.table, slot);
   }
 
@@ -153,7 +155,7 @@ export class SecurityService {
    * was proven (a signature over a fresh nonce, or the display's own check).
    */
   async changeOwnPassword(
-    actor: Actor,
+    actor: EntryActor,
     currentPasswordVerified: boolean,
     newPassword: string,
     ctx: RequestContext,
@@ -230,7 +232,7 @@ export class SecurityService {
     operation: (state: SecurityState) => Promise<{ state: SecurityState; result: T; detail?: string }>,
   ): Promise<T> {
     const run = async () => {
-      const event = { type, interface: ctx.interface, source: ctx.source, slot: actor.slot };
+      const event = { type, interface: ctx.interface, source: ctx.source, ...actorFields(actor) };
       try {
         const outcome = await operation(this.store.state);
         this.store.commit(outcome.state, {

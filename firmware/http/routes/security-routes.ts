@@ -138,6 +138,9 @@ const AuditSchema = z
         interface: z.string(),
         result: z.string(),
         slot: z.number().optional(),
+        role: z.string().optional().openapi({
+          description: 'the IEC 62351-8 role of a Modbus/TCP Security certificate (no slot then)',
+        }),
         source: z.string().optional(),
         detail: z.string().optional(),
       }),

@@ -130,5 +130,10 @@ describe('Modbus/TCP Security: the certificate role is an IEC 62351-8 role, not 
     const reset = audit.body.events.find((e) => e.type === 'meters.reset' && e.result === 'ok');
     assert.equal(reset?.role, 'OPERATOR', JSON.stringify(reset));
     assert.equal(reset?.slot, undefined);
+    const unknown = audit.body.events.find(
+      (e) => e.type === 'modbus.tls.role' && e.detail?.includes('RBACMNT'),
+    );
+    assert.equal(unknown?.result, 'denied', JSON.stringify(unknown));
+    assert.match(unknown?.detail ?? '', /^unknown-role role="RBACMNT" cert=([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   });
 });
