@@ -184,3 +184,58 @@ export function createOpensslCa(t: TestContext, name = 'metergate openssl CA'): 
     },
   };
 }
+
+export interface ServerCertificateOptions {
+  /** `rsa:BITS`, `ec:CURVE` (openssl curve name, e.g. prime256v1, secp256k1) or `ed25519`. */
+  readonly key: string;
+  /** Signature digest (ignored for ed25519). Default sha256. */
+  readonly digest?: string;
+  readonly days?: number;
+  /** basicConstraints CA:TRUE (for the Modbus client CA upload). */
+  readonly ca?: boolean;
+}
+
+/** A self-signed server certificate for 127.0.0.1 made by openssl with any key and digest, weak ones too. */
+export function makeServerCertificate(t: TestContext, options: ServerCertificateOptions): IssuedCertificate {
+  const dir = tempDir(t, 'metergate-server-cert-');
+  const [type, parameter] = options.key.split(':') as [string, string | undefined];
+  if (type === 'rsa') {
+    openssl(
+      ['genpkey', '-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${parameter}`, '-out', 'key.pem'],
+      dir,
+    );
+  } else if (type === 'ec') {
+    openssl(
+      ['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${parameter}`, '-out', 'key.pem'],
+      dir,
+    );
+  } else {
+    openssl(['genpkey', '-algorithm', type, '-out', 'key.pem'], dir);
+  }
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-key',
+      'key.pem',
+      ...(type === 'ed25519' ? [] : [`-${options.digest ?? 'sha256'}`]),
+      '-subj',
+      '/CN=metergate policy test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      ...(options.ca ? ['-addext', 'basicConstraints=critical,CA:TRUE'] : []),
+      '-days',
+      String(options.days ?? 30),
+      '-out',
+      'cert.pem',
+    ],
+    dir,
+  );
+  const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  return {
+    cert,
+    key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+    path: join(dir, 'cert.pem'),
+    fingerprint256: new X509Certificate(cert).fingerprint256,
+  };
+}
