@@ -184,7 +184,14 @@ async function startServices(
     store.flushLog(true);
   });
   const tls = new TlsService(paths.tlsDir, rootKey, now);
-  if ((await tls.ensure()).created) hooks.log('HTTPS: self-signed certificate created');
+  const ensured = await tls.ensure();
+  if (ensured.problem !== undefined) {
+    // Never an exit, never silent: the device serves HTTPS with a new self-signed certificate.
+    hooks.log(
+      `HTTPS: the stored certificate cannot be used (${ensured.problem}); serving a new self-signed one`,
+    );
+    security.record({ type: 'tls.fallback', interface: 'system', result: 'failed', detail: ensured.problem });
+  } else if (ensured.created) hooks.log('HTTPS: self-signed certificate created');
 
   let httpsPort: number | null = null;
   let reloadTls = () => {};
@@ -270,6 +277,7 @@ async function startServices(
     allowed,
     tlsCredentials: () => tls.current(),
     modbusCa: () => tls.modbusCa(),
+    modbusCrl: () => tls.modbusCrl(),
     log: hooks.log,
   });
   modbus = controller;
@@ -278,6 +286,7 @@ async function startServices(
   onSecurityChange = async () => {
     listeners.enforceWhitelist();
     controller.enforceWhitelist();
+    controller.enforceRevocation();
     // Awaited by the change: when the REST answer says Modbus is on (or HTTP off), it is so.
     await Promise.all([controller.apply(), applyHttpMode()]);
   };

@@ -9,6 +9,8 @@ import { isSlotNumber } from './slots.ts';
 import type { UserTable } from './user-table.ts';
 
 export const MAX_WHITELIST_ENTRIES = 16;
+/** Keeps the deny list within the security record's one erase block (66 bytes a fingerprint). */
+export const MAX_DENIED_CERTIFICATES = 8;
 export const MAX_HOSTNAMES = 8;
 /** Keeps 8 names within the security record's one erase block beside a full table and whitelist. */
 export const MAX_HOSTNAME_LENGTH = 100;
@@ -52,6 +54,19 @@ export function validateSecuritySettings(settings: SecuritySettings, table: User
         `'${name}' is not a host name (letters, digits, '-' and '.', at most ${MAX_HOSTNAME_LENGTH}) or an IP address`,
       );
   });
+  if (settings.deniedCertificates.length > MAX_DENIED_CERTIFICATES)
+    fail(
+      'deniedCertificates',
+      `at most ${MAX_DENIED_CERTIFICATES} fingerprints (use the client CA's CRL for more)`,
+    );
+  const deniedCertificates = settings.deniedCertificates.map((entry, i) => {
+    if (typeof entry !== 'string' || !FINGERPRINT.test(entry))
+      fail(
+        `deniedCertificates[${i}]`,
+        `'${String(entry).slice(0, 100)}' is not a SHA-256 fingerprint: 32 hex bytes, colons optional`,
+      );
+    return normalizeFingerprint(entry);
+  });
   const { syslog } = settings;
   if (!['off', 'udp', 'tls'].includes(syslog.transport))
     fail('syslog.transport', "must be 'off', 'udp' or 'tls'");
@@ -64,7 +79,17 @@ export function validateSecuritySettings(settings: SecuritySettings, table: User
     fail('syslog.fingerprint', 'must be a SHA-256 fingerprint: 32 hex bytes, colons optional');
   if (syslog.transport === 'tls' && syslog.fingerprint === null)
     fail('syslog.fingerprint', "is needed for 'tls': the collector certificate's SHA-256 fingerprint");
-  return settings;
+  return { ...settings, deniedCertificates: [...new Set(deniedCertificates)] };
+}
+
+/** A SHA-256 fingerprint as the deny list stores it: 64 upper-case hex digits, no colons. */
+export function normalizeFingerprint(fingerprint: string): string {
+  return fingerprint.replaceAll(':', '').toUpperCase();
+}
+
+/** The stored form as people read it (and Node's `fingerprint256`): colon-separated pairs. */
+export function displayFingerprint(fingerprint: string): string {
+  return fingerprint.match(/../g)?.join(':') ?? fingerprint;
 }
 
 export const HTTP_MODE_RULE = "must be 'on', 'redirect' or 'off'";

@@ -6,14 +6,10 @@
  * deleted and reused, a role template cannot. Exactly one such extension holding exactly one string
  * that is one of those names gives a role; anything else (no role, several, an unknown name, a
  * malformed value) gives none, and the connection may then do nothing.
- *
- * @peculiar/x509 is loaded on the first certificate, not at boot: importing it costs about as much as
- * the rest of the firmware's start, and only a Modbus/TLS client ever needs it.
  */
 
-import { webcrypto } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { ROLE_TEMPLATES, type RoleName } from '../core/permission-table.ts';
+import { loadX509 } from '../tls/x509-library.ts';
 
 /** The role extension (Modbus/TCP Security, PEN 50316 of the Modbus Organization). */
 export const MODBUS_ROLE_OID = '1.3.6.1.4.1.50316.802.1';
@@ -31,22 +27,8 @@ export type CertificateRoleTemplate =
 const UTF8_STRING = 0x0c;
 const SEQUENCE = 0x30;
 const SET = 0x31;
-/** A role name is short; anything longer is no role (IEC 62351-8 allows up to 128 characters). */
+/** A role name is short: a longer string is malformed. */
 const MAX_ROLE_BYTES = 256;
-
-type X509Module = typeof import('@peculiar/x509');
-let x509: X509Module | null = null;
-
-function loadX509(): X509Module {
-  if (x509) return x509;
-  const require = createRequire(import.meta.url);
-  // @peculiar/x509 declares its ASN.1 schemas with decorators that need the Reflect metadata API.
-  require('reflect-metadata');
-  const loaded = require('@peculiar/x509') as X509Module;
-  loaded.cryptoProvider.set(webcrypto as unknown as Crypto);
-  x509 = loaded;
-  return loaded;
-}
 
 /**
  * The IEC 62351-8 role template a role name stands for: the names of ROLE_TEMPLATES, ASCII letters in

@@ -239,3 +239,30 @@ export function makeServerCertificate(t: TestContext, options: ServerCertificate
     fingerprint256: new X509Certificate(cert).fingerprint256,
   };
 }
+
+/** A CRL (nothing revoked, current for a week) issued by a CA given as PEM certificate and key. */
+export function makeCrl(t: TestContext, caCert: string, caKey: string): string {
+  const dir = tempDir(t, 'metergate-crl-');
+  writeFileSync(join(dir, 'ca.pem'), caCert);
+  writeFileSync(join(dir, 'ca.key'), caKey, { mode: 0o600 });
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'crlnumber'), '01\n');
+  writeFileSync(
+    join(dir, 'ca.cnf'),
+    [
+      '[ ca ]',
+      'default_ca = test_ca',
+      '[ test_ca ]',
+      `dir = ${dir}`,
+      'database = $dir/index.txt',
+      'crlnumber = $dir/crlnumber',
+      'certificate = $dir/ca.pem',
+      'private_key = $dir/ca.key',
+      'default_md = sha256',
+      'default_crl_days = 7',
+      '',
+    ].join('\n'),
+  );
+  openssl(['ca', '-config', 'ca.cnf', '-gencrl', '-out', 'crl.pem'], dir);
+  return readFileSync(join(dir, 'crl.pem'), 'utf8');
+}

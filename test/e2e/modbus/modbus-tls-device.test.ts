@@ -1,6 +1,6 @@
 /**
  * Modbus/TCP Security on the real device process: blocked by default; the client CA is uploaded over
- * REST (a non-CA certificate is refused naming the field); once enabled, a client certificate signed
+ * REST (a non-CA certificate is refused: 400 not-a-ca, field ca); once enabled, a client certificate signed
  * by that CA whose role is an IEC 62351-8 role acts with that role template's permissions (more in
  * modbus-tls-roles.test.ts), and a certificate with no role, two roles or an unknown role gets
  * exception 0x01 for every request after the handshake; a certificate from another CA does not get
@@ -39,7 +39,7 @@ describe('Modbus/TCP Security on the device', () => {
       },
     );
     assert.equal(refused.status, 400);
-    assert.deepEqual([refused.body.error.code, refused.body.error.field], ['invalid-setting', 'ca']);
+    assert.deepEqual([refused.body.error.code, refused.body.error.field], ['not-a-ca', 'ca']);
     const none = await fx.admin.request<{ ca: unknown }>('GET', '/api/v1/modbus/ca');
     assert.equal(none.body.ca, null);
 
