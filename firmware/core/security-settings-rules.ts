@@ -79,7 +79,11 @@ export function validateSecuritySettings(settings: SecuritySettings, table: User
     fail('syslog.fingerprint', 'must be a SHA-256 fingerprint: 32 hex bytes, colons optional');
   if (syslog.transport === 'tls' && syslog.fingerprint === null)
     fail('syslog.fingerprint', "is needed for 'tls': the collector certificate's SHA-256 fingerprint");
-  return { ...settings, deniedCertificates: [...new Set(deniedCertificates)] };
+  const normalized = [...new Set(deniedCertificates)];
+  const unchanged =
+    normalized.length === settings.deniedCertificates.length &&
+    normalized.every((fingerprint, i) => fingerprint === settings.deniedCertificates[i]);
+  return unchanged ? settings : { ...settings, deniedCertificates: normalized };
 }
 
 /** A SHA-256 fingerprint as the deny list stores it: 64 upper-case hex digits, no colons. */
