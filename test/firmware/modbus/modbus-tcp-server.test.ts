@@ -17,9 +17,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { findSlotByName } from '../../../firmware/core/user-table.ts';
 import { createAddressFilter } from '../../../firmware/http/client-whitelist.ts';
 import { roleFromCertificate } from '../../../firmware/modbus/certificate-role.ts';
+import { fingerprint256 } from '../../../firmware/modbus/modbus-controller.ts';
 import { EXCEPTION } from '../../../firmware/modbus/modbus-request-handler.ts';
 import { GATEWAY_TARGET_FAILED, startModbusTcpServer } from '../../../firmware/modbus/modbus-tcp-server.ts';
-import type { ModbusTcpOptions, ModbusTcpServer } from '../../../firmware/modbus/modbus-transport.ts';
+import type {
+  ModbusTcpOptions,
+  ModbusTcpServer,
+  TlsPeer,
+} from '../../../firmware/modbus/modbus-transport.ts';
 import type { InterfaceName } from '../../../firmware/services/request-context.ts';
 import {
   type Credentials,
@@ -494,6 +499,58 @@ describe('Modbus/TCP Security (TLS)', () => {
       localAddress: '127.0.0.2',
     });
     assert.equal(served.connections.length, before, 'never reached accessFor');
+  });
+
+  it('admit decides each handshake and, on enforceRevocation(), each open connection again', async (t) => {
+    const m = await material();
+    const denied = new Set<string>();
+    const peers: TlsPeer[] = [];
+    const { server } = await serve(t, {
+      tls: {
+        credentials: () => ({ cert: m.device.cert, key: m.device.key }),
+        ca: () => m.ca.cert,
+        admit: (peer) => {
+          peers.push(peer);
+          return peer.authorized && !denied.has(fingerprint256(peer.certificate ?? new Uint8Array(0)));
+        },
+      },
+    });
+    const client = await MbapClient.connect(t, server.port, withCertificate(m.anonymous));
+    assert.equal(registersOf(await client.request(readPdu(3, 0, 2))).length, 2);
+    assert.deepEqual([peers[0]?.authorized, peers[0]?.certificate], [true, m.anonymous.der]);
+    denied.add(fingerprint256(m.anonymous.der));
+    server.enforceRevocation();
+    assert.ok(await client.closesWithin(2000), 'the denied connection is closed');
+    await assertRefused(t, server.port, withCertificate(m.anonymous));
+    // A chain OpenSSL refused is never served, whatever admit answers: admit is told why.
+    const other = await makeCertificateWithRoles(await createTestCa('another CA'), ['anonymous']);
+    await assertRefused(t, server.port, withCertificate(other));
+    const refused = peers.at(-1);
+    assert.equal(refused?.authorized, false);
+    assert.match(refused?.error ?? '', /^[A-Z_]+$/);
+  });
+
+  it('reloadTls() applies a new CA on the same port and closes open connections', async (t) => {
+    const m = await material();
+    const next = await createTestCa('next CA');
+    let ca = m.ca.cert;
+    const { server } = await serve(t, {
+      tls: { credentials: () => ({ cert: m.device.cert, key: m.device.key }), ca: () => ca },
+    });
+    const port = server.port;
+    const open = await MbapClient.connect(t, port, withCertificate(m.anonymous));
+    assert.equal(registersOf(await open.request(readPdu(3, 0, 2))).length, 2);
+    ca = next.cert;
+    server.reloadTls();
+    assert.equal(server.port, port);
+    assert.ok(await open.closesWithin(2000), 'the connection made under the old CA is closed');
+    await assertRefused(t, port, withCertificate(m.anonymous));
+    const fresh = await MbapClient.connect(
+      t,
+      port,
+      withCertificate(await makeCertificateWithRoles(next, ['anonymous'])),
+    );
+    assert.equal(registersOf(await fresh.request(readPdu(3, 0, 2))).length, 2);
   });
 
   it('closes a connection that has not completed the handshake idleTimeoutMs after accept', async (t) => {
