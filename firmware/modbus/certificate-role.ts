@@ -9,6 +9,7 @@
  */
 
 import { ROLE_TEMPLATES, type RoleName } from '../core/permission-table.ts';
+import type { Actor } from '../core/user-table.ts';
 import { loadX509 } from '../tls/x509-library.ts';
 
 /** The role extension (Modbus/TCP Security, PEN 50316 of the Modbus Organization). */
@@ -38,6 +39,11 @@ export function roleTemplateNamed(name: string): RoleName | null {
   if (!/^[A-Za-z]{1,16}$/.test(name)) return null;
   const upper = name.toUpperCase();
   return Object.hasOwn(ROLE_TEMPLATES, upper) ? (upper as RoleName) : null;
+}
+
+/** The principal of a certificate with this role: the template, no entry of the table (slot null). */
+export function roleActor(role: RoleName): Actor {
+  return { slot: null, role, permissions: ROLE_TEMPLATES[role].permissions, mustChangePassword: false };
 }
 
 /** The role template a DER client certificate gives, or why it gives none. Never throws. */

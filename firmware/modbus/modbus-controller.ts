@@ -5,13 +5,11 @@
  * moment, so a permission change of the acting slot applies to the very next request.
  */
 import { createHash } from 'node:crypto';
-import { ROLE_TEMPLATES } from '../core/permission-table.ts';
-import type { Actor } from '../core/user-table.ts';
 import type { AddressFilter } from '../http/client-whitelist.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import type { SecurityService } from '../services/security-service.ts';
-import { certificateRoleTemplate } from './certificate-role.ts';
+import { certificateRoleTemplate, roleActor } from './certificate-role.ts';
 import { handleModbusPdu, type ModbusAccess, type ModbusDeps } from './modbus-request-handler.ts';
 import { startModbusRtuServer } from './modbus-rtu-server.ts';
 import { startModbusTcpServer } from './modbus-tcp-server.ts';
@@ -235,12 +233,7 @@ export class ModbusController {
       });
       return { context, actor: () => null };
     }
-    const actor: Actor = {
-      slot: null,
-      role: found.role,
-      permissions: ROLE_TEMPLATES[found.role].permissions,
-      mustChangePassword: false,
-    };
+    const actor = roleActor(found.role);
     return { context, actor: () => actor };
   }
 }
