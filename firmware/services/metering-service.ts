@@ -6,7 +6,7 @@
  */
 import { authorize } from '../core/access.ts';
 import type { DeviceConfig } from '../core/device-config.ts';
-import type { Actor } from '../core/user-table.ts';
+import { type Actor, actorFields } from '../core/user-table.ts';
 import {
   type EnergyMeters,
   type Measurements,
@@ -131,7 +131,7 @@ export class MeteringService {
     action: () => void,
     detail?: string,
   ): void {
-    const event = { type, interface: ctx.interface, source: ctx.source, slot: actor.slot, detail };
+    const event = { type, interface: ctx.interface, source: ctx.source, ...actorFields(actor), detail };
     try {
       authorize(actor, type === 'config.change' ? 'config.write' : type, ctx.interface);
       action();
