@@ -10,6 +10,7 @@ import { LoginChallenges } from '../auth/login-challenges.ts';
 import { LoginThrottle as DisplayThrottle, LoginThrottle } from '../auth/login-throttle.ts';
 import { SessionStore } from '../auth/session-store.ts';
 import { StaleNonceLimit } from '../auth/stale-nonce-limit.ts';
+import { actorFields } from '../core/user-table.ts';
 import { DisplayApp, type DisplayScreen } from '../display/display-app.ts';
 import { SafeModeDisplay } from '../display/safe-mode-display.ts';
 import type { RouteDeclaration } from '../http/api-builder.ts';
@@ -209,7 +210,14 @@ async function startServices(
     store.flushLog(true);
   });
   const tls = new TlsService(paths.tlsDir, rootKey, now, files);
-  if ((await tls.ensure()).created) hooks.log('HTTPS: self-signed certificate created');
+  const ensured = await tls.ensure();
+  if (ensured.problem !== undefined) {
+    // Never an exit, never silent: the device serves HTTPS with a new self-signed certificate.
+    hooks.log(
+      `HTTPS: the stored certificate cannot be used (${ensured.problem}); serving a new self-signed one`,
+    );
+    security.record({ type: 'tls.fallback', interface: 'system', result: 'failed', detail: ensured.problem });
+  } else if (ensured.created) hooks.log('HTTPS: self-signed certificate created');
 
   let httpsPort: number | null = null;
   let reloadTls = () => {};
@@ -289,13 +297,14 @@ async function startServices(
           type: 'modbus.write',
           interface: context.interface,
           source: context.source,
-          slot: actor.slot,
+          ...actorFields(actor),
           detail,
         }),
     },
     allowed,
     tlsCredentials: () => tls.current(),
     modbusCa: () => tls.modbusCa(),
+    modbusCrl: () => tls.modbusCrl(),
     log: hooks.log,
   });
   modbus = controller;
@@ -304,6 +313,7 @@ async function startServices(
   onSecurityChange = async () => {
     listeners.enforceWhitelist();
     controller.enforceWhitelist();
+    controller.enforceRevocation();
     // Awaited by the change: when the REST answer says Modbus is on (or HTTP off), it is so.
     await Promise.all([controller.apply(), applyHttpMode()]);
   };

@@ -19,6 +19,8 @@ export const PRINCIPAL_FIELDS = [
 ] as const;
 
 export const MAX_WHITELIST_ENTRIES = 16;
+/** Keeps the deny list within the security record's one erase block (66 bytes a fingerprint). */
+export const MAX_DENIED_CERTIFICATES = 8;
 export const MAX_HOSTNAMES = 8;
 /** Keeps 8 names within the security record's one erase block beside a full table and whitelist. */
 export const MAX_HOSTNAME_LENGTH = 100;
@@ -80,6 +82,20 @@ export function validateSecuritySettings(
         );
     });
   }
+  if (changed((s) => s.deniedCertificates)) {
+    if (settings.deniedCertificates.length > MAX_DENIED_CERTIFICATES)
+      fail(
+        'deniedCertificates',
+        `at most ${MAX_DENIED_CERTIFICATES} fingerprints (use the client CA's CRL for more)`,
+      );
+    settings.deniedCertificates.forEach((entry, i) => {
+      if (typeof entry !== 'string' || !FINGERPRINT.test(entry))
+        fail(
+          `deniedCertificates[${i}]`,
+          `'${String(entry).slice(0, 100)}' is not a SHA-256 fingerprint: 32 hex bytes, colons optional`,
+        );
+    });
+  }
   const { syslog } = settings;
   if (changed((s) => s.syslog)) {
     if (!['off', 'udp', 'tls'].includes(syslog.transport))
@@ -94,7 +110,21 @@ export function validateSecuritySettings(
     if (syslog.transport === 'tls' && syslog.fingerprint === null)
       fail('syslog.fingerprint', "is needed for 'tls': the collector certificate's SHA-256 fingerprint");
   }
-  return settings;
+  const normalized = [...new Set(settings.deniedCertificates.map(normalizeFingerprint))];
+  const unchanged =
+    normalized.length === settings.deniedCertificates.length &&
+    normalized.every((fingerprint, i) => fingerprint === settings.deniedCertificates[i]);
+  return unchanged ? settings : { ...settings, deniedCertificates: normalized };
+}
+
+/** A SHA-256 fingerprint as the deny list stores it: 64 upper-case hex digits, no colons. */
+export function normalizeFingerprint(fingerprint: string): string {
+  return fingerprint.replaceAll(':', '').toUpperCase();
+}
+
+/** The stored form as people read it (and Node's `fingerprint256`): colon-separated pairs. */
+export function displayFingerprint(fingerprint: string): string {
+  return fingerprint.match(/../g)?.join(':') ?? fingerprint;
 }
 
 /**

@@ -66,6 +66,12 @@ export interface SecuritySettings {
    * rebinding defence): what engineers type in the browser, e.g. `meter-17.plant.example`.
    */
   readonly hostnames: readonly string[];
+  /**
+   * Modbus/TCP Security client certificates refused at the handshake whatever their CA says: SHA-256
+   * fingerprints of the DER certificate as 64 upper-case hex digits (no colons: the record's block is
+   * small). For the few certificates that must stop now; the CA's CRL is the revocation for many.
+   */
+  readonly deniedCertificates: readonly string[];
 }
 
 export const DEFAULT_SECURITY_SETTINGS: SecuritySettings = {
@@ -91,4 +97,5 @@ export const DEFAULT_SECURITY_SETTINGS: SecuritySettings = {
   syslog: { transport: 'off', host: '', port: 514, fingerprint: null },
   http: 'on',
   hostnames: [],
+  deniedCertificates: [],
 };

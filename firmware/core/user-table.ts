@@ -80,9 +80,24 @@ export interface UserTable {
   readonly nextId: number;
 }
 
-/** Who is acting: an entry's slot and what it may do right now (access.ts decides with it). */
+/**
+ * Who is acting and what it may do right now (access.ts decides with it): an entry of the table (its
+ * slot), or, for a Modbus/TCP Security client certificate, an IEC 62351-8 role template that no entry
+ * stands behind (`slot` null, `role` the template's name).
+ */
 export interface Actor extends AccessActor {
+  /** The role template acted as (certificate principals only). */
+  readonly role?: string;
+}
+
+/** An actor that is an entry of the table (every principal but a Modbus/TLS certificate's). */
+export interface EntryActor extends Actor {
   readonly slot: number;
+}
+
+/** Who an event names: the slot of an entry, or the role of a certificate. */
+export function actorFields(actor: Actor): { slot?: number; role?: string } {
+  return actor.slot === null ? { role: actor.role } : { slot: actor.slot };
 }
 
 /** Never `anonymous`'s: with them everyone on the network reads the user table and the event log. */
@@ -123,7 +138,7 @@ export function entryIdAt(table: UserTable, slot: number): number {
 }
 
 /** The principal a slot acts as. Throws `not-found` for an empty slot. */
-export function actorFor(table: UserTable, slot: number): Actor {
+export function actorFor(table: UserTable, slot: number): EntryActor {
   const entry = entryAt(table, slot);
   return {
     slot,

@@ -8,6 +8,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { CoreError, type CoreErrorCode } from '../core/core-error.ts';
 import { RegistryError, type RegistryErrorCode } from '../services/client-registry.ts';
 import { AuthError } from '../services/login-service.ts';
+import { CertificateError } from '../tls/certificate-policy.ts';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -79,6 +80,12 @@ export function toApiError(error: unknown): ApiError {
     return new ApiError(CORE_STATUS[error.code], error.code, error.message, {
       field: error.details.field,
       permission: error.details.permission,
+    });
+  }
+  if (error instanceof CertificateError) {
+    // A CRL without a client CA is a conflict with the device's state; every other refusal is the input's.
+    return new ApiError(error.code === 'no-modbus-ca' ? 409 : 400, error.code, error.message, {
+      field: error.field,
     });
   }
   if (error instanceof AuthError) {

@@ -1,12 +1,12 @@
 /** The hono environment of the device's HTTP app: node bindings plus what the middlewares resolve. */
 import type { HttpBindings } from '@hono/node-server';
 import type { Session } from '../auth/session-store.ts';
-import type { Actor } from '../core/user-table.ts';
+import type { EntryActor } from '../core/user-table.ts';
 import type { RequestContext } from '../services/request-context.ts';
 
 export interface Principal {
   readonly kind: 'anonymous' | 'session' | 'api-key';
-  readonly actor: Actor;
+  readonly actor: EntryActor;
   /** The session, for `session` principals. */
   readonly session?: Session;
   /** The cookie's token, for logout. */

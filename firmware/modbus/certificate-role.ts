@@ -1,15 +1,16 @@
 /**
  * Modbus/TCP Security: the role a client certificate claims. The role travels in a certificate
- * extension with the OID below whose value is one DER UTF8String; the acting slot is the user-table
- * entry of that name (modbus-controller.ts). Exactly one such extension holding exactly one string
- * names a role; anything else names none, and the connection may then do nothing.
- *
- * @peculiar/x509 is loaded on the first certificate, not at boot: importing it costs about as much as
- * the rest of the firmware's start, and only a Modbus/TLS client ever needs it.
+ * extension with the OID below whose value is one DER UTF8String. The role is an IEC 62351-8 role name
+ * (VIEWER, OPERATOR, ENGINEER, INSTALLER, SECADM, SECAUD; ASCII case ignored) and the connection acts
+ * with that role template of the permission table, never as a user-table entry: an entry's name can be
+ * deleted and reused, a role template cannot. Exactly one such extension holding exactly one string
+ * that is one of those names gives a role; anything else (no role, several, an unknown name, a
+ * malformed value) gives none, and the connection may then do nothing.
  */
 
-import { webcrypto } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { ROLE_TEMPLATES, type RoleName } from '../core/permission-table.ts';
+import type { Actor } from '../core/user-table.ts';
+import { loadX509 } from '../tls/x509-library.ts';
 
 /** The role extension (Modbus/TCP Security, PEN 50316 of the Modbus Organization). */
 export const MODBUS_ROLE_OID = '1.3.6.1.4.1.50316.802.1';
@@ -18,27 +19,48 @@ export type CertificateRole =
   | { readonly role: string }
   | { readonly error: 'no-role' | 'several-roles' | 'malformed' };
 
+/** What a certificate gives: a role template, or why it gives none (`claimed`: an unknown name). */
+export type CertificateRoleTemplate =
+  | { readonly role: RoleName }
+  | { readonly error: 'no-role' | 'several-roles' | 'malformed' }
+  | { readonly error: 'unknown-role'; readonly claimed: string };
+
 const UTF8_STRING = 0x0c;
 const SEQUENCE = 0x30;
 const SET = 0x31;
-/** A role is a slot name (at most 32 characters); anything longer is not one. */
+/** A role name is short: a longer string is malformed. */
 const MAX_ROLE_BYTES = 256;
 
-type X509Module = typeof import('@peculiar/x509');
-let x509: X509Module | null = null;
-
-function loadX509(): X509Module {
-  if (x509) return x509;
-  const require = createRequire(import.meta.url);
-  // @peculiar/x509 declares its ASN.1 schemas with decorators that need the Reflect metadata API.
-  require('reflect-metadata');
-  const loaded = require('@peculiar/x509') as X509Module;
-  loaded.cryptoProvider.set(webcrypto as unknown as Crypto);
-  x509 = loaded;
-  return loaded;
+/**
+ * The IEC 62351-8 role template a role name stands for: the names of ROLE_TEMPLATES, ASCII letters in
+ * any case ("Engineer" is ENGINEER); anything else, surrounding spaces included, is none.
+ */
+export function roleTemplateNamed(name: string): RoleName | null {
+  if (!/^[A-Za-z]{1,16}$/.test(name)) return null;
+  const upper = name.toUpperCase();
+  return Object.hasOwn(ROLE_TEMPLATES, upper) ? (upper as RoleName) : null;
 }
 
-/** The role of a DER client certificate. Never throws. */
+/** The principal of a certificate with this role: the template, no entry of the table (slot null). */
+export function roleActor(role: RoleName): Actor {
+  return {
+    slot: null,
+    role,
+    permissions: ROLE_TEMPLATES[role].permissions,
+    mustChangePassword: false,
+    localOnly: false,
+  };
+}
+
+/** The role template a DER client certificate gives, or why it gives none. Never throws. */
+export function certificateRoleTemplate(der: Uint8Array): CertificateRoleTemplate {
+  const found = roleFromCertificate(der);
+  if (!('role' in found)) return found;
+  const role = roleTemplateNamed(found.role);
+  return role === null ? { error: 'unknown-role', claimed: found.role } : { role };
+}
+
+/** The role string of a DER client certificate (not yet mapped to a template). Never throws. */
 export function roleFromCertificate(der: Uint8Array): CertificateRole {
   let values: ArrayBuffer[];
   try {

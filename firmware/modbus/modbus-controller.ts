@@ -4,16 +4,16 @@
  * settings change — without a device restart. Each request acts as a principal looked up at that
  * moment, so a permission change of the acting slot applies to the very next request.
  */
-import { findSlotByName } from '../core/user-table.ts';
+import { createHash } from 'node:crypto';
 import type { AddressFilter } from '../http/client-whitelist.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import type { SecurityService } from '../services/security-service.ts';
-import { roleFromCertificate } from './certificate-role.ts';
+import { certificateRoleTemplate, roleActor } from './certificate-role.ts';
 import { handleModbusPdu, type ModbusAccess, type ModbusDeps } from './modbus-gate.ts';
 import { startModbusRtuServer } from './modbus-rtu-server.ts';
 import { startModbusTcpServer } from './modbus-tcp-server.ts';
-import type { ModbusRtuServer, ModbusTcpServer } from './modbus-transport.ts';
+import type { ModbusRtuServer, ModbusTcpServer, TlsPeer } from './modbus-transport.ts';
 
 export interface ModbusControllerOptions {
   readonly host: string;
@@ -27,6 +27,8 @@ export interface ModbusControllerOptions {
   readonly allowed: () => AddressFilter;
   readonly tlsCredentials: () => { readonly cert: string; readonly key: string };
   readonly modbusCa: () => string | null;
+  /** The client CA's CRL (PEM), or null. */
+  readonly modbusCrl?: () => string | null;
   readonly log: (message: string) => void;
 }
 
@@ -52,8 +54,17 @@ export class ModbusController {
     return this.queue;
   }
 
-  /** Restarts the Modbus/TLS listener (a new client CA or server certificate applies to new handshakes). */
+  /**
+   * A new client CA, CRL or server certificate applies to the next Modbus/TLS handshake: the listener
+   * reloads its context on the same port and closes open connections; if that fails, it is restarted.
+   */
   restartTls(): Promise<void> {
+    try {
+      this.tls?.reloadTls();
+      return this.queue;
+    } catch (error) {
+      this.options.log(`Modbus/TCP Security: reload failed (${(error as Error).message}); restarting`);
+    }
     this.queue = this.queue.then(async () => {
       await this.tls?.close();
       this.tls = null;
@@ -64,6 +75,11 @@ export class ModbusController {
   enforceWhitelist(): void {
     this.tcp?.enforceWhitelist();
     this.tls?.enforceWhitelist();
+  }
+
+  /** Closes open Modbus/TLS connections whose certificate is now on the deny list. */
+  enforceRevocation(): void {
+    this.tls?.enforceRevocation();
   }
 
   async close(): Promise<void> {
@@ -110,7 +126,12 @@ export class ModbusController {
           handle,
           unitId,
           allowed: this.options.allowed,
-          tls: { credentials: this.options.tlsCredentials, ca: this.options.modbusCa },
+          tls: {
+            credentials: this.options.tlsCredentials,
+            ca: this.options.modbusCa,
+            crl: () => this.options.modbusCrl?.() ?? null,
+            admit: (peer) => this.admitPeer(peer),
+          },
           accessFor: (connection) => this.roleAccess(connection.remoteAddress, connection.peerCertificate),
         });
         log(`Modbus/TCP Security enabled on port ${this.tls.port}`);
@@ -167,16 +188,72 @@ export class ModbusController {
     };
   }
 
-  /** Modbus/TCP Security: the slot named by the role in the client certificate (none → every request 0x01). */
-  private roleAccess(source: string | undefined, certificate: Uint8Array | undefined): ModbusAccess {
-    const role = certificate ? roleFromCertificate(certificate) : { error: 'no-role' as const };
-    return {
-      context: { interface: 'modbus-tls', source },
-      actor: () => {
-        if (!('role' in role)) return null;
-        const slot = findSlotByName(this.options.security.state.table, role.role);
-        return slot === null ? null : this.options.security.actorFor(slot);
-      },
-    };
+  /**
+   * Modbus/TCP Security, after the handshake: OpenSSL's verdict on chain and CRL, then the deny list.
+   * A refusal is a denied `modbus.tls.handshake` event naming the reason and the certificate.
+   */
+  private admitPeer(peer: TlsPeer): boolean {
+    const fingerprint = peer.certificate ? fingerprint256(peer.certificate) : null;
+    let reason: string | null = null;
+    if (!peer.authorized) reason = handshakeRefusal(peer.error);
+    else if (
+      fingerprint !== null &&
+      this.options.security.state.settings.deniedCertificates.includes(fingerprint.replaceAll(':', ''))
+    )
+      reason = 'denied';
+    if (reason === null) return true;
+    this.options.security.record({
+      type: 'modbus.tls.handshake',
+      interface: 'modbus-tls',
+      source: peer.remoteAddress,
+      result: 'denied',
+      detail: `${reason}${fingerprint === null ? '' : ` cert=${fingerprint}`}`,
+    });
+    return false;
   }
+
+  /**
+   * Modbus/TCP Security: the IEC 62351-8 role template named in the client certificate, no entry of
+   * the table (none → every request 0x01, and one denied event for the connection).
+   */
+  private roleAccess(source: string | undefined, certificate: Uint8Array | undefined): ModbusAccess {
+    const context: RequestContext = { interface: 'modbus-tls', source };
+    const found = certificate ? certificateRoleTemplate(certificate) : { error: 'no-role' as const };
+    if (!('role' in found)) {
+      const claimed = 'claimed' in found ? ` role=${JSON.stringify(found.claimed.slice(0, 40))}` : '';
+      this.options.security.record({
+        type: 'modbus.tls.role',
+        interface: context.interface,
+        source,
+        result: 'denied',
+        detail: `${found.error}${claimed}${certificate ? ` cert=${fingerprint256(certificate)}` : ''}`,
+      });
+      return { context, actor: () => null };
+    }
+    const actor = roleActor(found.role);
+    return { context, actor: () => actor };
+  }
+}
+
+/** Node's verification error code as the event names it. */
+function handshakeRefusal(error: string | undefined): string {
+  switch (error) {
+    case 'CERT_REVOKED':
+      return 'revoked';
+    case 'CRL_HAS_EXPIRED':
+      return 'crl-expired';
+    case 'CRL_NOT_YET_VALID':
+      return 'crl-not-yet-valid';
+    case 'CERT_HAS_EXPIRED':
+      return 'certificate-expired';
+    case 'CERT_NOT_YET_VALID':
+      return 'certificate-not-yet-valid';
+    default:
+      return `untrusted (${error ?? 'no certificate'})`;
+  }
+}
+
+/** SHA-256 of a DER certificate as colon-separated upper-case hex (as Node's `fingerprint256`). */
+export function fingerprint256(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)?.join(':') ?? '';
 }

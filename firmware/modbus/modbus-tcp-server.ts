@@ -16,7 +16,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { TLS_CIPHERS } from '../http/http-listeners.ts';
 import { createSourceLimit } from '../net/source-limit.ts';
 import { EXCEPTION, exception, type ModbusAccess } from './modbus-gate.ts';
-import type { ModbusTcpOptions, ModbusTcpServer } from './modbus-transport.ts';
+import type { ModbusTcpOptions, ModbusTcpServer, TlsPeer } from './modbus-transport.ts';
 
 export const MBAP_HEADER_LENGTH = 7;
 /** The MBAP length field counts the unit id and the PDU (at most 253 bytes). */
@@ -63,19 +63,33 @@ export async function startModbusTcpServer(options: ModbusTcpOptions): Promise<M
     socket.on('data', (chunk: Buffer) => connection.receive(chunk));
   };
 
+  /** Established TLS connections and the verdict input of their handshake, for `enforceRevocation`. */
+  const peers = new Map<Socket, TlsPeer>();
   let server: Server;
+  /** TLS: builds the secure context again from the current certificate, CA and CRL. */
+  let reloadContext: (() => void) | null = null;
   if (options.tls) {
     const tls = options.tls;
-    const ca = tls.ca();
+    const admit = tls.admit ?? ((peer: TlsPeer) => peer.authorized);
+    const secureContext = () => {
+      const ca = tls.ca();
+      const crl = tls.crl?.() ?? null;
+      return {
+        ...tls.credentials(),
+        // An empty list (not undefined) when no CA was uploaded: Node would otherwise trust its public roots.
+        ca: ca === null ? [] : [ca],
+        ...(crl === null ? {} : { crl }),
+        minVersion: 'TLSv1.2' as const,
+        ciphers: TLS_CIPHERS,
+        honorCipherOrder: true,
+      };
+    };
     const tlsServer = createTlsServer({
-      ...tls.credentials(),
-      // An empty list (not undefined) when no CA was uploaded: Node would otherwise trust its public roots.
-      ca: ca === null ? [] : [ca],
+      ...secureContext(),
       requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
-      ciphers: TLS_CIPHERS,
-      honorCipherOrder: true,
+      // Decided in 'secureConnection' below, so a refusal (revoked, expired CRL) is known and logged;
+      // Node would otherwise close such a connection after the handshake without telling anyone.
+      rejectUnauthorized: false,
       // Counted from accept: bytes of an unfinished handshake do not restart it.
       handshakeTimeout: idleTimeoutMs,
     });
@@ -86,15 +100,25 @@ export async function startModbusTcpServer(options: ModbusTcpOptions): Promise<M
         socket.on('error', () => socket.destroy());
         // Client-initiated renegotiation (TLS 1.2) only costs the server handshakes: refused outright.
         socket.disableRenegotiation();
-        if (!socket.authorized) return void socket.destroy();
-        track(socket);
         const raw = socket.getPeerCertificate(true)?.raw;
         const peerCertificate = raw && raw.length > 0 ? new Uint8Array(raw) : undefined;
+        const peer: TlsPeer = {
+          remoteAddress: socket.remoteAddress,
+          authorized: socket.authorized,
+          error: socket.authorizationError === undefined ? undefined : String(socket.authorizationError),
+          certificate: peerCertificate,
+        };
+        // Only a chain OpenSSL accepted can be admitted, whatever `admit` says.
+        if (!admit(peer) || !socket.authorized) return void socket.destroy();
+        track(socket);
+        peers.set(socket, peer);
+        socket.once('close', () => peers.delete(socket));
         serve(socket, options.accessFor({ remoteAddress: socket.remoteAddress, peerCertificate }));
       } catch {
         socket.destroy();
       }
     });
+    reloadContext = () => tlsServer.setSecureContext(secureContext());
     server = tlsServer;
   } else {
     server = createNetServer();
@@ -137,6 +161,17 @@ export async function startModbusTcpServer(options: ModbusTcpOptions): Promise<M
     enforceWhitelist() {
       const allowed = options.allowed();
       for (const socket of sockets) if (!allowed(socket.remoteAddress)) socket.destroy();
+    },
+    reloadTls() {
+      if (!reloadContext) return;
+      reloadContext();
+      // Connections made under the old context (handshakes under way included) shake hands again.
+      for (const socket of sockets) socket.destroy();
+    },
+    enforceRevocation() {
+      const admit = options.tls?.admit;
+      if (!admit) return;
+      for (const [socket, peer] of peers) if (!admit(peer)) socket.destroy();
     },
     close() {
       closed ??= new Promise<void>((resolve) => {

@@ -28,6 +28,18 @@ export interface ModbusTcpOptions {
     readonly credentials: () => { readonly cert: string; readonly key: string };
     /** PEM of the CA that client certificates must chain to; null = none uploaded (every handshake fails). */
     readonly ca: () => string | null;
+    /**
+     * PEM of that CA's CRL, or null. With one, OpenSSL checks every client certificate against it at
+     * the handshake (CRL_CHECK | CRL_CHECK_ALL): a revoked one fails, and so does every one once the
+     * CRL is past its next update.
+     */
+    readonly crl?: () => string | null;
+    /**
+     * Decides a finished handshake (and, from `enforceRevocation`, an open connection again): false
+     * closes it before a Modbus byte is read. `authorized`/`error`: OpenSSL's verdict on the chain and
+     * the CRL (error: Node's code, e.g. CERT_REVOKED, CRL_HAS_EXPIRED). Default: authorized.
+     */
+    readonly admit?: (peer: TlsPeer) => boolean;
   };
   /** Default 32. */
   readonly maxConnections?: number;
@@ -37,10 +49,25 @@ export interface ModbusTcpOptions {
   readonly idleTimeoutMs?: number;
 }
 
+export interface TlsPeer {
+  readonly remoteAddress?: string;
+  readonly authorized: boolean;
+  readonly error?: string;
+  /** The DER client certificate, when one was sent. */
+  readonly certificate?: Uint8Array;
+}
+
 export interface ModbusTcpServer {
   readonly port: number;
   /** Drops open connections the whitelist no longer allows. */
   enforceWhitelist(): void;
+  /**
+   * TLS: the next handshake uses the current certificate, CA and CRL (same port); open connections are
+   * closed, so every client shakes hands again under them. Throws when they do not make a context.
+   */
+  reloadTls(): void;
+  /** TLS: asks `admit` again about every open connection (after the deny list changed). */
+  enforceRevocation(): void;
   close(): Promise<void>;
 }
 

@@ -219,7 +219,7 @@ export class ClientRegistry {
       ctx,
       'ok',
       `name=${request.name} slot=${slot} preset=${preset}`,
-      actor.slot,
+      actor.slot ?? undefined,
     );
     return { slot };
   }
@@ -313,11 +313,11 @@ export class ClientRegistry {
         ctx,
         'denied',
         [detail, (error as { code?: string }).code].filter(Boolean).join(' '),
-        actor.slot,
+        actor.slot ?? undefined,
       );
       throw error;
     }
-    this.record(type, ctx, 'ok', detail, actor.slot);
+    this.record(type, ctx, 'ok', detail, actor.slot ?? undefined);
   }
 
   private record(

@@ -14,7 +14,7 @@
 import { authorize } from '../core/access.ts';
 import { CoreError } from '../core/core-error.ts';
 import type { DeviceConfig, EnergyOffset } from '../core/device-config.ts';
-import type { Actor } from '../core/user-table.ts';
+import { type Actor, actorFields } from '../core/user-table.ts';
 import {
   type EnergyMeters,
   type Measurements,
@@ -199,7 +199,7 @@ export class MeteringService {
     action: () => void,
     detail?: string,
   ): void {
-    const event = { type, interface: ctx.interface, source: ctx.source, slot: actor.slot, detail };
+    const event = { type, interface: ctx.interface, source: ctx.source, ...actorFields(actor), detail };
     try {
       authorize(actor, type === 'config.change' ? 'config.write' : type, ctx.interface);
       action();

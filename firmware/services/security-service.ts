@@ -18,9 +18,11 @@ import { PRINCIPAL_FIELDS, principalAt, validateSecuritySettings } from '../core
 import { ANONYMOUS_SLOT } from '../core/slots.ts';
 import {
   type Actor,
+  actorFields,
   actorFor,
   addApiKey,
   addUser,
+  type EntryActor,
   entryAt,
   entryIdAt,
   removeEntry,
@@ -90,7 +92,7 @@ export class SecurityService {
     return this.store.state;
   }
 
-  actorFor(slot: number): Actor {
+  actorFor(slot: number): EntryActor {
     return actorFor(this.store.state.table, slot);
   }
 
@@ -198,7 +200,7 @@ export class SecurityService {
    * was proven (a signature over a fresh nonce, or the display's own check).
    */
   async changeOwnPassword(
-    actor: Actor,
+    actor: EntryActor,
     currentPasswordVerified: boolean,
     newPassword: string,
     ctx: RequestContext,
@@ -299,7 +301,7 @@ export class SecurityService {
     }>,
   ): Promise<T> {
     const run = async () => {
-      const event = { type, interface: ctx.interface, source: ctx.source, slot: actor.slot };
+      const event = { type, interface: ctx.interface, source: ctx.source, ...actorFields(actor) };
       try {
         authorize(actor, need, ctx.interface);
         const outcome = await operation(this.store.state);

@@ -33,6 +33,7 @@ export function formatSyslogMessage(event: SecurityEvent, hostname: string, proc
     ['interface', event.interface],
     ['result', event.result],
     ['slot', event.slot],
+    ['role', event.role],
     ['source', event.source],
   ];
   const sd = params

@@ -38,6 +38,8 @@ export interface SecurityEvent {
   readonly result: EventResult;
   /** The acting slot, when known. */
   readonly slot?: number;
+  /** The IEC 62351-8 role acted as, for a Modbus/TCP Security certificate (no slot then). */
+  readonly role?: string;
   /** Source address (IP, serial port), when there is one. */
   readonly source?: string;
   /** Short free text: the target slot, the error code. Never a secret. */

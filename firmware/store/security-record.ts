@@ -180,6 +180,9 @@ function decodeSettings(value: unknown): SecuritySettings {
     syslog: { ...DEFAULT_SECURITY_SETTINGS.syslog, ...object(merged.syslog, 'c.syslog') },
     http: HTTP_MODES.includes(merged.http) ? merged.http : 'on',
     hostnames: array(merged.hostnames, 'c.hostnames').map((name, i) => string(name, `c.hostnames[${i}]`)),
+    deniedCertificates: array(merged.deniedCertificates, 'c.deniedCertificates').map((fingerprint, i) =>
+      string(fingerprint, `c.deniedCertificates[${i}]`),
+    ),
   };
 }
 

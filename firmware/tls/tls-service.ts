@@ -2,17 +2,27 @@
  * The device's HTTPS certificate: a self-signed ECDSA P-256 certificate made at first boot (SAN:
  * localhost, 127.0.0.1, ::1, the host name), or one a security.write user uploads. The certificate is
  * public (`tls/cert.pem`); the private key is kept sealed under a key derived from the root key
- * (`tls/key.sealed`), like every other secret, so it dies with a factory reset. Every file here is
- * read and written through a FileStore: on the device the files bound to the anti-rollback counter
+ * (`tls/key.sealed`), like every other secret, so it dies with a factory reset. Uploads pass the
+ * certificate policy (certificate-policy.ts) before anything is stored; at boot a stored certificate
+ * that fails it, or a key that does not open, is replaced by a new self-signed one and reported.
+ * Also the Modbus/TCP Security client CA and its CRL, sealed for integrity. Every file here is read and
+ * written through a FileStore: on the device the files are bound to the anti-rollback counter
  * (store/anchored-files.ts), so an older copy put back is refused at boot instead of trusted.
  */
-import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import nacl from 'tweetnacl';
-import { CoreError } from '../core/core-error.ts';
 import { type FileStore, PlainFiles } from '../store/anchored-files.ts';
 import { deriveKey } from '../store/record-keys.ts';
 import { cbor } from '../store/sealed-record.ts';
+import {
+  CertificateError,
+  type CrlInfo,
+  checkCaCertificate,
+  checkCrl,
+  checkServerCertificate,
+  crlInfo,
+} from './certificate-policy.ts';
 import { generateSelfSignedCertificate } from './self-signed-certificate.ts';
 
 export interface TlsCredentials {
@@ -35,6 +45,8 @@ const CERT_FILE = 'cert.pem';
 const KEY_FILE = 'key.sealed';
 /** The CA that Modbus/TCP Security client certificates must chain to, sealed for integrity. */
 const MODBUS_CA_FILE = 'modbus-ca.sealed';
+/** The CRL of that CA, sealed likewise; dropped when another CA is uploaded. */
+const MODBUS_CRL_FILE = 'modbus-crl.sealed';
 
 export interface CaInfo {
   readonly subject: string;
@@ -58,16 +70,20 @@ export class TlsService {
     this.key = deriveKey(rootKey, 'tls-key');
   }
 
-  /** Loads the stored certificate, or makes the self-signed one when there is none (or it is unreadable). */
-  async ensure(): Promise<{ created: boolean }> {
+  /**
+   * Loads the stored certificate, or makes a self-signed one: at first boot, and when the stored one
+   * cannot be used. `problem` then says why (for the security log): `key-damaged` (the sealed key does
+   * not open), `certificate-missing`, or the policy's code, with the refused certificate's fingerprint.
+   */
+  async ensure(): Promise<{ created: boolean; problem?: string }> {
     const loaded = this.load();
-    if (loaded) {
+    if ('credentials' in loaded) {
       this.credentials = loaded.credentials;
       this.source = loaded.source;
       return { created: false };
     }
     this.store(await generateDeviceCertificate(this.now()), 'self-signed');
-    return { created: true };
+    return loaded.problem === null ? { created: true } : { created: true, problem: loaded.problem };
   }
 
   current(): TlsCredentials {
@@ -89,45 +105,19 @@ export class TlsService {
   }
 
   /**
-   * Validates and installs an uploaded certificate (PEM, leaf first, chain after) and its private key.
-   * Throws CoreError `invalid-setting` naming the field: unparsable, key not matching, expired or not
-   * yet valid, or a key that is not EC/RSA.
+   * Checks an uploaded certificate (PEM, leaf first, chain after) and its private key against the
+   * policy, a trial TLS context included, and only then stores it. Throws CertificateError naming the
+   * reason and the field; nothing is stored then.
    */
   upload(certificatePem: string, privateKeyPem: string): TlsInfo {
-    const fail = (field: string, message: string): never => {
-      throw new CoreError('invalid-setting', `${field}: ${message}`, { field });
-    };
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(certificatePem);
-    } catch {
-      return fail('certificate', 'not a PEM X.509 certificate');
-    }
-    let key: ReturnType<typeof createPrivateKey>;
-    try {
-      key = createPrivateKey(privateKeyPem);
-    } catch {
-      return fail('privateKey', 'not a PEM private key (PKCS#8, SEC1 or PKCS#1, unencrypted)');
-    }
-    if (key.asymmetricKeyType !== 'ec' && key.asymmetricKeyType !== 'rsa') {
-      fail('privateKey', `a ${key.asymmetricKeyType} key cannot serve TLS here; use EC (P-256) or RSA`);
-    }
-    if (!cert.checkPrivateKey(key)) fail('privateKey', 'does not belong to the certificate');
-    const now = this.now();
-    if (Date.parse(cert.validTo) < now)
-      fail('certificate', `expired on ${new Date(cert.validTo).toISOString()}`);
-    if (Date.parse(cert.validFrom) > now)
-      fail('certificate', `not valid before ${new Date(cert.validFrom).toISOString()}`);
-    this.store(
-      { cert: certificatePem, key: key.export({ format: 'pem', type: 'pkcs8' }) as string },
-      'uploaded',
-    );
+    const { key } = checkServerCertificate(certificatePem, privateKeyPem, this.now());
+    this.store({ cert: certificatePem, key }, 'uploaded');
     return this.info();
   }
 
   /**
    * PEM of the Modbus/TCP Security client CA, or null when none was uploaded (or it is unreadable).
-   * Also null while any Modbus trust file (the CA, a CRL: every file here but the HTTPS certificate
+   * Also null while any Modbus trust file (the CA, the CRL: every file here but the HTTPS certificate
    * and key) was refused at boot as not the committed version: Modbus/TCP Security then refuses every
    * client rather than trust an old CA or check against an old revocation list.
    */
@@ -147,23 +137,54 @@ export class TlsService {
     return pem ? caInfo(new X509Certificate(pem)) : null;
   }
 
-  /** Validates (a CA certificate, valid now) and stores the Modbus client CA; throws CoreError naming `ca`. */
+  /**
+   * Checks (a CA certificate, the key and signature policy, valid now) and stores the Modbus client
+   * CA; the CRL of the previous CA goes with it. Throws CertificateError naming `ca`.
+   */
   uploadModbusCa(pem: string): CaInfo {
-    const fail = (message: string): never => {
-      throw new CoreError('invalid-setting', `ca: ${message}`, { field: 'ca' });
-    };
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(pem);
-    } catch {
-      return fail('not a PEM X.509 certificate');
-    }
-    if (!cert.ca) fail('not a CA certificate (basicConstraints CA:TRUE is missing)');
-    const now = this.now();
-    if (Date.parse(cert.validTo) < now) fail(`expired on ${new Date(cert.validTo).toISOString()}`);
-    if (Date.parse(cert.validFrom) > now) fail(`not valid before ${new Date(cert.validFrom).toISOString()}`);
-    this.files.write({ [MODBUS_CA_FILE]: this.seal(cbor.encode({ ca: cert.toString() })) });
+    const cert = checkCaCertificate(pem, this.now());
+    this.files.write({
+      [MODBUS_CA_FILE]: this.seal(cbor.encode({ ca: cert.toString() })),
+      [MODBUS_CRL_FILE]: null,
+    });
     return caInfo(cert);
+  }
+
+  /** PEM of the client CA's CRL, or null when none was uploaded (or it is unreadable). */
+  modbusCrl(): string | null {
+    try {
+      const sealed = this.files.read(MODBUS_CRL_FILE);
+      const opened = sealed && this.open(sealed);
+      return opened ? (cbor.decode(opened) as { crl: string }).crl : null;
+    } catch {
+      return null;
+    }
+  }
+
+  modbusCrlInfo(): CrlInfo | null {
+    const pem = this.modbusCrl();
+    try {
+      return pem ? crlInfo(pem) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Checks (issued and signed by the client CA, current, accepted by TLS) and stores the client CA's
+   * CRL, written like the CA. Throws CertificateError naming `crl` (`no-modbus-ca` without a CA).
+   */
+  async uploadModbusCrl(pem: string): Promise<CrlInfo> {
+    const ca = this.modbusCa();
+    if (ca === null)
+      throw new CertificateError(
+        'no-modbus-ca',
+        'crl',
+        'upload the Modbus client CA first: a CRL is for one CA',
+      );
+    const info = await checkCrl(pem, ca, this.now());
+    this.files.write({ [MODBUS_CRL_FILE]: this.seal(cbor.encode({ crl: pem.trim() })) });
+    return info;
   }
 
   private seal(data: Uint8Array): Buffer {
@@ -179,21 +200,37 @@ export class TlsService {
     );
   }
 
-  private load(): { credentials: TlsCredentials; source: TlsInfo['source'] } | null {
-    const sealed = this.files.read(KEY_FILE);
+  /** The stored certificate if it can serve TLS; else why not (null: there is none, a first boot). */
+  private load(): { credentials: TlsCredentials; source: TlsInfo['source'] } | { problem: string | null } {
+    // A file refused by the rollback binding reads as absent (and was reported as file.rollback).
+    const sealedKey = this.files.read(KEY_FILE);
     const certBytes = this.files.read(CERT_FILE);
-    if (sealed === null || certBytes === null) return null;
+    if (certBytes === null && sealedKey === null) return { problem: null };
+    if (sealedKey === null) return { problem: 'key-missing' };
+    let key: string;
+    let source: unknown;
     try {
-      const nonce = sealed.subarray(0, nacl.secretbox.nonceLength);
-      const opened = nacl.secretbox.open(sealed.subarray(nacl.secretbox.nonceLength), nonce, this.key);
-      if (!opened) return null;
-      const { key, source } = cbor.decode(opened) as { key: string; source: TlsInfo['source'] };
-      const cert = certBytes.toString('utf8');
-      if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) return null;
-      return { credentials: { cert, key }, source: source === 'uploaded' ? 'uploaded' : 'self-signed' };
+      const opened = this.open(sealedKey);
+      if (!opened) return { problem: 'key-damaged: tls/key.sealed does not open under the root key' };
+      ({ key, source } = cbor.decode(opened) as { key: string; source: unknown });
+      if (typeof key !== 'string') throw new TypeError('no key');
     } catch {
-      return null;
+      return { problem: 'key-damaged: tls/key.sealed holds no key' };
     }
+    if (certBytes === null) return { problem: 'certificate-missing' };
+    let cert: string;
+    try {
+      cert = certBytes.toString('utf8');
+      checkServerCertificate(cert, key, null);
+    } catch (error) {
+      const code = error instanceof CertificateError ? error.code : 'certificate-unreadable';
+      let fingerprint = '';
+      try {
+        fingerprint = ` cert=${new X509Certificate(certBytes).fingerprint256}`;
+      } catch {}
+      return { problem: `${code}${fingerprint}` };
+    }
+    return { credentials: { cert, key }, source: source === 'uploaded' ? 'uploaded' : 'self-signed' };
   }
 
   private store(credentials: TlsCredentials, source: TlsInfo['source']): void {

@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import { openSealedPassword } from '../../auth/sealed-secret.ts';
 import { type PresetName, permissionsFromNames, rolePermissions } from '../../core/permission-table.ts';
 import type { HttpMode } from '../../core/security-settings.ts';
-import { parseWhitelistEntry } from '../../core/security-settings-rules.ts';
+import { displayFingerprint, parseWhitelistEntry } from '../../core/security-settings-rules.ts';
 import { SLOT_COUNT } from '../../core/slots.ts';
 import { describeEntry, entryAt } from '../../core/user-table.ts';
 import type { ApiBuilder } from '../api-builder.ts';
@@ -95,6 +95,10 @@ const HostnamesSchema = z.array(z.string().max(100)).max(8).openapi({
   description:
     'names the device answers to besides its IP addresses, localhost and its own host name; any other Host is refused with 421 unknown-host (DNS rebinding)',
 });
+const DeniedCertificatesSchema = z.array(z.string().max(100)).max(32).openapi({
+  description:
+    'Modbus/TCP Security client certificates refused at every handshake: SHA-256 fingerprints of the DER certificate (hex, colons optional; shown with colons), at most 8',
+});
 const SecuritySchema = z
   .object({
     passwordMinLength: z.number().int(),
@@ -104,6 +108,7 @@ const SecuritySchema = z
     syslog: SyslogSchema,
     http: HttpModeSchema,
     hostnames: HostnamesSchema,
+    deniedCertificates: DeniedCertificatesSchema,
   })
   .openapi('SecuritySettings');
 const SecurityPatchSchema = z
@@ -115,6 +120,7 @@ const SecurityPatchSchema = z
     syslog: SyslogSchema.partial().strict().optional(),
     http: HttpModeSchema.optional(),
     hostnames: HostnamesSchema.optional(),
+    deniedCertificates: DeniedCertificatesSchema.optional(),
   })
   .strict()
   .openapi('SecurityPatch');
@@ -138,6 +144,9 @@ const AuditSchema = z
         interface: z.string(),
         result: z.string(),
         slot: z.number().optional(),
+        role: z.string().optional().openapi({
+          description: 'the IEC 62351-8 role of a Modbus/TCP Security certificate (no slot then)',
+        }),
         source: z.string().optional(),
         detail: z.string().optional(),
       }),
@@ -198,6 +207,22 @@ const CaUploadSchema = z
   .strict()
   .openapi('CaUpload');
 
+const CrlInfoSchema = z
+  .object({
+    issuer: z.string(),
+    thisUpdate: z.string(),
+    nextUpdate: z.string().openapi({
+      description: 'after this instant every Modbus/TLS handshake is refused until a fresh CRL is uploaded',
+    }),
+    revoked: z.number().int().openapi({ description: 'how many certificates it revokes' }),
+    crlNumber: z.string().nullable(),
+  })
+  .openapi('CrlInfo');
+const CrlUploadSchema = z
+  .object({ crl: z.string().max(60_000) })
+  .strict()
+  .openapi('CrlUpload');
+
 export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
   const { security } = deps;
   const listSlots = () => {
@@ -207,22 +232,31 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       epoch: table.epochs[slot] ?? 0,
     }));
   };
-  /** Runs a certificate installation and logs it: ok with the fingerprint, or failed with the error code. */
-  const recorded = <T extends { fingerprint256: string }>(
+  /**
+   * Runs a certificate installation and logs it: ok with the fingerprint (or what `describe` says),
+   * or failed with the error code.
+   */
+  const recorded = async <T>(
     c: Context<AppEnv>,
     type: string,
-    install: () => T,
-  ): T => {
+    install: () => T | Promise<T>,
+    describe: (installed: T) => string = (installed) =>
+      (installed as { fingerprint256: string }).fingerprint256,
+  ): Promise<T> => {
     const ctx = c.get('context');
     const event = { type, interface: ctx.interface, source: ctx.source, slot: c.get('principal').actor.slot };
     try {
-      const installed = install();
-      security.record({ ...event, result: 'ok', detail: installed.fingerprint256 });
+      const installed = await install();
+      security.record({ ...event, result: 'ok', detail: describe(installed) });
       return installed;
     } catch (error) {
       security.record({ ...event, result: 'failed', detail: (error as { code?: string }).code });
       throw error;
     }
+  };
+  const requireHttps = (c: Context<AppEnv>, what: string) => {
+    if (c.get('context').interface !== 'https')
+      throw new ApiError(403, 'https-required', `upload ${what} over HTTPS`);
   };
   const sealed = (value: z.infer<typeof SealedSecretSchema>, username: string, field: string) =>
     openSealedPassword(deps.login.deviceSecretKey, value, { purpose: 'set-password', username }, field);
@@ -339,6 +373,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       syslog: s.syslog,
       http: s.http,
       hostnames: [...s.hostnames],
+      deniedCertificates: s.deniedCertificates.map(displayFingerprint),
     };
   };
 
@@ -381,6 +416,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
           syslog: { ...current.syslog, ...patch.syslog },
           http: patch.http ?? current.http,
           hostnames: patch.hostnames ?? current.hostnames,
+          deniedCertificates: patch.deniedCertificates ?? current.deniedCertificates,
         },
         c.get('context'),
       );
@@ -464,7 +500,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
         );
       }
       const body = c.req.valid('json');
-      const info = recorded(c, 'tls.upload', () => deps.tls.upload(body.certificate, body.privateKey));
+      const info = await recorded(c, 'tls.upload', () => deps.tls.upload(body.certificate, body.privateKey));
       if (security.state.settings.tls !== 'uploaded') {
         await security.updateSettings(
           c.get('principal').actor,
@@ -497,10 +533,46 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       request: jsonBody(CaUploadSchema),
       responses: { 200: jsonResponse(z.object({ ca: CaInfoSchema }), 'The new CA') },
     },
-    (c) => {
-      const ca = recorded(c, 'modbus.ca.upload', () => deps.tls.uploadModbusCa(c.req.valid('json').ca));
+    async (c) => {
+      const ca = await recorded(c, 'modbus.ca.upload', () => deps.tls.uploadModbusCa(c.req.valid('json').ca));
       deps.onModbusCaChange?.();
       return c.json({ ca }, 200);
+    },
+  );
+
+  api.route(
+    'security.read',
+    {
+      method: 'get',
+      path: '/api/v1/modbus/crl',
+      summary: "The Modbus client CA's CRL checked at every Modbus/TLS handshake (null: none uploaded)",
+      responses: { 200: jsonResponse(z.object({ crl: CrlInfoSchema.nullable() }), 'The CRL') },
+    },
+    (c) => c.json({ crl: deps.tls.modbusCrlInfo() }, 200),
+  );
+
+  api.route(
+    'security.write',
+    {
+      method: 'put',
+      path: '/api/v1/modbus/crl',
+      summary:
+        "Installs the Modbus client CA's CRL (PEM; signed by that CA, current); applies to the next handshake (HTTPS only)",
+      request: jsonBody(CrlUploadSchema),
+      responses: { 200: jsonResponse(z.object({ crl: CrlInfoSchema }), 'The new CRL') },
+    },
+    async (c) => {
+      requireHttps(c, 'a CRL');
+      const crl = await recorded(
+        c,
+        'modbus.crl.upload',
+        () => deps.tls.uploadModbusCrl(c.req.valid('json').crl),
+        (info) =>
+          `revoked=${info.revoked} next=${info.nextUpdate}${info.crlNumber ? ` number=${info.crlNumber}` : ''}`,
+      );
+      // Open connections end; every client shakes hands again against the new CRL.
+      deps.onModbusCaChange?.();
+      return c.json({ crl }, 200);
     },
   );
 }

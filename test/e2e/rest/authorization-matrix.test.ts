@@ -23,6 +23,7 @@ import type { RouteDeclaration } from '../../../firmware/http/api-builder.ts';
 import { OPENAPI_PATH } from '../../../firmware/http/create-api-app.ts';
 import { generateSelfSignedCertificate } from '../../../firmware/tls/self-signed-certificate.ts';
 import { REPO_ROOT } from '../../support/device-process.ts';
+import { makeCrl } from '../../support/openssl-ca.ts';
 import {
   ADMIN_PASSWORD,
   type RestFixture,
@@ -48,6 +49,9 @@ interface SampleEnv {
   readonly freshCertificate: FreshCertificate;
   /** A CA certificate for the Modbus/TCP Security client CA upload. */
   readonly freshCa: FreshCertificate;
+  /** Another CA and a CRL it issued, for the CRL upload. */
+  readonly crlCa: FreshCertificate;
+  readonly crl: string;
 }
 
 /** One concrete request of a declared route, and how to see what it changes. */
@@ -270,6 +274,24 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
     };
   },
   'GET /api/v1/modbus/ca': async () => ({ path: '/api/v1/modbus/ca' }),
+  'GET /api/v1/modbus/crl': async () => ({ path: '/api/v1/modbus/crl' }),
+  // The CRL's own CA first (which drops any CRL); uploading that CA again afterwards drops this one.
+  'PUT /api/v1/modbus/crl': async ({ admin, crlCa, crl }) => {
+    await send(admin, 'PUT', '/api/v1/modbus/ca', { ca: crlCa.certificate }, 200);
+    return {
+      path: '/api/v1/modbus/crl',
+      body: { crl },
+      observe: async () =>
+        (await get<{ crl: { thisUpdate: string } | null }>(admin, '/api/v1/modbus/crl')).crl,
+      verifyChange: (before, after) => {
+        assert.equal(before, null);
+        assert.notEqual(after, null);
+      },
+      cleanup: async () => {
+        await send(admin, 'PUT', '/api/v1/modbus/ca', { ca: crlCa.certificate }, 200);
+      },
+    };
+  },
   'PUT /api/v1/modbus/ca': async ({ admin, freshCa }) => ({
     path: '/api/v1/modbus/ca',
     body: { ca: freshCa.certificate },
@@ -433,6 +455,11 @@ describe('REST authorization matrix', () => {
   const setUserPermissions = (permissions: readonly string[]) =>
     send(env.admin, 'PATCH', `/api/v1/users/${userSlot}`, { permissions }, 200);
 
+  const crlCleanups: (() => void | Promise<void>)[] = [];
+  after(async () => {
+    for (const cleanup of crlCleanups) await cleanup();
+  });
+
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'metergate-matrix-'));
     const device = await bootDevice(
@@ -460,16 +487,18 @@ describe('REST authorization matrix', () => {
       await device.stop();
     }
 
-    const [started, freshCertificate, freshCa] = await Promise.all([
+    const [started, freshCertificate, freshCa, crlCa] = await Promise.all([
       startRestFixture(),
       makeCertificate(),
       makeCertificate({ ca: true }),
+      makeCertificate({ ca: true }),
     ]);
+    const crl = makeCrl({ after: (fn) => void crlCleanups.push(fn) }, crlCa.certificate, crlCa.privateKey);
     fixture = started;
     trust = `${fixture.ca}\n${freshCertificate.certificate}`;
     const admin = https();
     await admin.login('admin', ADMIN_PASSWORD);
-    env = { admin, freshCertificate, freshCa };
+    env = { admin, freshCertificate, freshCa, crlCa, crl };
     anonymousPermissions = (await slots(admin))[2]?.permissions ?? [];
     const created = await send(
       admin,

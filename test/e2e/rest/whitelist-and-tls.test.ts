@@ -337,32 +337,52 @@ describe('client whitelist and TLS', () => {
         await assertUnchanged('upload over HTTP');
       });
 
-      it('a key of another certificate → 400 privateKey; an expired certificate → 400 certificate', async () => {
+      it('a key of another certificate → 400 key-mismatch; an expired certificate → 400 certificate-expired', async () => {
         const now = Date.now();
         const other = await makeCertificate('other', new Date(now - DAY), new Date(now + DAY));
         const expired = await makeCertificate('expired', new Date(now - 30 * DAY), new Date(now - DAY));
         const future = await makeCertificate('future', new Date(now + 10 * DAY), new Date(now + 30 * DAY));
-        const cases: [string, { certificate: string; privateKey: string }, string, RegExp][] = [
+        const cases: [string, { certificate: string; privateKey: string }, string, string, RegExp][] = [
           [
             'foreign key',
             { certificate: fresh.cert, privateKey: other.key },
+            'key-mismatch',
             'privateKey',
             /does not belong/,
           ],
-          ['expired', { certificate: expired.cert, privateKey: expired.key }, 'certificate', /expired/],
+          [
+            'expired',
+            { certificate: expired.cert, privateKey: expired.key },
+            'certificate-expired',
+            'certificate',
+            /expired/,
+          ],
           [
             'not yet valid',
             { certificate: future.cert, privateKey: future.key },
+            'certificate-not-yet-valid',
             'certificate',
             /not valid before/,
           ],
-          ['garbage certificate', { certificate: 'not a pem', privateKey: fresh.key }, 'certificate', /PEM/],
-          ['garbage key', { certificate: fresh.cert, privateKey: 'not a pem' }, 'privateKey', /PEM/],
+          [
+            'garbage certificate',
+            { certificate: 'not a pem', privateKey: fresh.key },
+            'certificate-invalid',
+            'certificate',
+            /PEM/,
+          ],
+          [
+            'garbage key',
+            { certificate: fresh.cert, privateKey: 'not a pem' },
+            'private-key-invalid',
+            'privateKey',
+            /PEM/,
+          ],
         ];
-        for (const [what, body, field, message] of cases) {
+        for (const [what, body, code, field, message] of cases) {
           const response = await fx.admin.request<ErrorBody>('PUT', '/api/v1/tls', body);
           assert.equal(response.status, 400, `${what}: ${JSON.stringify(response.body)}`);
-          assert.equal(response.body.error.code, 'invalid-setting', what);
+          assert.equal(response.body.error.code, code, what);
           assert.equal(response.body.error.field, field, what);
           assert.match(response.body.error.message, message, what);
           await assertUnchanged(what);

@@ -14,6 +14,7 @@ import {
   type SecuritySettings,
 } from '../../../firmware/core/security-settings.ts';
 import {
+  MAX_DENIED_CERTIFICATES,
   MAX_WHITELIST_ENTRIES,
   principalAt,
   validateSecuritySettings,
@@ -34,6 +35,7 @@ interface Patch {
   lockout?: Partial<LockoutPolicy>;
   communication?: Partial<SecuritySettings['communication']>;
   whitelist?: readonly string[];
+  deniedCertificates?: readonly string[];
 }
 
 function settingsWith(patch: Patch): SecuritySettings {
@@ -186,6 +188,23 @@ describe('validateSecuritySettings', () => {
     rejects({ whitelist: [...many, '10.0.1.0'] }, 'whitelist');
     rejects({ whitelist: ['10.0.0.0/8', '10.0.0.0/33'] }, 'whitelist[1]');
     rejects({ whitelist: ['localhost'] }, 'whitelist[0]');
+  });
+
+  it(`deniedCertificates: at most ${MAX_DENIED_CERTIFICATES} SHA-256 fingerprints, stored as upper-case hex without colons`, () => {
+    const hex = (i: number) => i.toString(16).padStart(2, '0').repeat(32).toUpperCase();
+    const many = Array.from({ length: MAX_DENIED_CERTIFICATES }, (_, i) => hex(i));
+    accepts({ deniedCertificates: many });
+    const colons = hex(0xab).toLowerCase().match(/../g)?.join(':') ?? '';
+    assert.deepEqual(
+      validateSecuritySettings(settingsWith({ deniedCertificates: [colons, hex(0xab)] }), TABLE)
+        .deniedCertificates,
+      [hex(0xab)],
+      'normalized, duplicates dropped',
+    );
+    rejects({ deniedCertificates: [...many, hex(0xff)] }, 'deniedCertificates');
+    rejects({ deniedCertificates: [hex(1), 'xyz'] }, 'deniedCertificates[1]');
+    rejects({ deniedCertificates: [hex(1).slice(2)] }, 'deniedCertificates[0]');
+    rejects({ deniedCertificates: [`${hex(1)}00`] }, 'deniedCertificates[0]');
   });
 
   it('names the first wrong field when several are wrong', () => {

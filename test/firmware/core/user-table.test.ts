@@ -42,6 +42,7 @@ import {
   assertSecurityAdminRemains,
   createDefaultTable,
   describeEntry,
+  type EntryActor,
   effectivePermissions,
   entryAt,
   entryIdAt,
@@ -130,7 +131,7 @@ function apiKey(table: UserTable, slot: number): ApiKeyEntry {
 }
 
 /** The factory table after the admin has set its own password: the admin may act. */
-function activeTable(): { table: UserTable; admin: Actor } {
+function activeTable(): { table: UserTable; admin: EntryActor } {
   const factory = createDefaultTable(adminVerifier);
   const table = setPassword(factory, actorFor(factory, ADMIN_SLOT), ADMIN_SLOT, newVerifier, {
     currentPasswordVerified: true,
@@ -142,7 +143,7 @@ function activeTable(): { table: UserTable; admin: Actor } {
  * activeTable plus slot 3 `viewer` (VIEWER user), slot 4 `reader` (read-only API key) and slot 5
  * `secadm` (SECADM user).
  */
-function populatedTable(): { table: UserTable; admin: Actor; viewer: Actor; secadm: Actor } {
+function populatedTable(): { table: UserTable; admin: EntryActor; viewer: EntryActor; secadm: EntryActor } {
   const { table: active, admin } = activeTable();
   let table = addUser(active, admin, newUser('viewer')).table;
   table = addApiKey(table, admin, newKey('reader')).table;

@@ -7,10 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ROLE_TEMPLATES } from '../../../firmware/core/permission-table.ts';
 import {
+  certificateRoleTemplate,
   MODBUS_ROLE_OID,
   roleFromCertificate,
   roleFromExtensionValue,
+  roleTemplateNamed,
 } from '../../../firmware/modbus/certificate-role.ts';
 import {
   createTestCa,
@@ -78,6 +81,43 @@ describe('certificate role', () => {
     ];
     for (const [what, value, expected] of cases)
       assert.deepEqual(roleFromExtensionValue(value), expected, what);
+  });
+
+  it('maps IEC 62351-8 role names to the role templates, ASCII case ignored, nothing else', () => {
+    for (const name of Object.keys(ROLE_TEMPLATES)) {
+      assert.equal(roleTemplateNamed(name), name);
+      assert.equal(roleTemplateNamed(name.toLowerCase()), name);
+    }
+    assert.equal(roleTemplateNamed('Engineer'), 'ENGINEER');
+    for (const name of [
+      'admin',
+      'anonymous',
+      'localgui',
+      'RBACMNT',
+      ' VIEWER',
+      'VIEWER ',
+      'VIEWER\u0000',
+      'VİEWER',
+      'viewer1',
+      'constructor',
+      '__proto__',
+      '',
+    ])
+      assert.equal(roleTemplateNamed(name), null, JSON.stringify(name));
+  });
+
+  it('a certificate gives a role template, or says why not', async () => {
+    const ca = await createTestCa();
+    const cases: [string, string[], unknown][] = [
+      ['a role', ['Operator'], { role: 'OPERATOR' }],
+      ['an entry name', ['admin'], { error: 'unknown-role', claimed: 'admin' }],
+      ['no role', [], { error: 'no-role' }],
+      ['two roles', ['VIEWER', 'SECAUD'], { error: 'several-roles' }],
+    ];
+    for (const [what, roles, expected] of cases) {
+      const { der } = await makeCertificateWithRoles(ca, roles);
+      assert.deepEqual(certificateRoleTemplate(der), expected, what);
+    }
   });
 
   it('calls anything that is not a certificate malformed, and never throws', async () => {

@@ -7,19 +7,23 @@
  * per request) are served; a bad protocol id or length closes the connection. Limits: the connection
  * cap, the idle timeout, a client that sends without reading is closed; a handler that throws still
  * gets an answer. Whitelist: dropped at accept and on enforceWhitelist(). TLS: the role in a client
- * certificate of the configured CA decides (anonymous reads; no role, two roles or an unknown role get
- * 0x01 for everything); a certificate of another CA, no certificate, or no CA at all fail the handshake.
+ * certificate of the configured CA decides (its IEC 62351-8 role template, as the controller maps it:
+ * VIEWER reads, may not reset; no role, two roles or an unknown role get 0x01 for everything); a certificate of another CA, no certificate, or no CA at all fail the handshake.
  */
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findSlotByName } from '../../../firmware/core/user-table.ts';
 import { createAddressFilter } from '../../../firmware/http/client-whitelist.ts';
-import { roleFromCertificate } from '../../../firmware/modbus/certificate-role.ts';
+import { certificateRoleTemplate, roleActor } from '../../../firmware/modbus/certificate-role.ts';
+import { fingerprint256 } from '../../../firmware/modbus/modbus-controller.ts';
 import { EXCEPTION } from '../../../firmware/modbus/modbus-gate.ts';
 import { GATEWAY_TARGET_FAILED, startModbusTcpServer } from '../../../firmware/modbus/modbus-tcp-server.ts';
-import type { ModbusTcpOptions, ModbusTcpServer } from '../../../firmware/modbus/modbus-transport.ts';
+import type {
+  ModbusTcpOptions,
+  ModbusTcpServer,
+  TlsPeer,
+} from '../../../firmware/modbus/modbus-transport.ts';
 import type { InterfaceName } from '../../../firmware/services/request-context.ts';
 import {
   type Credentials,
@@ -57,18 +61,10 @@ interface Served {
 function accessFor(device: ModbusDevice, iface: InterfaceName): ModbusTcpOptions['accessFor'] {
   return (connection) => {
     if (iface !== 'modbus-tls') return device.slotAccess(iface, connection.remoteAddress);
-    const role = connection.peerCertificate
-      ? roleFromCertificate(connection.peerCertificate)
+    const found = connection.peerCertificate
+      ? certificateRoleTemplate(connection.peerCertificate)
       : { error: 'no-role' as const };
-    return device.accessAs(
-      () => {
-        if (!('role' in role)) return null;
-        const slot = findSlotByName(device.security.state.table, role.role);
-        return slot === null ? null : device.security.actorFor(slot);
-      },
-      iface,
-      connection.remoteAddress,
-    );
+    return device.accessAs('role' in found ? roleActor(found.role) : null, iface, connection.remoteAddress);
   };
 }
 
@@ -397,14 +393,14 @@ describe('Modbus TCP server: whitelist', () => {
 });
 
 describe('Modbus/TCP Security (TLS)', () => {
-  let shared: { ca: TestCa; device: Credentials; anonymous: Credentials } | null = null;
+  let shared: { ca: TestCa; device: Credentials; viewer: Credentials } | null = null;
   const material = async () => {
     if (!shared) {
       const ca = await createTestCa();
       shared = {
         ca,
         device: await makeServerCredentials(),
-        anonymous: await makeCertificateWithRoles(ca, ['anonymous']),
+        viewer: await makeCertificateWithRoles(ca, ['VIEWER']),
       };
     }
     return shared;
@@ -420,20 +416,21 @@ describe('Modbus/TCP Security (TLS)', () => {
     tls: { cert: credentials.cert, key: credentials.key },
   });
 
-  it('serves a client whose certificate has the role anonymous as anonymous', async (t) => {
-    const { server, anonymous, connections } = await serveTls(t);
-    const client = await MbapClient.connect(t, server.port, withCertificate(anonymous));
+  it('serves a client whose certificate has the role VIEWER with the VIEWER template', async (t) => {
+    const { server, viewer, connections } = await serveTls(t);
+    const client = await MbapClient.connect(t, server.port, withCertificate(viewer));
     const m = measurementsOf(registersOf(await client.request(readPdu(3, 0, 22))));
     assert.ok(m.u[0] !== undefined && m.u[0] > 220 && m.u[0] < 240, `U1 ${m.u[0]}`);
     assert.equal(registersOf(await client.request(readPdu(4, 100, 4))).length, 4, 'meters.read');
+    assert.equal(registersOf(await client.request(readPdu(3, 400, 2))).length, 2, 'config.read');
     assertException(
-      await client.request(readPdu(3, 400, 2)),
-      3,
+      await client.request(Uint8Array.of(0x06, 0x01, 0x2c, 0x5a, 0xa5)),
+      6,
       EXCEPTION.ILLEGAL_FUNCTION,
-      'no config.read',
+      'no meters.reset',
     );
     assert.equal(connections.length, 1);
-    assert.deepEqual(connections[0]?.peerCertificate, anonymous.der, 'accessFor got the DER certificate');
+    assert.deepEqual(connections[0]?.peerCertificate, viewer.der, 'accessFor got the DER certificate');
     assert.match(connections[0]?.remoteAddress ?? '', /127\.0\.0\.1/);
   });
 
@@ -441,7 +438,7 @@ describe('Modbus/TCP Security (TLS)', () => {
     const { server, ca } = await serveTls(t);
     const certificates = {
       'no role': await makeCertificateWithRoles(ca, []),
-      'two roles': await makeCertificateWithRoles(ca, ['anonymous', 'localgui']),
+      'two roles': await makeCertificateWithRoles(ca, ['VIEWER', 'OPERATOR']),
       'unknown role': await makeCertificateWithRoles(ca, ['nobody_here']),
     };
     for (const [what, credentials] of Object.entries(certificates)) {
@@ -460,26 +457,22 @@ describe('Modbus/TCP Security (TLS)', () => {
   it('fails the handshake for a certificate of another CA, and without a certificate', async (t) => {
     const { server } = await serveTls(t);
     const otherCa = await createTestCa('another CA');
-    await assertRefused(
-      t,
-      server.port,
-      withCertificate(await makeCertificateWithRoles(otherCa, ['anonymous'])),
-    );
+    await assertRefused(t, server.port, withCertificate(await makeCertificateWithRoles(otherCa, ['VIEWER'])));
     await assertRefused(t, server.port, { tls: {} });
     await assertRefused(t, server.port, {});
   });
 
   it('fails every handshake while no CA is configured', async (t) => {
-    const { server, anonymous } = await serveTls(t, () => null);
-    await assertRefused(t, server.port, withCertificate(anonymous));
+    const { server, viewer } = await serveTls(t, () => null);
+    await assertRefused(t, server.port, withCertificate(viewer));
     await assertRefused(t, server.port, { tls: {} });
   });
 
   it('applies the whitelist before the handshake and on enforceWhitelist()', async (t) => {
     const served = await serveTls(t);
-    const stays = await MbapClient.connect(t, served.server.port, withCertificate(served.anonymous));
+    const stays = await MbapClient.connect(t, served.server.port, withCertificate(served.viewer));
     const goes = await MbapClient.connect(t, served.server.port, {
-      ...withCertificate(served.anonymous),
+      ...withCertificate(served.viewer),
       localAddress: '127.0.0.2',
     });
     for (const client of [stays, goes])
@@ -490,10 +483,62 @@ describe('Modbus/TCP Security (TLS)', () => {
     assert.equal(registersOf(await stays.request(readPdu(3, 0, 2))).length, 2);
     const before = served.connections.length;
     await assertRefused(t, served.server.port, {
-      ...withCertificate(served.anonymous),
+      ...withCertificate(served.viewer),
       localAddress: '127.0.0.2',
     });
     assert.equal(served.connections.length, before, 'never reached accessFor');
+  });
+
+  it('admit decides each handshake and, on enforceRevocation(), each open connection again', async (t) => {
+    const m = await material();
+    const denied = new Set<string>();
+    const peers: TlsPeer[] = [];
+    const { server } = await serve(t, {
+      tls: {
+        credentials: () => ({ cert: m.device.cert, key: m.device.key }),
+        ca: () => m.ca.cert,
+        admit: (peer) => {
+          peers.push(peer);
+          return peer.authorized && !denied.has(fingerprint256(peer.certificate ?? new Uint8Array(0)));
+        },
+      },
+    });
+    const client = await MbapClient.connect(t, server.port, withCertificate(m.viewer));
+    assert.equal(registersOf(await client.request(readPdu(3, 0, 2))).length, 2);
+    assert.deepEqual([peers[0]?.authorized, peers[0]?.certificate], [true, m.viewer.der]);
+    denied.add(fingerprint256(m.viewer.der));
+    server.enforceRevocation();
+    assert.ok(await client.closesWithin(2000), 'the denied connection is closed');
+    await assertRefused(t, server.port, withCertificate(m.viewer));
+    // A chain OpenSSL refused is never served, whatever admit answers: admit is told why.
+    const other = await makeCertificateWithRoles(await createTestCa('another CA'), ['VIEWER']);
+    await assertRefused(t, server.port, withCertificate(other));
+    const refused = peers.at(-1);
+    assert.equal(refused?.authorized, false);
+    assert.match(refused?.error ?? '', /^[A-Z_]+$/);
+  });
+
+  it('reloadTls() applies a new CA on the same port and closes open connections', async (t) => {
+    const m = await material();
+    const next = await createTestCa('next CA');
+    let ca = m.ca.cert;
+    const { server } = await serve(t, {
+      tls: { credentials: () => ({ cert: m.device.cert, key: m.device.key }), ca: () => ca },
+    });
+    const port = server.port;
+    const open = await MbapClient.connect(t, port, withCertificate(m.viewer));
+    assert.equal(registersOf(await open.request(readPdu(3, 0, 2))).length, 2);
+    ca = next.cert;
+    server.reloadTls();
+    assert.equal(server.port, port);
+    assert.ok(await open.closesWithin(2000), 'the connection made under the old CA is closed');
+    await assertRefused(t, port, withCertificate(m.viewer));
+    const fresh = await MbapClient.connect(
+      t,
+      port,
+      withCertificate(await makeCertificateWithRoles(next, ['VIEWER'])),
+    );
+    assert.equal(registersOf(await fresh.request(readPdu(3, 0, 2))).length, 2);
   });
 
   it('closes a connection that has not completed the handshake idleTimeoutMs after accept', async (t) => {
@@ -517,7 +562,7 @@ describe('Modbus/TCP Security (TLS)', () => {
       setTimeout(() => resolve(Number.POSITIVE_INFINITY), 5000).unref();
     });
     assert.ok(closedAfter >= 250 && closedAfter < 3000, `closed after ${closedAfter} ms`);
-    const client = await MbapClient.connect(t, server.port, withCertificate(m.anonymous));
+    const client = await MbapClient.connect(t, server.port, withCertificate(m.viewer));
     assert.equal(registersOf(await client.request(readPdu(3, 0, 2))).length, 2);
   });
 });

@@ -185,7 +185,7 @@ describe('SecureStore: boot and commit', () => {
     assert.deepEqual([...keyFiles(data).keys()].sort(), ['rollback.counter', 'root.key']);
   });
 
-  it('a full table (5 entries with 32-character names, 16 IPv6 CIDRs, 8 host names of 100 characters) fits one 4 KiB block', async (t) => {
+  it('a full table (5 entries with 32-character names, 16 IPv6 CIDRs, 8 host names of 100 characters, 8 denied certificates) fits one 4 KiB block', async (t) => {
     const data = tempDataDir(t);
     const first = await bootNormal(data);
     let state = withNewAdminPassword(first.store.state);
@@ -232,6 +232,7 @@ describe('SecureStore: boot and commit', () => {
         ...state.settings,
         whitelist,
         hostnames: Array.from({ length: 8 }, (_, i) => `${'h'.repeat(61)}.${'p'.repeat(37)}${i}`),
+        deniedCertificates: Array.from({ length: 8 }, (_, i) => `${i}`.repeat(64)),
         communication: {
           ...state.settings.communication,
           modbusTcp: true,

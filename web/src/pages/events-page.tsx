@@ -13,6 +13,8 @@ interface SecurityEvent {
   interface: string;
   result: string;
   slot?: number;
+  /** A Modbus/TCP Security certificate's role (no slot then). */
+  role?: string;
   source?: string;
   detail?: string;
 }
@@ -107,7 +109,7 @@ export function EventsPage() {
         </button>
       </div>
       {data ? (
-        <Table head={['Time', 'Event', 'Result', 'Via', 'From', 'Slot', 'Detail']}>
+        <Table head={['Time', 'Event', 'Result', 'Via', 'From', 'Slot / role', 'Detail']}>
           {data.events.map((e) => (
             <tr key={e.id} class={e.result === 'ok' ? '' : 'failed'}>
               <td>{formatTime(e.time)}</td>
@@ -115,7 +117,7 @@ export function EventsPage() {
               <td>{e.result}</td>
               <td>{e.interface}</td>
               <td>{e.source ?? ''}</td>
-              <td>{e.slot ?? ''}</td>
+              <td>{e.slot ?? e.role ?? ''}</td>
               <td>{e.detail ?? ''}</td>
             </tr>
           ))}
