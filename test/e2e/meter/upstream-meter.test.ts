@@ -129,7 +129,8 @@ async function assertShown(
     `REST shows P = ${power} W${voltage ? ` and U1 = ${u1 * scale.vt} V` : ''}`,
     async () => {
       const body = await rest.measurements();
-      const shown = voltage ? close(body.voltage[0], u1 * scale.vt) : close(body.total.activePower, power);
+      const shown =
+        close(body.total.activePower, power) && (!voltage || close(body.voltage[0], u1 * scale.vt));
       return body.state === 'fresh' && shown ? body : undefined;
     },
   );
@@ -282,6 +283,39 @@ describe('--meter modbus-tcp: faults of an SDM630 on the network', () => {
         await assertShown(fx, modbus, display, U1);
       },
     );
+
+    await t.test('min/max are tracked by metergate from the polled values, and reset by it', async () => {
+      interface MinMaxBody {
+        activePowerMax: number | null;
+        activePowerMin: number | null;
+        currentMax: number | null;
+        since: string;
+      }
+      const minmax = async () => (await fx.http().request<MinMaxBody>('GET', '/api/v1/minmax')).body;
+      const k = VT * CT;
+      await meter.set('pTotal', 3000);
+      await until('max follows a higher power', async () => {
+        const m = await minmax();
+        return m.activePowerMax === 3000 * k ? m : undefined;
+      });
+      await meter.set('pTotal', 1000);
+      const seen = await until('min follows a lower power', async () => {
+        const m = await minmax();
+        return m.activePowerMin === 1000 * k ? m : undefined;
+      });
+      assert.equal(seen.activePowerMax, 3000 * k);
+      assert.equal(seen.currentMax, I1 * CT);
+      assert.equal((await fx.admin.request('POST', '/api/v1/minmax/reset')).status, 200);
+      const reset = await minmax();
+      assert.deepEqual(
+        [reset.activePowerMax, reset.activePowerMin],
+        [1000 * k, 1000 * k],
+        'from the current value',
+      );
+      assert.ok(reset.since > seen.since);
+      await meter.set('pTotal', P_TOTAL);
+      await assertShown(fx, modbus, display, U1);
+    });
 
     for (const [fault, command] of [
       ['unplugged (never answers)', 'silent'],
