@@ -13,11 +13,7 @@
  * boot or the last reset (in RAM). The energy reset is metergate's offset (metering-service.ts).
  */
 import ModbusSerial from 'modbus-serial';
-import {
-  type CommEventLimiter,
-  type CommEventToLog,
-  CommEventLimiter as Limiter,
-} from './comm-event-limiter.ts';
+import { CommEventLimiter, type CommEventToLog } from './comm-event-limiter.ts';
 import {
   decodeReadings,
   type MeterProfile,
@@ -210,13 +206,14 @@ export class UpstreamMeter implements MeterSource {
   private running: Promise<void> | null = null;
   private closed = false;
   private minMaxState: MinMax;
+  private snapshot: Measurements = toMeasurements({}, null);
 
   constructor(private readonly options: UpstreamMeterOptions) {
     this.kind = options.kind;
     this.profile = options.profileName;
     this.primary = options.profile.primary;
     this.blocks = planReads(options.profile);
-    this.limiter = options.limiter ?? new Limiter();
+    this.limiter = options.limiter ?? new CommEventLimiter();
     this.minMaxState = emptyMinMax(options.now());
   }
 
@@ -245,23 +242,9 @@ export class UpstreamMeter implements MeterSource {
     return { state: 'fresh', staleSince: null, readAt: this.readAt };
   }
 
+  /** The values of the last answered poll (one object per poll, so scaling is done once per poll). */
   measurements(_now: number): Measurements {
-    const v = (q: Quantity) => this.values[q] ?? NOT_AVAILABLE;
-    const three = (a: Quantity, b: Quantity, c: Quantity) => [v(a), v(b), v(c)] as const;
-    return {
-      time: this.readAt ?? Number.NaN,
-      u: three('u1', 'u2', 'u3'),
-      i: three('i1', 'i2', 'i3'),
-      p: three('p1', 'p2', 'p3'),
-      q: three('q1', 'q2', 'q3'),
-      s: three('s1', 's2', 's3'),
-      pf: three('pf1', 'pf2', 'pf3'),
-      pTotal: v('pTotal'),
-      qTotal: v('qTotal'),
-      sTotal: v('sTotal'),
-      pfTotal: v('pfTotal'),
-      f: v('f'),
-    };
+    return this.snapshot;
   }
 
   meters(_now: number): EnergyMeters {
@@ -371,6 +354,7 @@ export class UpstreamMeter implements MeterSource {
   private answered(readings: Readings, at: number): void {
     this.values = readings;
     this.readAt = at;
+    this.snapshot = toMeasurements(readings, at);
     this.missed = 0;
     this.reopenFailures = 0;
     this.staleSince = null;
@@ -431,6 +415,25 @@ export class UpstreamMeter implements MeterSource {
       since: m.since,
     };
   }
+}
+
+function toMeasurements(readings: Readings, readAt: number | null): Measurements {
+  const v = (q: Quantity) => readings[q] ?? NOT_AVAILABLE;
+  const three = (a: Quantity, b: Quantity, c: Quantity) => [v(a), v(b), v(c)] as const;
+  return {
+    time: readAt ?? Number.NaN,
+    u: three('u1', 'u2', 'u3'),
+    i: three('i1', 'i2', 'i3'),
+    p: three('p1', 'p2', 'p3'),
+    q: three('q1', 'q2', 'q3'),
+    s: three('s1', 's2', 's3'),
+    pf: three('pf1', 'pf2', 'pf3'),
+    pTotal: v('pTotal'),
+    qTotal: v('qTotal'),
+    sTotal: v('sTotal'),
+    pfTotal: v('pfTotal'),
+    f: v('f'),
+  };
 }
 
 function emptyMinMax(since: number): MinMax {
