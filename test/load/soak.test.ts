@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatReport, runSoak, soakProblems } from '../../scripts/soak/run-soak.ts';
 
-const SECONDS = Number(process.env.SOAK_SECONDS ?? 20);
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 30);
 
 test(`soak for ${SECONDS} s: zero failed requests, bounded RSS, no fd leak`, {
   timeout: (SECONDS + 60) * 1000,
