@@ -8,10 +8,11 @@
  */
 
 import { generateApiKey } from '../auth/api-key.ts';
-import { createVerifier, type PasswordVerifier } from '../auth/password-verifier.ts';
+import { createVerifier } from '../auth/password-verifier.ts';
 import { authorize, type Need } from '../core/access.ts';
 import { CoreError, isCoreError } from '../core/core-error.ts';
 import { checkPassword } from '../core/password-rules.ts';
+import type { PasswordVerifier } from '../core/password-verifier-record.ts';
 import type { PermissionSet, PresetName } from '../core/permission-table.ts';
 import type { CommunicationSettings, SecuritySettings } from '../core/security-settings.ts';
 import { PRINCIPAL_FIELDS, principalAt, validateSecuritySettings } from '../core/security-settings-rules.ts';

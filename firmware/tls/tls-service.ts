@@ -12,8 +12,8 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import nacl from 'tweetnacl';
+import { deriveKey } from '../keys/record-keys.ts';
 import { type FileStore, PlainFiles } from '../store/anchored-files.ts';
-import { deriveKey } from '../store/record-keys.ts';
 import { cbor } from '../store/sealed-record.ts';
 import {
   CertificateError,

@@ -10,11 +10,11 @@ import type { HttpMode } from '../../core/security-settings.ts';
 import { displayFingerprint, parseWhitelistEntry } from '../../core/security-settings-rules.ts';
 import { SLOT_COUNT } from '../../core/slots.ts';
 import { describeEntry, entryAt } from '../../core/user-table.ts';
+import { createAddressFilter } from '../../net/client-whitelist.ts';
 import type { ApiBuilder } from '../api-builder.ts';
 import type { ApiDeps } from '../api-deps.ts';
 import { ApiError } from '../api-error.ts';
 import type { AppEnv } from '../app-env.ts';
-import { createAddressFilter } from '../client-whitelist.ts';
 import {
   jsonBody,
   jsonResponse,
