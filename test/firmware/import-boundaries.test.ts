@@ -62,6 +62,16 @@ describe('firmware import boundaries', () => {
     });
   }
 
+  it('nothing under firmware/ imports from sim/ (the board build carries no simulator)', () => {
+    assert.deepEqual(
+      violations(
+        () => true,
+        (target) => target.startsWith('sim/'),
+      ),
+      [],
+    );
+  });
+
   it('firmware/core imports nothing outside firmware/core', () => {
     assert.deepEqual(
       violations(under('core'), (target) => !under('core')(target)),
