@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// `metergate`: `metergate run …` (or options only) boots the device; any other command is the
-// commissioning CLI. Builds dist/ first when it is missing or older than the sources.
+// `metergate` in a source checkout: `metergate run …` (or options only) boots the simulated device
+// (dist/sim-device.mjs: the firmware plus the simulator's meter and flash, so `--sim` works); any other
+// command is the commissioning CLI. Builds dist/ first when it is missing or older than the sources.
+// A board runs dist/device.mjs, the firmware without the simulator (scripts/install-pi.sh).
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,4 +15,4 @@ if (built.status !== 0) process.exit(built.status ?? 1);
 
 const [first] = process.argv.slice(2);
 const isDevice = first === 'run' || (first?.startsWith('--') && first !== '--help');
-await import(join(root, 'dist', isDevice ? 'device.mjs' : 'cli.mjs'));
+await import(join(root, 'dist', isDevice ? 'sim-device.mjs' : 'cli.mjs'));

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Builds everything the device runs into dist/, bundled by esbuild:
-// - dist/device.mjs (the device process) and dist/cli.mjs (the `metergate` command line);
+// - dist/device.mjs (the board's firmware: file flash, upstream meter), dist/sim-device.mjs (the same
+//   device with the simulator's meter and power-cut flash: `npm start`, the tests) and dist/cli.mjs
+//   (the `metergate` command line);
 // - dist/web/: the Preact website. Assets get content-hashed names and gzip + brotli siblings;
 //   index.html names them; manifest.json lists each asset's raw, gzip and brotli size.
 // `--if-stale` skips the build when dist is newer than every source file, so `npm start` stays fast.
@@ -12,7 +14,9 @@ import { gzipAsync } from '@gfx/zopfli';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outputs = ['dist/device.mjs', 'dist/cli.mjs', 'dist/web/index.html'].map((file) => join(root, file));
+const outputs = ['dist/device.mjs', 'dist/sim-device.mjs', 'dist/cli.mjs', 'dist/web/index.html'].map(
+  (file) => join(root, file),
+);
 const sources = ['firmware', 'sim', 'web', 'package.json', 'package-lock.json', 'scripts/build.mjs'].map(
   (p) => join(root, p),
 );
@@ -35,7 +39,7 @@ if (process.argv.includes('--if-stale')) {
 
 await build({
   absWorkingDir: root,
-  entryPoints: { device: 'firmware/main.ts', cli: 'firmware/cli.ts' },
+  entryPoints: { device: 'firmware/main.ts', 'sim-device': 'sim/main.ts', cli: 'firmware/cli.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,
@@ -107,5 +111,5 @@ writeFileSync(join(webDir, 'manifest.json'), `${JSON.stringify({ assets: manifes
 
 const total = manifest.filter((a) => a.file.startsWith('assets/')).reduce((sum, a) => sum + a.gzip, 0);
 process.stderr.write(
-  `metergate: built dist/device.mjs, dist/cli.mjs and dist/web (JS + CSS ${(total / 1024).toFixed(1)} KiB gzipped)\n`,
+  `metergate: built dist/device.mjs, dist/sim-device.mjs, dist/cli.mjs and dist/web (JS + CSS ${(total / 1024).toFixed(1)} KiB gzipped)\n`,
 );

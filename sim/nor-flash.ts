@@ -1,21 +1,16 @@
 /**
- * The simulator's NOR flash: a fixed-size image file with erase-to-0xFF and program-clears-bits
- * semantics, written through on every operation so that a killed process leaves exactly the bytes it
- * had programmed. It can cut the power after the Nth programmed byte, like ESP-IDF's `failAfter(n)`.
+ * The simulator's NOR flash: the firmware's file-backed flash (firmware/store/file-flash.ts) with
+ * power-cut injection, like ESP-IDF's `failAfter(n)`: the power dies after the Nth programmed byte,
+ * the bytes before it on the image, the rest never. Counts programmed bytes and erased blocks for the
+ * fault tests and the bench. `flipBit` plays flash wear or an attacker on the image file.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
-import { type Flash, FlashImageError, PowerLossError } from '../firmware/store/flash.ts';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { FileFlash, type FileFlashOptions } from '../firmware/store/file-flash.ts';
+import { type Flash, PowerLossError } from '../firmware/store/flash.ts';
 
-export const DEFAULT_BLOCK_SIZE = 4096;
-/** 32 blocks = 128 KiB: security record A/B, config record A/B, spare pairs and a 16-block event ring. */
-export const DEFAULT_BLOCK_COUNT = 32;
+export { DEFAULT_BLOCK_COUNT, DEFAULT_BLOCK_SIZE } from '../firmware/store/file-flash.ts';
 
-export interface NorFlashOptions {
-  readonly path: string;
-  readonly blockSize?: number;
-  readonly blockCount?: number;
-  /** Create a blank (all 0xFF) image when the file does not exist. Default false. */
-  readonly create?: boolean;
+export interface NorFlashOptions extends FileFlashOptions {
   /** Lose power once this many bytes have been programmed since open. Default: never. */
   readonly powerCutAfterBytes?: number;
   /**
@@ -32,111 +27,61 @@ export class NorFlash implements Flash {
   blocksErased = 0;
 
   private constructor(
-    private readonly fd: number,
-    private readonly image: Uint8Array,
-    readonly blockSize: number,
-    readonly blockCount: number,
+    private readonly flash: Flash,
     private readonly powerCutAfterBytes: number | undefined,
     private readonly onPowerCut: 'throw' | 'kill',
   ) {}
 
   /** Opens (or with `create`, makes) the image. Throws FlashImageError for a missing or wrong-sized image. */
   static open(options: NorFlashOptions): NorFlash {
-    const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-    const blockCount = options.blockCount ?? DEFAULT_BLOCK_COUNT;
-    const size = blockSize * blockCount;
-    let fd: number;
-    try {
-      fd = openSync(options.path, options.create ? 'a+' : 'r+', 0o600);
-    } catch (error) {
-      throw new FlashImageError(`cannot open flash image ${options.path}: ${(error as Error).message}`);
-    }
-    try {
-      const actual = fstatSync(fd).size;
-      if (actual === 0 && options.create) {
-        closeSync(fd);
-        fd = openSync(options.path, 'r+');
-        writeSync(fd, new Uint8Array(size).fill(0xff), 0, size, 0);
-        fsyncSync(fd);
-      } else if (actual !== size) {
-        throw new FlashImageError(
-          `flash image ${options.path} is ${actual} bytes; a ${blockCount}×${blockSize}-byte partition needs exactly ${size}`,
-        );
-      } else if (options.create) {
-        closeSync(fd);
-        fd = openSync(options.path, 'r+');
-      }
-      const image = new Uint8Array(size);
-      readSync(fd, image, 0, size, 0);
-      return new NorFlash(
-        fd,
-        image,
-        blockSize,
-        blockCount,
-        options.powerCutAfterBytes,
-        options.onPowerCut ?? 'throw',
-      );
-    } catch (error) {
-      closeSync(fd);
-      throw error;
-    }
+    return new NorFlash(FileFlash.open(options), options.powerCutAfterBytes, options.onPowerCut ?? 'throw');
+  }
+
+  get blockSize(): number {
+    return this.flash.blockSize;
+  }
+
+  get blockCount(): number {
+    return this.flash.blockCount;
   }
 
   read(block: number, offset: number, length: number): Uint8Array {
-    const start = this.address(block, offset, length);
-    return this.image.slice(start, start + length);
+    return this.flash.read(block, offset, length);
   }
 
   erase(block: number): void {
-    const start = this.address(block, 0, this.blockSize);
-    this.image.fill(0xff, start, start + this.blockSize);
-    writeSync(this.fd, this.image, start, this.blockSize, start);
+    this.flash.erase(block);
     this.blocksErased++;
   }
 
   program(block: number, offset: number, data: Uint8Array): void {
-    const start = this.address(block, offset, data.length);
-    let length = data.length;
     const budget =
       this.powerCutAfterBytes === undefined
         ? Number.POSITIVE_INFINITY
         : this.powerCutAfterBytes - this.bytesProgrammed;
-    const cut = length > budget;
-    if (cut) length = Math.max(0, budget);
-    for (let i = 0; i < length; i++) {
-      this.image[start + i] = (this.image[start + i] as number) & (data[i] as number);
-    }
-    if (length > 0) writeSync(this.fd, this.image, start, length, start);
+    const cut = data.length > budget;
+    const length = cut ? Math.max(0, budget) : data.length;
+    // Range checks first (the file flash throws RangeError), so a bad access never counts as written.
+    if (cut) this.flash.read(block, offset, data.length);
+    if (length > 0 || !cut) this.flash.program(block, offset, cut ? data.subarray(0, length) : data);
     this.bytesProgrammed += length;
     if (cut) this.losePower();
   }
 
   sync(): void {
-    fsyncSync(this.fd);
+    this.flash.sync();
   }
 
   close(): void {
-    closeSync(this.fd);
+    this.flash.close();
   }
 
   private losePower(): never {
     if (this.onPowerCut === 'kill') {
-      fsyncSync(this.fd);
+      this.flash.sync();
       process.kill(process.pid, 'SIGKILL');
     }
     throw new PowerLossError(this.bytesProgrammed);
-  }
-
-  private address(block: number, offset: number, length: number): number {
-    if (!Number.isInteger(block) || block < 0 || block >= this.blockCount) {
-      throw new RangeError(`flash block ${block} is outside the partition (0…${this.blockCount - 1})`);
-    }
-    if (!Number.isInteger(offset) || offset < 0 || length < 0 || offset + length > this.blockSize) {
-      throw new RangeError(
-        `flash access of ${length} bytes at offset ${offset} runs past a ${this.blockSize}-byte block`,
-      );
-    }
-    return block * this.blockSize + offset;
   }
 }
 

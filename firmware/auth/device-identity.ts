@@ -3,7 +3,7 @@
  * reboot and dies with a factory reset), published through the auth challenge and `info`.
  */
 import nacl from 'tweetnacl';
-import { deriveKey } from '../store/record-keys.ts';
+import { deriveKey } from '../keys/record-keys.ts';
 
 export interface DeviceIdentity {
   readonly publicKey: Uint8Array;

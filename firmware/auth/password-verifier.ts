@@ -15,13 +15,9 @@ import {
   verify,
 } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { PasswordVerifier } from '../core/password-verifier-record.ts';
 
-export interface PasswordVerifier {
-  readonly kdf: 'pbkdf2-sha256';
-  readonly iterations: number;
-  readonly salt: Uint8Array;
-  readonly publicKey: Uint8Array;
-}
+export type { PasswordVerifier };
 
 /** OWASP's 2023 figure for PBKDF2-HMAC-SHA256. */
 export const DEFAULT_KDF_ITERATIONS = 600_000;

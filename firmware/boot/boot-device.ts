@@ -3,8 +3,6 @@
  * flash, keys, store, services and listeners together; modules get what they need passed in.
  */
 
-import { NorFlash } from '../../sim/nor-flash.ts';
-import { SimMeter } from '../../sim/sim-meter.ts';
 import { deriveDeviceIdentity } from '../auth/device-identity.ts';
 import { LoginChallenges } from '../auth/login-challenges.ts';
 import { LoginThrottle as DisplayThrottle, LoginThrottle } from '../auth/login-throttle.ts';
@@ -14,17 +12,18 @@ import { actorFields } from '../core/user-table.ts';
 import { DisplayApp, type DisplayScreen } from '../display/display-app.ts';
 import { SafeModeDisplay } from '../display/safe-mode-display.ts';
 import type { RouteDeclaration } from '../http/api-builder.ts';
-import { type AddressFilter, createAddressFilter } from '../http/client-whitelist.ts';
 import { createApiApp } from '../http/create-api-app.ts';
 import { startHttpListeners } from '../http/http-listeners.ts';
 import { loadWebSite } from '../http/web-site.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { OtpKeyProvider } from '../keys/otp-key-provider.ts';
+import { deriveKey } from '../keys/record-keys.ts';
 import { loadProfile } from '../meter/meter-profile.ts';
 import type { MeterSource } from '../meter/meter-source.ts';
 import { describeMeterSpec, type MeterSpec } from '../meter/meter-spec.ts';
 import { type CommEvent, describeLine, ModbusSerialLink, UpstreamMeter } from '../meter/upstream-meter.ts';
 import { ModbusController } from '../modbus/modbus-controller.ts';
+import { type AddressFilter, createAddressFilter } from '../net/client-whitelist.ts';
 import { createDeviceNames } from '../net/device-names.ts';
 import { ClientRegistry } from '../services/client-registry.ts';
 import { createDenialRecorder } from '../services/denial-recorder.ts';
@@ -34,8 +33,8 @@ import { SecurityService } from '../services/security-service.ts';
 import { SyslogExporter } from '../services/syslog-exporter.ts';
 import { AnchoredFiles } from '../store/anchored-files.ts';
 import { ConfigStore } from '../store/config-store.ts';
+import { FileFlash } from '../store/file-flash.ts';
 import { type Flash, FlashImageError } from '../store/flash.ts';
-import { deriveKey } from '../store/record-keys.ts';
 import { SecureStore, type StoreOpenResult } from '../store/secure-store.ts';
 import { TlsService } from '../tls/tls-service.ts';
 import { DEVICE_MODEL, FIRMWARE_VERSION } from '../version.ts';
@@ -72,7 +71,32 @@ export interface Device {
   };
 }
 
-export interface BootHooks {
+/**
+ * The hardware the firmware does not carry itself: the simulator (sim/sim-adapters.ts) brings a
+ * simulated meter and a flash that can lose power. The firmware build has neither.
+ */
+export interface DeviceAdapters {
+  /**
+   * Opens the flash partition image at `path` (made blank when missing). Default: the file-backed
+   * flash of firmware/store/file-flash.ts. Throws FlashImageError for an image that cannot be used.
+   */
+  readonly openFlash?: (path: string, options: DeviceOptions) => Flash;
+  /** The simulated meter for `--meter sim`. Without it the device refuses `--meter sim`. */
+  readonly simMeter?: (now: number) => MeterSource;
+}
+
+/** What `--meter sim` answers in a build without the simulator (dist/device.mjs, the board's firmware). */
+export const NO_SIM_MESSAGE =
+  '--meter sim (--sim) is the simulator, which this firmware build does not contain: run the simulated ' +
+  "device with `npm start` or `node dist/sim-device.mjs`, or choose the board's meter with --meter " +
+  'modbus-rtu:PATH?… or --meter modbus-tcp://HOST:PORT?…';
+
+/** What `--sim-powercut-after-bytes` answers in a build without the simulator. */
+export const NO_POWERCUT_MESSAGE =
+  '--sim-powercut-after-bytes is a simulator option, which this firmware build does not contain: run ' +
+  'the simulated device (`node dist/sim-device.mjs`)';
+
+export interface BootHooks extends DeviceAdapters {
   /** Operator-facing messages (stderr in the real process). */
   readonly log: (message: string) => void;
   readonly now: () => number;
@@ -93,7 +117,8 @@ function factoryResetHook(hooks: BootHooks): () => Promise<void> {
 
 export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Promise<Device> {
   const bootedAt = hooks.now();
-  meterSpecOf(options);
+  meterSpecOf(options, hooks);
+  if (options.simPowercutAfterBytes !== null && !hooks.openFlash) throw new Error(NO_POWERCUT_MESSAGE);
   const paths = dataDirPaths(options.dataDir);
   const unlock = lockDataDir(paths);
   const cleanups: (() => void | Promise<void>)[] = [unlock];
@@ -104,12 +129,9 @@ export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Prom
   try {
     let flash: Flash;
     try {
-      flash = NorFlash.open({
-        path: paths.flashImage,
-        create: true,
-        powerCutAfterBytes: options.simPowercutAfterBytes ?? undefined,
-        onPowerCut: 'kill',
-      });
+      flash = hooks.openFlash
+        ? hooks.openFlash(paths.flashImage, options)
+        : FileFlash.open({ path: paths.flashImage, create: true });
     } catch (error) {
       if (!(error instanceof FlashImageError)) throw error;
       return safeMode({ mode: 'safe', reason: error.message, copies: [] }, stop, hooks, options, bootedAt);
@@ -172,8 +194,7 @@ async function startServices(
     return whitelist.filter;
   };
 
-  let onSecurityChange = (): Promise<void> | void => {};
-  const security = new SecurityService(store, { now, onChange: () => onSecurityChange() });
+  const security = new SecurityService(store, { now });
   const sessionKey = deriveKey(rootKey, 'session');
   const identity = deriveDeviceIdentity(rootKey);
   const sessions = new SessionStore();
@@ -187,12 +208,11 @@ async function startServices(
     decoyKey: sessionKey,
     now,
   });
-  const meter = openMeterSource(meterSpecOf(options), hooks, (event) =>
+  const meter = openMeterSource(meterSpecOf(options, hooks), hooks, (event) =>
     store.record({ time: now(), interface: 'system', ...event }),
   );
   cleanups.push(() => meter.close?.());
-  let onConfigChange = () => {};
-  const metering = new MeteringService(meter, configStore, security, now, () => onConfigChange());
+  const metering = new MeteringService(meter, configStore, security, now);
   const serialNumber = deviceSerial(paths);
   const registry = new ClientRegistry(security, now);
   const syslog = new SyslogExporter({
@@ -220,7 +240,6 @@ async function startServices(
   } else if (ensured.created) hooks.log('HTTPS: self-signed certificate created');
 
   let httpsPort: number | null = null;
-  let reloadTls = () => {};
   let modbus: ModbusController | null = null;
   const website = loadWebSite(options.webDir);
   if (!website) hooks.log(`no built website in ${options.webDir} (npm run build): serving the API only`);
@@ -246,11 +265,6 @@ async function startServices(
       degraded,
     },
     now,
-    onTlsChange: () => {
-      reloadTls();
-      void modbus?.restartTls();
-    },
-    onModbusCaChange: () => void modbus?.restartTls(),
   });
   const listeners = await startHttpListeners(app.fetch, {
     host: options.host,
@@ -276,7 +290,6 @@ async function startServices(
   };
   cleanups.push(() => listeners.close());
   httpsPort = listeners.https;
-  reloadTls = () => listeners.reloadTls();
 
   const recordModbusDenial = createDenialRecorder(security, now);
   const controller = new ModbusController({
@@ -310,14 +323,19 @@ async function startServices(
   modbus = controller;
   cleanups.push(() => controller.close());
   await controller.apply();
-  onSecurityChange = async () => {
+  security.changed.subscribe(async () => {
     listeners.enforceWhitelist();
     controller.enforceWhitelist();
     controller.enforceRevocation();
     // Awaited by the change: when the REST answer says Modbus is on (or HTTP off), it is so.
     await Promise.all([controller.apply(), applyHttpMode()]);
-  };
-  onConfigChange = () => void controller.apply();
+  });
+  metering.configChanged.subscribe(() => void controller.apply());
+  tls.changed.subscribe((change) => {
+    if (change === 'certificate') listeners.reloadTls();
+    // A new certificate, client CA or CRL: open Modbus/TLS connections end and shake hands again.
+    void controller.restartTls();
+  });
 
   const display = new DisplayApp({
     security,
@@ -367,10 +385,11 @@ async function startServices(
 }
 
 /** The meter source the options chose; in-process fixtures that set only `sim` get the simulator. */
-function meterSpecOf(options: DeviceOptions): MeterSpec {
+function meterSpecOf(options: DeviceOptions, adapters: DeviceAdapters): MeterSpec {
   const spec = options.meter ?? (options.sim ? { kind: 'sim' as const } : null);
   // main.ts refuses before booting; a caller that boots without a source gets the same refusal.
   if (spec === null) throw new Error(NO_METER_MESSAGE);
+  if (spec.kind === 'sim' && !adapters.simMeter) throw new Error(NO_SIM_MESSAGE);
   return spec;
 }
 
@@ -380,7 +399,10 @@ function openMeterSource(
   hooks: BootHooks,
   onEvent: (event: CommEvent) => void,
 ): MeterSource {
-  if (spec.kind === 'sim') return new SimMeter(hooks.now());
+  if (spec.kind === 'sim') {
+    if (!hooks.simMeter) throw new Error(NO_SIM_MESSAGE);
+    return hooks.simMeter(hooks.now());
+  }
   const line =
     spec.kind === 'modbus-tcp'
       ? { kind: spec.kind, host: spec.host, port: spec.port }

@@ -6,9 +6,9 @@
  * must have stopped using the data dir first.
  */
 import { rmSync } from 'node:fs';
-import { NorFlash } from '../../sim/nor-flash.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { destroyOtpGeneration } from '../keys/otp-key-provider.ts';
+import { FileFlash } from '../store/file-flash.ts';
 import { FlashImageError } from '../store/flash.ts';
 import { factoryReset } from '../store/secure-store.ts';
 import { type DataDirPaths, lockDataDir } from './data-dir.ts';
@@ -20,14 +20,14 @@ import { type DataDirPaths, lockDataDir } from './data-dir.ts';
 export function factoryResetDataDir(paths: DataDirPaths, counterFile: string = paths.counterFile): void {
   const unlock = lockDataDir(paths);
   try {
-    let flash: NorFlash;
+    let flash: FileFlash;
     try {
-      flash = NorFlash.open({ path: paths.flashImage, create: true });
+      flash = FileFlash.open({ path: paths.flashImage, create: true });
     } catch (error) {
       if (!(error instanceof FlashImageError)) throw error;
       // An image of the wrong size is replaced by a blank one of the right size.
       rmSync(paths.flashImage, { force: true });
-      flash = NorFlash.open({ path: paths.flashImage, create: true });
+      flash = FileFlash.open({ path: paths.flashImage, create: true });
     }
     try {
       // First the OTP provider's generation salt (--key-provider otp), then the file key: whichever

@@ -7,9 +7,9 @@
  */
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import type { PasswordVerifier } from '../auth/password-verifier.ts';
 import { type CoreError, isCoreError } from '../core/core-error.ts';
 import { checkPassword, PASSWORD_MIN_LENGTH_FLOOR } from '../core/password-rules.ts';
+import type { PasswordVerifier } from '../core/password-verifier-record.ts';
 import {
   ALL_PERMISSIONS,
   type PermissionSet,

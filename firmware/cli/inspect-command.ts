@@ -5,7 +5,6 @@
  * verifier.
  */
 import { existsSync } from 'node:fs';
-import { NorFlash } from '../../sim/nor-flash.ts';
 import { dataDirPaths, TLS_FILES_PREFIX } from '../boot/data-dir.ts';
 import { SLOT_COUNT } from '../core/slots.ts';
 import { describeEntry, slotOfEntry, type UserTable } from '../core/user-table.ts';
@@ -13,6 +12,7 @@ import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider
 import { OtpKeyProvider } from '../keys/otp-key-provider.ts';
 import { AnchoredFiles } from '../store/anchored-files.ts';
 import { ConfigStore } from '../store/config-store.ts';
+import { FileFlash } from '../store/file-flash.ts';
 import { FlashImageError } from '../store/flash.ts';
 import { SecureStore } from '../store/secure-store.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
@@ -45,9 +45,9 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
   if (!existsSync(paths.flashImage)) {
     throw new CliError(`no flash image at ${paths.flashImage}: has a device booted on this data dir?`);
   }
-  let flash: NorFlash;
+  let flash: FileFlash;
   try {
-    flash = NorFlash.open({ path: paths.flashImage });
+    flash = FileFlash.open({ path: paths.flashImage });
   } catch (error) {
     if (error instanceof FlashImageError) throw new CliError(error.message, 3);
     throw error;

@@ -9,7 +9,6 @@
 import { randomInt } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { NorFlash } from '../../sim/nor-flash.ts';
 import {
   DataDirBusyError,
   type DataDirPaths,
@@ -24,6 +23,7 @@ import { ANONYMOUS_SLOT, LOCALGUI_SLOT } from '../core/slots.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import { SecurityService } from '../services/security-service.ts';
+import { FileFlash } from '../store/file-flash.ts';
 import { SecureStore } from '../store/secure-store.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
@@ -134,10 +134,10 @@ async function buildDataDir(
     if (error instanceof DataDirBusyError) throw new CliError(error.message);
     throw error;
   }
-  let flash: NorFlash | null = null;
+  let flash: FileFlash | null = null;
   try {
     io.err(`first boot of ${paths.dir}: root key, flash image, factory table…`);
-    flash = NorFlash.open({ path: paths.flashImage, create: true });
+    flash = FileFlash.open({ path: paths.flashImage, create: true });
     const opened = await SecureStore.open({
       flash,
       keys: new FileKeyProvider(paths.keysDir),

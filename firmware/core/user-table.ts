@@ -16,9 +16,10 @@
  * created and never reused, so a setting that names an entry (the Modbus principal) is not inherited by
  * the next entry created in the same slot.
  */
-import type { PasswordVerifier } from '../auth/password-verifier.ts';
+
 import { type AccessActor, authorizeRights } from './access.ts';
 import { CoreError } from './core-error.ts';
+import type { PasswordVerifier } from './password-verifier-record.ts';
 import {
   ALL_PERMISSIONS,
   AUDIT_READ,

@@ -36,10 +36,6 @@ export interface ApiDeps {
   /** The names the device answers to (Host and Origin checks). */
   readonly names: DeviceNames;
   readonly now: () => number;
-  /** Called after a certificate upload, so the HTTPS listener serves the new one. */
-  readonly onTlsChange?: () => void;
-  /** Called after a Modbus client CA upload (the Modbus/TLS listener restarts with it). */
-  readonly onModbusCaChange?: () => void;
   /** The built device website, served at `/`; absent: the API alone. */
   readonly website?: WebSite | null;
 }

@@ -8,18 +8,10 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import type { AddressFilter } from '../net/client-whitelist.ts';
 import { createSourceLimit } from '../net/source-limit.ts';
+import { TLS_SERVER_POLICY } from '../tls/tls-policy.ts';
 import type { TlsCredentials } from '../tls/tls-service.ts';
-import type { AddressFilter } from './client-whitelist.ts';
-
-export const TLS_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-].join(':');
 
 /**
  * Node enforces the header and request timeouts by a sweep every `connectionsCheckingInterval` (30 s
@@ -68,9 +60,7 @@ export async function startHttpListeners(
   const sockets = new Set<Socket>();
   const tlsOptions = () => ({
     ...options.credentials(),
-    minVersion: 'TLSv1.2' as const,
-    ciphers: TLS_CIPHERS,
-    honorCipherOrder: true,
+    ...TLS_SERVER_POLICY,
   });
 
   const harden = (server: Server) => {

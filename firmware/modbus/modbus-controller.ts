@@ -5,7 +5,7 @@
  * moment, so a permission change of the acting slot applies to the very next request.
  */
 import { createHash } from 'node:crypto';
-import type { AddressFilter } from '../http/client-whitelist.ts';
+import type { AddressFilter } from '../net/client-whitelist.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import type { SecurityService } from '../services/security-service.ts';

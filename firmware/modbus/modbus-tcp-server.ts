@@ -13,8 +13,8 @@
 
 import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { TLS_CIPHERS } from '../http/http-listeners.ts';
 import { createSourceLimit } from '../net/source-limit.ts';
+import { TLS_SERVER_POLICY } from '../tls/tls-policy.ts';
 import { EXCEPTION, exception, type ModbusAccess } from './modbus-gate.ts';
 import type { ModbusTcpOptions, ModbusTcpServer, TlsPeer } from './modbus-transport.ts';
 
@@ -79,9 +79,7 @@ export async function startModbusTcpServer(options: ModbusTcpOptions): Promise<M
         // An empty list (not undefined) when no CA was uploaded: Node would otherwise trust its public roots.
         ca: ca === null ? [] : [ca],
         ...(crl === null ? {} : { crl }),
-        minVersion: 'TLSv1.2' as const,
-        ciphers: TLS_CIPHERS,
-        honorCipherOrder: true,
+        ...TLS_SERVER_POLICY,
       };
     };
     const tlsServer = createTlsServer({

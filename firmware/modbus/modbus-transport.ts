@@ -3,7 +3,7 @@
  * and how to find the principal a request acts as. The listeners do framing only; every decision about
  * registers is the Modbus gate's (modbus-gate.ts).
  */
-import type { AddressFilter } from '../http/client-whitelist.ts';
+import type { AddressFilter } from '../net/client-whitelist.ts';
 import type { ModbusAccess } from './modbus-gate.ts';
 
 /** Handles one request PDU for one principal; returns the response PDU. Never throws. */

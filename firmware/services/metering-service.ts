@@ -12,6 +12,7 @@
  * configuration: the registers at the reset, subtracted from what the meter reports afterwards.
  */
 import { authorize } from '../core/access.ts';
+import { ChangeSignal } from '../core/change-signal.ts';
 import { CoreError } from '../core/core-error.ts';
 import type { DeviceConfig, EnergyOffset } from '../core/device-config.ts';
 import { type Actor, actorFields } from '../core/user-table.ts';
@@ -28,13 +29,14 @@ import type { RequestContext } from './request-context.ts';
 import type { SecurityService } from './security-service.ts';
 
 export class MeteringService {
+  /** Emitted after a configuration change is stored (Modbus re-reads unit id and line settings). */
+  readonly configChanged = new ChangeSignal();
+
   constructor(
     private readonly meter: MeterSource,
     private readonly configStore: ConfigStore,
     private readonly security: SecurityService,
     private readonly now: () => number,
-    /** Called after a configuration change is stored (Modbus re-reads unit id and line settings). */
-    private readonly onConfigChange: () => void = () => {},
   ) {}
 
   get config(): DeviceConfig {
@@ -188,7 +190,7 @@ export class MeteringService {
       },
       Object.keys(patch).join(','),
     );
-    this.onConfigChange();
+    void this.configChanged.emit();
     return next;
   }
 

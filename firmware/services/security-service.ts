@@ -8,10 +8,12 @@
  */
 
 import { generateApiKey } from '../auth/api-key.ts';
-import { createVerifier, type PasswordVerifier } from '../auth/password-verifier.ts';
+import { createVerifier } from '../auth/password-verifier.ts';
 import { authorize, type Need } from '../core/access.ts';
+import { ChangeSignal } from '../core/change-signal.ts';
 import { CoreError, isCoreError } from '../core/core-error.ts';
 import { checkPassword } from '../core/password-rules.ts';
+import type { PasswordVerifier } from '../core/password-verifier-record.ts';
 import type { PermissionSet, PresetName } from '../core/permission-table.ts';
 import type { CommunicationSettings, SecuritySettings } from '../core/security-settings.ts';
 import { PRINCIPAL_FIELDS, principalAt, validateSecuritySettings } from '../core/security-settings-rules.ts';
@@ -75,14 +77,15 @@ export type CommunicationPatch = Partial<
 export interface SecurityServiceOptions {
   readonly kdfIterations?: number;
   readonly now: () => number;
-  /**
-   * Called after every committed change (listeners re-read the whitelist, Modbus its enables…). A
-   * returned promise is awaited, so an operation resolves once its change has taken effect.
-   */
-  readonly onChange?: (state: SecurityState) => void | Promise<void>;
 }
 
 export class SecurityService {
+  /**
+   * Emitted after every committed change (listeners re-read the whitelist, Modbus its enables…); awaited,
+   * so an operation resolves once its change has taken effect.
+   */
+  readonly changed = new ChangeSignal<SecurityState>();
+
   constructor(
     private readonly store: SecureStore,
     private readonly options: SecurityServiceOptions,
@@ -313,7 +316,7 @@ export class SecurityService {
         });
         for (const extra of outcome.events ?? []) this.record({ ...event, ...extra, result: 'ok' });
         // The change is stored whatever a listener does; its failure is the listener's to report.
-        await Promise.resolve(this.options.onChange?.(outcome.state)).catch(() => {});
+        await this.changed.emit(outcome.state);
         return outcome.result;
       } catch (error) {
         if (isCoreError(error)) {

@@ -9,6 +9,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { SyslogSettings } from '../core/security-settings.ts';
 import type { SecurityEvent } from '../store/event-log.ts';
+import { TLS_MIN_VERSION } from '../tls/tls-policy.ts';
 
 /** authpriv (RFC 5424 facility 10): security and authorization messages. */
 const FACILITY = 10;
@@ -137,7 +138,7 @@ export class SyslogExporter {
     const socket = tlsConnect({
       host: settings.host,
       port: settings.port,
-      minVersion: 'TLSv1.2',
+      minVersion: TLS_MIN_VERSION,
       // Trust is the pinned fingerprint, checked below before anything is written.
       rejectUnauthorized: false,
       servername: /^[\d.:]+$/.test(settings.host) ? undefined : settings.host,

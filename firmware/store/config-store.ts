@@ -11,10 +11,10 @@
  * meter then runs on the default ratios until a configuration is stored again, never silently.
  */
 import { DEFAULT_DEVICE_CONFIG, type DeviceConfig, validateDeviceConfig } from '../core/device-config.ts';
+import { deriveKey } from '../keys/record-keys.ts';
 import type { Flash } from './flash.ts';
 import { CONFIG_RECORD_BLOCKS } from './flash-layout.ts';
 import { configHash, sameBytes } from './record-anchors.ts';
-import { deriveKey } from './record-keys.ts';
 import { type CopyState, SealedRecordPair } from './sealed-record.ts';
 import type { SecureStore } from './secure-store.ts';
 

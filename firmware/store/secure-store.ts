@@ -21,6 +21,7 @@ import { DEFAULT_ADMIN_PASSWORD } from '../core/password-rules.ts';
 import { DEFAULT_SECURITY_SETTINGS } from '../core/security-settings.ts';
 import { createDefaultTable } from '../core/user-table.ts';
 import type { KeyProvider, MonotonicCounter } from '../keys/key-provider.ts';
+import { deriveKey } from '../keys/record-keys.ts';
 import { LOG_MAGICS, type SecurityEvent } from './event-log.ts';
 import type { Flash } from './flash.ts';
 import {
@@ -34,7 +35,6 @@ import {
   SECURITY_RECORD_BLOCKS,
 } from './flash-layout.ts';
 import { type Anchors, decodeAnchors, encodeAnchors } from './record-anchors.ts';
-import { deriveKey } from './record-keys.ts';
 import { type CopyState, RECORD_MAGIC, SealedRecordPair } from './sealed-record.ts';
 import { SecurityLog, TRUNCATED_EVENT_TYPE } from './security-log.ts';
 import {

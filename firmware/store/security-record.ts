@@ -3,7 +3,7 @@
  * and back. Decoding validates every field, so an authenticated record of an unexpected shape (a newer
  * format, a bug) is refused instead of crashing the device deep inside.
  */
-import type { PasswordVerifier } from '../auth/password-verifier.ts';
+import type { PasswordVerifier } from '../core/password-verifier-record.ts';
 import { isPresetName, normalizePermissions } from '../core/permission-table.ts';
 import { DEFAULT_SECURITY_SETTINGS, HTTP_MODES, type SecuritySettings } from '../core/security-settings.ts';
 import { ANONYMOUS_SLOT, SLOT_COUNT } from '../core/slots.ts';

@@ -11,6 +11,7 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
+import { TLS_MIN_VERSION } from './tls-policy.ts';
 import { loadX509 } from './x509-library.ts';
 
 export type CertificateErrorCode =
@@ -141,7 +142,7 @@ function trialContext(
   code: CertificateErrorCode,
 ) {
   try {
-    createSecureContext({ minVersion: 'TLSv1.2', ...options });
+    createSecureContext({ minVersion: TLS_MIN_VERSION, ...options });
   } catch (error) {
     throw new CertificateError(code, field, `TLS cannot use it (${(error as Error).message})`);
   }

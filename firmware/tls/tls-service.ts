@@ -12,8 +12,9 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import nacl from 'tweetnacl';
+import { ChangeSignal } from '../core/change-signal.ts';
+import { deriveKey } from '../keys/record-keys.ts';
 import { type FileStore, PlainFiles } from '../store/anchored-files.ts';
-import { deriveKey } from '../store/record-keys.ts';
 import { cbor } from '../store/sealed-record.ts';
 import {
   CertificateError,
@@ -55,7 +56,14 @@ export interface CaInfo {
   readonly validTo: string;
 }
 
+export type TlsChange = 'certificate' | 'modbus-ca' | 'modbus-crl';
+
 export class TlsService {
+  /**
+   * Emitted after an upload is stored: the HTTPS certificate (listeners reload it), the Modbus client CA
+   * or its CRL (Modbus/TCP Security restarts, so every client shakes hands again against the new trust).
+   */
+  readonly changed = new ChangeSignal<TlsChange>();
   private credentials: TlsCredentials | null = null;
   private source: TlsInfo['source'] = 'self-signed';
   private readonly key: Uint8Array;
@@ -112,6 +120,7 @@ export class TlsService {
   upload(certificatePem: string, privateKeyPem: string): TlsInfo {
     const { key } = checkServerCertificate(certificatePem, privateKeyPem, this.now());
     this.store({ cert: certificatePem, key }, 'uploaded');
+    void this.changed.emit('certificate');
     return this.info();
   }
 
@@ -147,6 +156,7 @@ export class TlsService {
       [MODBUS_CA_FILE]: this.seal(cbor.encode({ ca: cert.toString() })),
       [MODBUS_CRL_FILE]: null,
     });
+    void this.changed.emit('modbus-ca');
     return caInfo(cert);
   }
 
@@ -184,6 +194,8 @@ export class TlsService {
       );
     const info = await checkCrl(pem, ca, this.now());
     this.files.write({ [MODBUS_CRL_FILE]: this.seal(cbor.encode({ crl: pem.trim() })) });
+    // Open connections end; every client shakes hands again against the new CRL.
+    void this.changed.emit('modbus-crl');
     return info;
   }
 

@@ -16,6 +16,7 @@ import { parseDeviceOptions } from '../../firmware/boot/device-options.ts';
 import { DeviceClient } from '../../firmware/client/device-client.ts';
 import { CHANGES_LOG, REFUSALS_LOG } from '../../firmware/store/flash-layout.ts';
 import type { RingPlace } from '../../firmware/store/security-log.ts';
+import { SIM_ADAPTERS } from '../../sim/sim-adapters.ts';
 import { MbapClient } from '../../test/support/modbus-tcp-client.ts';
 
 export interface FloodRow {
@@ -98,7 +99,7 @@ export async function auditFlood(dir: string): Promise<FloodRow[]> {
   );
   if (options === 'help') throw new Error('bench device options');
   let clock = Date.now();
-  const device = await bootDevice(options, { log: () => {}, now: () => clock });
+  const device = await bootDevice(options, { ...SIM_ADAPTERS, log: () => {}, now: () => clock });
   const agents: Agent[] = [];
   const modbus: MbapClient[] = [];
   try {

@@ -16,7 +16,7 @@ import { proofMessage } from '../../firmware/auth/auth-messages.ts';
 import { deriveSeed, signWithSeed } from '../../firmware/auth/password-verifier.ts';
 import { DeviceClient } from '../../firmware/client/device-client.ts';
 
-const DEVICE = join(import.meta.dirname, '..', '..', 'dist', 'device.mjs');
+const DEVICE = join(import.meta.dirname, '..', '..', 'dist', 'sim-device.mjs');
 const PAIRS = Number(process.env.BENCH_LOGIN_PAIRS ?? 1000);
 const USER = 'bench_user';
 const PASSWORD = 'Bench-Timing 2026!';

@@ -24,7 +24,7 @@ import { meterPolling } from './meter-poll.ts';
 import { BenchModbusClient, modbusThroughput } from './modbus-client.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const DEVICE = join(ROOT, 'dist', 'device.mjs');
+const DEVICE = join(ROOT, 'dist', 'sim-device.mjs');
 const FLOOR = join(ROOT, 'scripts', 'bench', 'floor-server.mjs');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = 8;

@@ -1,6 +1,6 @@
 /**
  * The emulated-Pi smoke test's driver, run by scripts/pi-smoke.sh with the host's Node once QEMU and
- * the arm64 Node are in place. It boots the built device (dist/device.mjs) under qemu-aarch64 on a
+ * the arm64 Node are in place. It boots the built simulated device (dist/sim-device.mjs) under qemu-aarch64 on a
  * fresh data dir and loopback port-0 listeners and checks it through its real interfaces: info over
  * HTTP; the first login, a new admin password and an API key by a client that itself runs under
  * emulation (so the key derivation is done by the emulated CPU); the API key reading measurements over
@@ -116,7 +116,7 @@ async function bootEmulated(dataDir: string, env: NodeJS.ProcessEnv): Promise<Em
   const started = performance.now();
   const child = emulated(
     [
-      'dist/device.mjs',
+      'dist/sim-device.mjs',
       '--sim',
       '--data-dir',
       dataDir,

@@ -16,6 +16,7 @@ import {
   HTTP_EXCEPTION_CODES,
   REGISTRY_STATUS,
 } from '../../firmware/http/api-error.ts';
+import { SIM_ADAPTERS } from '../../sim/sim-adapters.ts';
 import { REPO_ROOT } from '../support/device-process.ts';
 
 test('the resource table of docs/rest-api.md equals the route declarations', async () => {
@@ -26,7 +27,7 @@ test('the resource table of docs/rest-api.md equals the route declarations', asy
   );
   assert.notEqual(options, 'help');
   if (options === 'help') return;
-  const device = await bootDevice(options, { log: () => {}, now: Date.now });
+  const device = await bootDevice(options, { ...SIM_ADAPTERS, log: () => {}, now: Date.now });
   try {
     const declared = (device.routes?.declared ?? []).map((r) => `${r.method} ${r.path} ${r.requires}`).sort();
     const doc = readFileSync(join(REPO_ROOT, 'docs', 'rest-api.md'), 'utf8');

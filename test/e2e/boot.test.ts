@@ -4,17 +4,19 @@
  * and bad flags; with `metergate inspect` and `factory-reset` run against the same data dir.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createVerifier, MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
+import { NO_POWERCUT_MESSAGE, NO_SIM_MESSAGE } from '../../firmware/boot/boot-device.ts';
 import { permissionsFromNames } from '../../firmware/core/permission-table.ts';
 import { actorFor, addUser } from '../../firmware/core/user-table.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../../firmware/keys/file-key-provider.ts';
 import { SecureStore } from '../../firmware/store/secure-store.ts';
 import { NorFlash } from '../../sim/nor-flash.ts';
-import { runCli, runDeviceToExit, startDevice } from '../support/device-process.ts';
+import { FIRMWARE_ENTRY, runCli, runDeviceToExit, startDevice } from '../support/device-process.ts';
 
 interface InspectReport {
   mode: string;
@@ -217,5 +219,28 @@ describe('device boot', () => {
     const counter = runDeviceToExit(['--data-dir', join(root, 'x'), '--counter-file', `${root}/`]);
     assert.equal(counter.status, 2);
     assert.match(counter.stderr, /--counter-file must name a file/);
+  });
+
+  it('the board firmware (dist/device.mjs) carries no simulator: --sim and power cuts are refused, naming the simulated device', () => {
+    const firmware = (args: readonly string[]) =>
+      spawnSync(process.execPath, [FIRMWARE_ENTRY, '--http-port', '0', '--https-port', '0', ...args], {
+        encoding: 'utf8',
+        timeout: 15_000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const dataDir = join(root, 'firmware-build');
+    for (const args of [['--sim'], ['--meter', 'sim']]) {
+      const refused = firmware([...args, '--data-dir', dataDir, '--display', 'none']);
+      assert.equal(refused.status, 2, refused.stderr);
+      assert.ok(refused.stderr.includes(NO_SIM_MESSAGE), refused.stderr);
+      assert.ok(!existsSync(dataDir), 'the refusal touched the data dir');
+    }
+    const cut = firmware([
+      ...['--meter', 'modbus-tcp://127.0.0.1:1?profile=eastron-sdm630', '--data-dir', dataDir],
+      ...['--display', 'none', '--sim-powercut-after-bytes', '10'],
+    ]);
+    assert.equal(cut.status, 2, cut.stderr);
+    assert.ok(cut.stderr.includes(NO_POWERCUT_MESSAGE), cut.stderr);
+    assert.ok(!existsSync(dataDir), 'the refusal touched the data dir');
   });
 });

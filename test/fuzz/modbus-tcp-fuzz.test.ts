@@ -12,13 +12,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ALL_PERMISSIONS } from '../../firmware/core/permission-table.ts';
-import { createAddressFilter } from '../../firmware/http/client-whitelist.ts';
 import {
   DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
   GATEWAY_TARGET_FAILED,
   startModbusTcpServer,
 } from '../../firmware/modbus/modbus-tcp-server.ts';
 import { REGISTER_MAP } from '../../firmware/modbus/register-map.ts';
+import { createAddressFilter } from '../../firmware/net/client-whitelist.ts';
 import {
   deviceIdPdu,
   float32Of,

@@ -1,6 +1,6 @@
 /**
- * Starts the real device process (dist/device.mjs, as built by scripts/build.mjs) for end-to-end
- * tests: waits for its ready line within a bound, collects stderr, and kills it by PID afterwards.
+ * Starts the real device process for end-to-end tests: the simulated device (dist/sim-device.mjs, the
+ * firmware's process with the simulator's meter and power-cut flash, as built by scripts/build.mjs): waits for its ready line within a bound, collects stderr, and kills it by PID afterwards.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import type { ReadyInfo } from '../../firmware/boot/boot-device.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
-export const DEVICE_ENTRY = join(REPO_ROOT, 'dist', 'device.mjs');
+export const DEVICE_ENTRY = join(REPO_ROOT, 'dist', 'sim-device.mjs');
+/** The board's firmware build, without the simulator. */
+export const FIRMWARE_ENTRY = join(REPO_ROOT, 'dist', 'device.mjs');
 export const CLI_ENTRY = join(REPO_ROOT, 'dist', 'cli.mjs');
 
 export type { ReadyInfo };

@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { bootDevice } from '../../firmware/boot/boot-device.ts';
 import { parseDeviceOptions } from '../../firmware/boot/device-options.ts';
+import { SIM_ADAPTERS } from '../../sim/sim-adapters.ts';
 import { allowed, type Me, ROUTES } from '../../web/src/api.ts';
 import { REPO_ROOT } from '../support/device-process.ts';
 
@@ -29,7 +30,7 @@ describe('website routes', () => {
     );
     assert.notEqual(options, 'help');
     if (options === 'help') return;
-    const device = await bootDevice(options, { log: () => {}, now: Date.now });
+    const device = await bootDevice(options, { ...SIM_ADAPTERS, log: () => {}, now: Date.now });
     try {
       const declared = device.routes?.declared ?? [];
       assert.ok(declared.length > 20, 'routes were declared');

@@ -10,11 +10,11 @@ import type { HttpMode } from '../../core/security-settings.ts';
 import { displayFingerprint, parseWhitelistEntry } from '../../core/security-settings-rules.ts';
 import { SLOT_COUNT } from '../../core/slots.ts';
 import { describeEntry, entryAt } from '../../core/user-table.ts';
+import { createAddressFilter } from '../../net/client-whitelist.ts';
 import type { ApiBuilder } from '../api-builder.ts';
 import type { ApiDeps } from '../api-deps.ts';
 import { ApiError } from '../api-error.ts';
 import type { AppEnv } from '../app-env.ts';
-import { createAddressFilter } from '../client-whitelist.ts';
 import {
   jsonBody,
   jsonResponse,
@@ -508,7 +508,6 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
           ctx,
         );
       }
-      deps.onTlsChange?.();
       return c.json(info, 200);
     },
   );
@@ -535,7 +534,6 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
     },
     async (c) => {
       const ca = await recorded(c, 'modbus.ca.upload', () => deps.tls.uploadModbusCa(c.req.valid('json').ca));
-      deps.onModbusCaChange?.();
       return c.json({ ca }, 200);
     },
   );
@@ -570,8 +568,6 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
         (info) =>
           `revoked=${info.revoked} next=${info.nextUpdate}${info.crlNumber ? ` number=${info.crlNumber}` : ''}`,
       );
-      // Open connections end; every client shakes hands again against the new CRL.
-      deps.onModbusCaChange?.();
       return c.json({ crl }, 200);
     },
   );

@@ -22,6 +22,7 @@ import { DEFAULT_SCREEN_SIZE } from '../../../firmware/display/screen-renderer.t
 import type { RouteDeclaration } from '../../../firmware/http/api-builder.ts';
 import { OPENAPI_PATH } from '../../../firmware/http/create-api-app.ts';
 import { generateSelfSignedCertificate } from '../../../firmware/tls/self-signed-certificate.ts';
+import { SIM_ADAPTERS } from '../../../sim/sim-adapters.ts';
 import { REPO_ROOT } from '../../support/device-process.ts';
 import { makeCrl } from '../../support/openssl-ca.ts';
 import {
@@ -477,7 +478,7 @@ describe('REST authorization matrix', () => {
         webDir: join(REPO_ROOT, 'dist', 'web'),
         simPowercutAfterBytes: null,
       },
-      { log: () => {}, now: Date.now },
+      { ...SIM_ADAPTERS, log: () => {}, now: Date.now },
     );
     try {
       assert.ok(device.routes, 'a normal boot exposes its routes');

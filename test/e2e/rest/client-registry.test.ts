@@ -16,6 +16,7 @@ import { bootDevice, type Device } from '../../../firmware/boot/boot-device.ts';
 import { parseDeviceOptions } from '../../../firmware/boot/device-options.ts';
 import { DeviceClient } from '../../../firmware/client/device-client.ts';
 import { requestApiKey } from '../../../firmware/client/registry-client.ts';
+import { SIM_ADAPTERS } from '../../../sim/sim-adapters.ts';
 import { REPO_ROOT } from '../../support/device-process.ts';
 
 const ADMIN_PASSWORD = 'Registry-Keeper-77';
@@ -60,7 +61,7 @@ describe('client registry over HTTPS', () => {
     );
     assert.notEqual(options, 'help');
     if (options === 'help') return;
-    device = await bootDevice(options, { log: () => {}, now: () => time });
+    device = await bootDevice(options, { ...SIM_ADAPTERS, log: () => {}, now: () => time });
     httpsUrl = `https://127.0.0.1:${device.ready.https}`;
     ca = readFileSync(join(root, 'tls', 'cert.pem'), 'utf8');
     admin = client();

@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type SecureVersion, connect as tlsConnect } from 'node:tls';
 import { DeviceClient } from '../../../firmware/client/device-client.ts';
-import { TLS_CIPHERS } from '../../../firmware/http/http-listeners.ts';
 import {
   generateSelfSignedCertificate,
   type SelfSignedCertificate,
 } from '../../../firmware/tls/self-signed-certificate.ts';
+import { TLS_CIPHERS } from '../../../firmware/tls/tls-policy.ts';
 import { type RunningDevice, startDevice } from '../../support/device-process.ts';
 import { ADMIN_PASSWORD, type RestFixture, startRestFixture } from '../../support/rest-fixture.ts';
 

@@ -14,7 +14,6 @@ import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createAddressFilter } from '../../../firmware/http/client-whitelist.ts';
 import { certificateRoleTemplate, roleActor } from '../../../firmware/modbus/certificate-role.ts';
 import { fingerprint256 } from '../../../firmware/modbus/modbus-controller.ts';
 import { EXCEPTION } from '../../../firmware/modbus/modbus-gate.ts';
@@ -24,6 +23,7 @@ import type {
   ModbusTcpServer,
   TlsPeer,
 } from '../../../firmware/modbus/modbus-transport.ts';
+import { createAddressFilter } from '../../../firmware/net/client-whitelist.ts';
 import type { InterfaceName } from '../../../firmware/services/request-context.ts';
 import {
   type Credentials,

@@ -20,9 +20,9 @@ import {
 } from '../../../firmware/auth/password-verifier.ts';
 import { SessionStore } from '../../../firmware/auth/session-store.ts';
 import { StaleNonceLimit } from '../../../firmware/auth/stale-nonce-limit.ts';
+import { deriveKey } from '../../../firmware/keys/record-keys.ts';
 import { AuthError, type LoginCrypto, LoginService } from '../../../firmware/services/login-service.ts';
 import { SecurityService } from '../../../firmware/services/security-service.ts';
-import { deriveKey } from '../../../firmware/store/record-keys.ts';
 import { bootNormal, tempDataDir } from '../../support/store-fixture.ts';
 
 /** A login service on a factory data dir whose Ed25519 operations are counted, in call order. */

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_DEVICE_CONFIG } from '../../../firmware/core/device-config.ts';
+import { deriveKey } from '../../../firmware/keys/record-keys.ts';
 import { AnchoredFiles, FILE_ROLLBACK_EVENT } from '../../../firmware/store/anchored-files.ts';
 import { CONFIG_RECORD_KIND, ConfigStore } from '../../../firmware/store/config-store.ts';
 import {
@@ -21,7 +22,6 @@ import {
   SECURITY_RECORD_BLOCKS,
 } from '../../../firmware/store/flash-layout.ts';
 import { decodeAnchors } from '../../../firmware/store/record-anchors.ts';
-import { deriveKey } from '../../../firmware/store/record-keys.ts';
 import { SealedRecordPair } from '../../../firmware/store/sealed-record.ts';
 import { TRUNCATED_EVENT_TYPE } from '../../../firmware/store/security-log.ts';
 import { TlsService } from '../../../firmware/tls/tls-service.ts';

@@ -25,6 +25,7 @@ import {
   setPassword,
   type UserTable,
 } from '../../../firmware/core/user-table.ts';
+import { deriveKey } from '../../../firmware/keys/record-keys.ts';
 import { FlashImageError } from '../../../firmware/store/flash.ts';
 import {
   CONFIG_RECORD_BLOCKS,
@@ -32,7 +33,6 @@ import {
   LOG_BLOCK_COUNT,
   SECURITY_RECORD_BLOCKS,
 } from '../../../firmware/store/flash-layout.ts';
-import { deriveKey } from '../../../firmware/store/record-keys.ts';
 import type { SecurityState } from '../../../firmware/store/security-record.ts';
 import { DEFAULT_BLOCK_COUNT, DEFAULT_BLOCK_SIZE } from '../../../sim/nor-flash.ts';
 import {

@@ -18,8 +18,8 @@ import {
   removeEntry,
   type UserTable,
 } from '../../../firmware/core/user-table.ts';
+import { deriveKey } from '../../../firmware/keys/record-keys.ts';
 import { SECURITY_RECORD_BLOCKS } from '../../../firmware/store/flash-layout.ts';
-import { deriveKey } from '../../../firmware/store/record-keys.ts';
 import { SealedRecordPair } from '../../../firmware/store/sealed-record.ts';
 import {
   decodeSecurityState,

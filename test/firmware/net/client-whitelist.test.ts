@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseWhitelistEntry } from '../../../firmware/core/security-settings-rules.ts';
-import { createAddressFilter } from '../../../firmware/http/client-whitelist.ts';
+import { createAddressFilter } from '../../../firmware/net/client-whitelist.ts';
 
 function expectPeers(entries: string[], allowed: string[], refused: string[]): void {
   const filter = createAddressFilter(entries);
