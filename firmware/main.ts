@@ -2,9 +2,10 @@
  * The device process: parse the command line, boot, print the ready line, run until SIGTERM/SIGINT.
  * Operator messages go to stderr; stdout carries only `metergate ready <json>`.
  */
+import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { type BootHooks, bootDevice, type Device } from './boot/boot-device.ts';
+import { type BootHooks, bootDevice, type Device, MeterSourceError } from './boot/boot-device.ts';
 import { DataDirBusyError, dataDirPaths } from './boot/data-dir.ts';
 import {
   DEVICE_USAGE,
@@ -37,12 +38,13 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${DEVICE_USAGE}\n`);
     return;
   }
-  // Before anything touches flash: a device that does not know its meter never starts.
-  if (!options.meter) {
+  // Before anything touches flash: a device that does not know its meter never starts. Without
+  // --meter the source can only come from a provisioned flash (the stored configuration, read at boot).
+  if (!options.meter && !existsSync(dataDirPaths(options.dataDir).flashImage)) {
     log(NO_METER_MESSAGE);
     process.exit(2);
   }
-  if (options.meter.kind !== 'sim') {
+  if (options.meter && options.meter.kind !== 'sim') {
     try {
       loadProfile(options.meter.profile);
     } catch (error) {
@@ -78,6 +80,10 @@ async function main(argv: readonly string[]): Promise<void> {
     if (error instanceof DataDirBusyError) {
       log(error.message);
       process.exit(1);
+    }
+    if (error instanceof MeterSourceError) {
+      log(error.message);
+      process.exit(2);
     }
     throw error;
   }
