@@ -2,10 +2,15 @@
  * The device process: parse the command line, boot, print the ready line, run until SIGTERM/SIGINT.
  * Operator messages go to stderr; stdout carries only `metergate ready <json>`.
  */
-import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { type BootHooks, bootDevice, type Device, MeterSourceError } from './boot/boot-device.ts';
+import {
+  type BootHooks,
+  bootDevice,
+  type Device,
+  flashHoldsData,
+  MeterSourceError,
+} from './boot/boot-device.ts';
 import { DataDirBusyError, dataDirPaths } from './boot/data-dir.ts';
 import {
   DEVICE_USAGE,
@@ -40,7 +45,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   // Before anything touches flash: a device that does not know its meter never starts. Without
   // --meter the source can only come from a provisioned flash (the stored configuration, read at boot).
-  if (!options.meter && !existsSync(dataDirPaths(options.dataDir).flashImage)) {
+  if (!options.meter && !flashHoldsData(dataDirPaths(options.dataDir).flashImage)) {
     log(NO_METER_MESSAGE);
     process.exit(2);
   }
@@ -69,7 +74,14 @@ async function main(argv: readonly string[]): Promise<void> {
       await device.stop();
       const paths = dataDirPaths(options.dataDir);
       factoryResetDataDir(paths, options.counterFile ?? paths.counterFile);
-      device = await bootDevice(bootOptions, hooks);
+      try {
+        device = await bootDevice(bootOptions, hooks);
+      } catch (error) {
+        // The meter source came from the erased configuration: the new device has none, and stops.
+        if (!(error instanceof MeterSourceError)) throw error;
+        log(`factory reset done; the stored meter source was erased with it: ${error.message}`);
+        process.exit(2);
+      }
       display?.show(device.display);
       log('factory reset done: booted as a new device (admin / CBM_1234, to be changed at first login)');
     },

@@ -2,7 +2,7 @@
  * Boot: builds the device's object graph from its options and starts it. The one place that wires
  * flash, keys, store, services and listeners together; modules get what they need passed in.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 import { NorFlash } from '../../sim/nor-flash.ts';
 import { SimMeter } from '../../sim/sim-meter.ts';
@@ -96,9 +96,11 @@ export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Prom
   const bootedAt = hooks.now();
   const paths = dataDirPaths(options.dataDir);
   // Without a meter source on the command line, only a provisioned flash can name one: a data dir
-  // without a flash image is refused before anything is written (no lock file, no format).
-  if (flagMeterSpec(options) === null && !existsSync(paths.flashImage))
+  // without a flash image, or with an erased one (after a factory reset), is refused before anything
+  // is written (no lock file, no format).
+  if (flagMeterSpec(options) === null && !flashHoldsData(paths.flashImage)) {
     throw new MeterSourceError(NO_METER_MESSAGE);
+  }
   const unlock = lockDataDir(paths);
   const cleanups: (() => void | Promise<void>)[] = [unlock];
   const stop = async () => {
@@ -370,6 +372,11 @@ async function startServices(
       registered: app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`),
     },
   };
+}
+
+/** The flash image exists and is not blank (all 0xFF): it may hold a stored configuration. Reads only. */
+export function flashHoldsData(path: string): boolean {
+  return existsSync(path) && readFileSync(path).some((byte) => byte !== 0xff);
 }
 
 /** A device that cannot know its meter source does not start (main.ts: exit 2 with the message). */

@@ -6,7 +6,7 @@
  * user's own profile by its name, never its file path.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -20,6 +20,8 @@ import {
   runDeviceToExit,
   startDevice,
 } from '../../support/device-process.ts';
+import { openTerminal } from '../../support/display-fixture.ts';
+import { startPtyPair } from '../../support/modbus-rtu-fixture.ts';
 import { startPymodbusMeter } from '../../support/pymodbus-meter.ts';
 
 const POLL = 'interval=100ms&timeout=500ms&retries=0&stale-after=3';
@@ -145,5 +147,39 @@ describe('the meter source from the commissioning file', () => {
     assert.match(run.stderr, /no meter source chosen/);
     assert.equal(existsSync(join(blank, 'flash.img')), false, 'no flash image was written');
     assert.ok(!existsSync(blank) || readdirSync(blank).length === 0, 'nothing was written');
+  });
+
+  it('a factory reset at the display erases the stored source: the device then stops with the refusal, it does not hang without a meter', async (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'commissioning.yaml');
+    writeFileSync(file, 'version: 1\nmeter: sim\n');
+    const dataDir = join(dir, 'device');
+    assert.equal(runCli(['provision', '--data-dir', dataDir, '--file', file]).status, 0);
+    const line = await startPtyPair(t);
+    const device = await stopAfter(
+      t,
+      await startDevice(['--data-dir', dataDir, NO_METER_FLAG, '--display', line.device]),
+    );
+    const exited = new Promise<number | null>((resolve) =>
+      device.process.once('exit', (code) => resolve(code)),
+    );
+    const terminal = await openTerminal(t, line.client);
+    await terminal.repaint();
+    await terminal.waitFor(/^VOLTAGE/);
+    await terminal.send('\x1b[D\r');
+    await terminal.waitFor(/^FACTORY RESET[\s\S]*OK:erase/);
+    await terminal.press('ok');
+    const code = await Promise.race([exited, sleep(20_000).then(() => 'still running')]);
+    assert.equal(code, 2, `exit status; stderr:\n${device.stderr()}`);
+    assert.match(device.stderr(), /no meter source chosen/);
+    // The reset leaves an erased image (all 0xFF) and no root key; the refusal wrote nothing after it.
+    const erased = () => readFileSync(join(dataDir, 'flash.img')).every((byte) => byte === 0xff);
+    assert.ok(erased(), 'the erased flash was not formatted again');
+    assert.equal(existsSync(join(dataDir, 'keys', 'root.key')), false, 'no new root key');
+    // Started again without --meter, the erased data dir is refused the same way, unwritten.
+    const again = runDeviceToExit(['--data-dir', dataDir, NO_METER_FLAG]);
+    assert.equal(again.status, 2, again.stderr);
+    assert.match(again.stderr, /no meter source chosen/);
+    assert.ok(erased(), 'still erased');
   });
 });
