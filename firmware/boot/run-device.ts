@@ -14,6 +14,8 @@ import {
   bootDevice,
   type Device,
   type DeviceAdapters,
+  flashHoldsData,
+  MeterSourceError,
   NO_POWERCUT_MESSAGE,
   NO_SIM_MESSAGE,
 } from './boot-device.ts';
@@ -54,12 +56,13 @@ async function main(argv: readonly string[], adapters: DeviceAdapters): Promise<
     process.stdout.write(`${DEVICE_USAGE}\n`);
     return;
   }
-  // Before anything touches flash: a device that does not know its meter never starts.
-  if (!options.meter) {
+  // Before anything touches flash: a device that does not know its meter never starts. Without
+  // --meter the source can only come from a provisioned flash (the stored configuration, read at boot).
+  if (!options.meter && !flashHoldsData(dataDirPaths(options.dataDir).flashImage)) {
     log(NO_METER_MESSAGE);
     process.exit(2);
   }
-  if (options.meter.kind === 'sim' && !adapters.simMeter) {
+  if (options.meter?.kind === 'sim' && !adapters.simMeter) {
     log(NO_SIM_MESSAGE);
     process.exit(2);
   }
@@ -67,7 +70,7 @@ async function main(argv: readonly string[], adapters: DeviceAdapters): Promise<
     log(NO_POWERCUT_MESSAGE);
     process.exit(2);
   }
-  if (options.meter.kind !== 'sim') {
+  if (options.meter && options.meter.kind !== 'sim') {
     try {
       loadProfile(options.meter.profile);
     } catch (error) {
@@ -93,7 +96,14 @@ async function main(argv: readonly string[], adapters: DeviceAdapters): Promise<
       await device.stop();
       const paths = dataDirPaths(options.dataDir);
       factoryResetDataDir(paths, options.counterFile ?? paths.counterFile);
-      device = await bootDevice(bootOptions, hooks);
+      try {
+        device = await bootDevice(bootOptions, hooks);
+      } catch (error) {
+        // The meter source came from the erased configuration: the new device has none, and stops.
+        if (!(error instanceof MeterSourceError)) throw error;
+        log(`factory reset done; the stored meter source was erased with it: ${error.message}`);
+        process.exit(2);
+      }
       display?.show(device.display);
       log('factory reset done: booted as a new device (admin / CBM_1234, to be changed at first login)');
     },
@@ -104,6 +114,10 @@ async function main(argv: readonly string[], adapters: DeviceAdapters): Promise<
     if (error instanceof DataDirBusyError) {
       log(error.message);
       process.exit(1);
+    }
+    if (error instanceof MeterSourceError) {
+      log(error.message);
+      process.exit(2);
     }
     throw error;
   }

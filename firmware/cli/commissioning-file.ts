@@ -47,6 +47,7 @@ import {
   type UserTable,
 } from '../core/user-table.ts';
 import { checkUsername } from '../core/username-rules.ts';
+import { MeterSpecError, parseMeterSpec } from '../meter/meter-spec.ts';
 
 /** The format version this firmware reads; older ones will be migrated, newer ones refused. */
 export const COMMISSIONING_FILE_VERSION = 1;
@@ -69,6 +70,12 @@ export interface CommissioningPlan {
   readonly standardUsers: { readonly localgui?: PermissionSet; readonly anonymous?: PermissionSet };
   /** The factory settings with the file's changes: whitelist, Modbus enables, password and lockout policy. */
   readonly settings: SecuritySettings;
+  /**
+   * The meter source (`meter:`, the same text as `--meter`), checked by the flag's parser; stored in
+   * the configuration record, read at boot when no `--meter` is given. Null: not in the file. `line`
+   * is where it stands, for errors found later (a profile file that does not load).
+   */
+  readonly meter: { readonly source: string; readonly line: number | null } | null;
 }
 
 export interface CommissioningError {
@@ -180,6 +187,7 @@ export function parseCommissioningFile(content: string, options: CommissioningOp
       ...(file.standardUsers?.anonymous && { anonymous: permissionsFromNames(file.standardUsers.anonymous) }),
     },
     settings: mergedSettings(file),
+    meter: file.meter === undefined ? null : { source: file.meter, line: locate(doc, ['meter'], at) },
   };
   checkAcrossEntries(file, plan, report);
   return errors.length > 0 ? failed(errors) : { ok: true, plan };
@@ -273,6 +281,17 @@ function commissioningSchema(minLength: number) {
       .string()
       .superRefine((mode, ctx) => {
         if (!HTTP_MODES.includes(mode as HttpMode)) ctx.addIssue({ code: 'custom', message: HTTP_MODE_RULE });
+      })
+      .optional(),
+    meter: z
+      .string()
+      .superRefine((text, ctx) => {
+        try {
+          parseMeterSpec(text);
+        } catch (error) {
+          if (!(error instanceof MeterSpecError)) throw error;
+          ctx.addIssue({ code: 'custom', message: error.message });
+        }
       })
       .optional(),
     hostnames: z

@@ -21,8 +21,11 @@ import { checkPassword } from '../core/password-rules.ts';
 import { permissionNames } from '../core/permission-table.ts';
 import { ANONYMOUS_SLOT, LOCALGUI_SLOT } from '../core/slots.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
+import { loadProfile, ProfileError } from '../meter/meter-profile.ts';
+import { parseMeterSpec } from '../meter/meter-spec.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import { SecurityService } from '../services/security-service.ts';
+import { ConfigStore } from '../store/config-store.ts';
 import { FileFlash } from '../store/file-flash.ts';
 import { SecureStore } from '../store/secure-store.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
@@ -86,6 +89,7 @@ export async function provisionCommand(argv: readonly string[], io: CommandIo): 
     throw new CliError(`${count} error${count === 1 ? '' : 's'} in ${fileName}; nothing was created`, 2);
   }
   const { plan } = result;
+  checkMeterProfile(plan, fileName, io);
   const paths = dataDirPaths(values['data-dir']);
   refuseUsedDataDir(paths);
   const keysFile = values['keys-file'];
@@ -163,6 +167,11 @@ async function buildDataDir(
       await security.addUser(admin, user, CLI_CONTEXT);
       io.err(`user ${user.name}: ${permissionNames(user.permissions).join(', ') || '(no permissions)'}`);
     }
+    if (plan.meter !== null) {
+      const config = ConfigStore.open(flash, opened.rootKey, opened.store);
+      config.commit({ ...config.config, meterSource: plan.meter.source });
+      io.err(`meter source stored: ${plan.meter.source}`);
+    }
     const keys: { name: string; preset: string; key: string }[] = [];
     for (const apiKey of plan.apiKeys) {
       const { key } = await security.addApiKey(admin, apiKey, CLI_CONTEXT);
@@ -179,6 +188,30 @@ async function buildDataDir(
   } finally {
     flash?.close();
     unlock();
+  }
+}
+
+/**
+ * The file's `meter:` names a profile: it must load here as it must at boot (a built-in name, or a
+ * profile file on this machine), else nothing is created and the error names the line.
+ */
+function checkMeterProfile(plan: CommissioningPlan, fileName: string, io: CommandIo): void {
+  if (plan.meter === null) return;
+  const spec = parseMeterSpec(plan.meter.source);
+  if (spec.kind === 'sim') return;
+  try {
+    loadProfile(spec.profile);
+  } catch (error) {
+    const detail = error instanceof ProfileError ? error.message : (error as Error).message;
+    io.err(
+      formatCommissioningError({
+        source: fileName,
+        line: plan.meter.line,
+        path: 'meter',
+        message: `profile '${spec.profile}': ${detail}`,
+      }),
+    );
+    throw new CliError(`1 error in ${fileName}; nothing was created`, 2);
   }
 }
 

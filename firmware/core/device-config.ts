@@ -21,6 +21,11 @@ export interface DeviceConfig {
    * meter's own units (Wh, varh, before VT/CT), subtracted from what it reports. Zero until a reset.
    */
   readonly energyOffset: EnergyOffset;
+  /**
+   * The meter source stored by `metergate provision` (the commissioning file's `meter:`), in the
+   * `--meter` syntax, or null. Boot uses it when no `--meter` flag is given (docs/meters.md).
+   */
+  readonly meterSource: string | null;
 }
 
 export interface EnergyOffset {
@@ -47,6 +52,7 @@ export const DEFAULT_DEVICE_CONFIG: DeviceConfig = {
   unitId: 1,
   rtu: { baudRate: 19200, parity: 'even', stopBits: 1 },
   energyOffset: NO_ENERGY_OFFSET,
+  meterSource: null,
 };
 
 export const BAUD_RATES = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] as const;
@@ -87,6 +93,12 @@ export function validateDeviceConfig(config: DeviceConfig): DeviceConfig {
   }
   if (offset.resetAt !== null && !Number.isFinite(offset.resetAt)) {
     fail('energyOffset.resetAt', 'must be a time or null');
+  }
+  if (
+    config.meterSource !== null &&
+    (typeof config.meterSource !== 'string' || config.meterSource === '' || config.meterSource.length > 1024)
+  ) {
+    fail('meterSource', 'must be a meter source (at most 1024 characters) or null');
   }
   return config;
 }

@@ -5,15 +5,20 @@
  * HTTP; the first login, a new admin password and an API key by a client that itself runs under
  * emulation (so the key derivation is done by the emulated CPU); the API key reading measurements over
  * HTTPS trusting the device certificate; a Modbus TCP read with mbpoll once enabled; a restart
- * (SIGTERM, boot again on the same data dir) that keeps the user table.
+ * (SIGTERM, boot again on the same data dir) that keeps the user table, now reading a real upstream
+ * meter: a pymodbus server (Debian's python3-pymodbus, test/support/pymodbus-meter.py, Eastron SDM630
+ * layout) on one end of a socat pty pair and `--meter modbus-rtu:<other end>?…&profile=eastron-sdm630`:
+ * a value set in the server appears on REST, and the values go stale when the server stops.
  *
  * Every step is named; the first that breaks ends the run with that name, the reason and the tail of
  * the device's log. Every process started here is killed by PID on the way out.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import type { ReadyInfo } from '../../firmware/boot/boot-device.ts';
@@ -112,12 +117,16 @@ interface EmulatedDevice {
 
 const deviceLogs: string[] = [];
 
-async function bootEmulated(dataDir: string, env: NodeJS.ProcessEnv): Promise<EmulatedDevice> {
+async function bootEmulated(
+  dataDir: string,
+  env: NodeJS.ProcessEnv,
+  meter: readonly string[] = ['--sim'],
+): Promise<EmulatedDevice> {
   const started = performance.now();
   const child = emulated(
     [
-      'dist/sim-device.mjs',
-      '--sim',
+      meter[0] === '--sim' ? 'dist/sim-device.mjs' : 'dist/device.mjs',
+      ...meter,
       '--data-dir',
       dataDir,
       '--host',
@@ -210,6 +219,100 @@ async function emulatedClient(
     throw new StepError(`emulated client exited with ${code ?? 'a signal'}: ${stderr.trim().slice(-1500)}`);
   }
   return lines;
+}
+
+// ---- the upstream meter: pymodbus on a socat pty pair (host processes) ---------------------------
+
+interface RtuMeter {
+  /** The pty end the device opens. */
+  readonly devicePath: string;
+  /** Sends a command (`set u1 231.5`) to the pymodbus server; throws unless it answers `ok`. */
+  command(line: string): Promise<void>;
+  /** Stops the server (SIGTERM), as an unplugged meter. */
+  stop(): void;
+}
+
+async function startRtuMeter(work: string): Promise<RtuMeter> {
+  const devicePath = join(work, 'pty-device');
+  const meterPath = join(work, 'pty-meter');
+  const socat = spawn('socat', [`pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${meterPath}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.add(socat);
+  socat.on('exit', () => children.delete(socat));
+  for (let waited = 0; !(existsSync(devicePath) && existsSync(meterPath)); waited += 50) {
+    if (waited > 10_000 || socat.exitCode !== null) throw new StepError('socat made no pty pair within 10 s');
+    await sleep(50);
+  }
+  const server = spawn(
+    '/usr/bin/python3',
+    [join(REPO_ROOT, 'test/support/pymodbus-meter.py'), '--layout', 'sdm630', '--serial', meterPath],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  children.add(server);
+  server.on('exit', () => children.delete(server));
+  let stderr = '';
+  server.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream });
+  const replies: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (line) => {
+    const next = waiting.shift();
+    if (next) next(line);
+    else replies.push(line);
+  });
+  const nextLine = (what: string): Promise<string> => {
+    const queued = replies.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return Promise.race([
+      new Promise<string>((resolve) => waiting.push(resolve)),
+      sleep(10_000, undefined, { ref: false }).then(() => {
+        throw new StepError(`pymodbus meter: no answer within 10 s while ${what}: ${stderr.trim()}`);
+      }),
+    ]);
+  };
+  const ready = await nextLine('starting');
+  if (!ready.startsWith('ready ')) throw new StepError(`pymodbus meter did not start: ${ready} ${stderr}`);
+  return {
+    devicePath,
+    command: async (line) => {
+      server.stdin?.write(`${line}\n`);
+      const reply = await nextLine(`'${line}'`);
+      if (reply !== 'ok') throw new StepError(`pymodbus meter answered '${reply}' to '${line}'`);
+    },
+    stop: () => {
+      if (server.pid !== undefined && server.exitCode === null) process.kill(server.pid, 'SIGTERM');
+    },
+  };
+}
+
+interface MeasurementsView {
+  state: string;
+  voltage: (number | null)[];
+  total: { activePower: number | null };
+  frequency: number | null;
+}
+
+/** Polls GET /api/v1/measurements (anonymous, HTTP) until `accept` holds; bounded. */
+async function untilMeasurements(
+  httpUrl: string,
+  what: string,
+  accept: (body: MeasurementsView) => boolean,
+  timeoutMs = 60_000,
+): Promise<MeasurementsView> {
+  const deadline = performance.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const response = await fetch(`${httpUrl}/api/v1/measurements`);
+    const body = (await response.json()) as MeasurementsView;
+    last = JSON.stringify(body);
+    if (response.status === 200 && accept(body)) return body;
+    if (performance.now() > deadline)
+      throw new StepError(`${what}: not within ${timeoutMs / 1000} s: ${last}`);
+    await sleep(200);
+  }
 }
 
 // ---- checks through the real interfaces -----------------------------------------------------------
@@ -381,16 +484,46 @@ async function main(): Promise<void> {
     console.log(`   f = ${await modbusFrequency(info.modbus.tcpPort)} Hz on port ${info.modbus.tcpPort}`);
   });
 
-  const second = await step('restart: SIGTERM, boot again on the same data dir (pure-JS CBOR)', async () => {
-    const code = await first.stop();
-    if (code !== 0) throw new StepError(`the device exited with ${code} on SIGTERM`);
-    const device = await bootEmulated(dataDir, {});
-    console.log(`   ready in ${seconds(device.readyMs)}: ${JSON.stringify(device.ready)}`);
-    if (device.ready.modbusTcp === null)
-      throw new StepError('Modbus TCP is no longer enabled after the restart');
-    return device;
+  const rtu = await step('upstream meter: pymodbus (SDM630 layout) on a socat pty pair', async () => {
+    const meter = await startRtuMeter(work);
+    for (const line of ['set f 50', 'set u1 231.5', 'set pTotal 2400']) await meter.command(line);
+    return meter;
   });
+
+  const second = await step(
+    'restart: SIGTERM, boot again on the same data dir with --meter modbus-rtu (pure-JS CBOR)',
+    async () => {
+      const code = await first.stop();
+      if (code !== 0) throw new StepError(`the device exited with ${code} on SIGTERM`);
+      const device = await bootEmulated(dataDir, {}, [
+        '--meter',
+        `modbus-rtu:${rtu.devicePath}?baud=9600&parity=even&unit=1&profile=eastron-sdm630&interval=500ms&stale-after=2`,
+      ]);
+      console.log(`   ready in ${seconds(device.readyMs)}: ${JSON.stringify(device.ready)}`);
+      if (device.ready.modbusTcp === null)
+        throw new StepError('Modbus TCP is no longer enabled after the restart');
+      return device;
+    },
+  );
   const httpsUrl2 = `https://127.0.0.1:${second.ready.https}`;
+  const httpUrl2 = `http://127.0.0.1:${second.ready.http}`;
+
+  await step('RTU upstream: the values set in the pymodbus server appear on REST', async () => {
+    await untilMeasurements(
+      httpUrl2,
+      'U1 = 231.5 V, P = 2400 W, fresh',
+      (m) => m.state === 'fresh' && m.voltage[0] === 231.5 && m.total.activePower === 2400,
+    );
+    await rtu.command('set u1 240.5');
+    const m = await untilMeasurements(
+      httpUrl2,
+      'U1 = 240.5 V after the change',
+      (b) => b.voltage[0] === 240.5,
+    );
+    console.log(
+      `   U1 = ${m.voltage[0]} V, P = ${m.total.activePower} W, f = ${m.frequency} Hz (${m.state})`,
+    );
+  });
 
   await step('after the restart: the API key still reads measurements', async () => {
     await readMeasurements(httpsUrl2, ca(), apiKey);
@@ -403,8 +536,16 @@ async function main(): Promise<void> {
     },
   );
 
-  await step('after the restart: Modbus TCP read', async () => {
+  await step("after the restart: Modbus TCP read (the upstream meter's frequency)", async () => {
     await modbusFrequency(second.ready.modbusTcp as number);
+  });
+
+  await step('RTU upstream stopped: the values go stale on REST', async () => {
+    rtu.stop();
+    const m = await untilMeasurements(httpUrl2, 'state stale', (b) => b.state === 'stale');
+    if (m.voltage[0] !== null || m.total.activePower !== null) {
+      throw new StepError(`stale values shown as values: ${JSON.stringify(m)}`);
+    }
   });
 
   await step('stop (SIGTERM)', async () => {

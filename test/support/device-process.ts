@@ -44,15 +44,26 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** `--sim` unless the test chose the meter source itself (`--meter`). */
+/**
+ * `--sim` unless the test chose the meter source itself (`--meter`), or wants none on the command
+ * line (NO_METER_FLAG: the device reads the stored one, or refuses).
+ */
 function meterArgs(args: readonly string[]): string[] {
-  return args.includes('--meter') ? [] : ['--sim'];
+  return args.includes('--meter') || args.includes(NO_METER_FLAG) ? [] : ['--sim'];
 }
 
+/** Pass in a device's args for a start without `--meter` and `--sim`; not passed on to the device. */
+export const NO_METER_FLAG = '<no meter flag>';
+const deviceArgs = (args: readonly string[]) => args.filter((arg) => arg !== NO_METER_FLAG);
+
 export async function startDevice(args: readonly string[], timeoutMs = 15_000): Promise<RunningDevice> {
-  const child = spawn(process.execPath, [DEVICE_ENTRY, ...meterArgs(args), ...LOOPBACK_PORTS, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [DEVICE_ENTRY, ...meterArgs(args), ...LOOPBACK_PORTS, ...deviceArgs(args)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   running.add(child);
   child.on('exit', () => running.delete(child));
   // A failed assertion must not leave the test process waiting on a live child: unref it, and the
@@ -101,11 +112,15 @@ export async function startDevice(args: readonly string[], timeoutMs = 15_000): 
 
 /** Runs the device to completion (for runs expected to die or refuse), bounded in time. */
 export function runDeviceToExit(args: readonly string[], timeoutMs = 15_000) {
-  return spawnSync(process.execPath, [DEVICE_ENTRY, ...meterArgs(args), ...LOOPBACK_PORTS, ...args], {
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return spawnSync(
+    process.execPath,
+    [DEVICE_ENTRY, ...meterArgs(args), ...LOOPBACK_PORTS, ...deviceArgs(args)],
+    {
+      encoding: 'utf8',
+      timeout: timeoutMs,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
 }
 
 /** Runs `metergate <command>` (dist/cli.mjs) to completion, bounded in time. */

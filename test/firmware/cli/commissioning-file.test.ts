@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
+  type CommissioningError,
   type CommissioningOptions,
   type CommissioningPlan,
   formatCommissioningError,
@@ -129,7 +130,20 @@ describe('commissioning file: a valid file becomes a plan', () => {
       apiKeys: [],
       standardUsers: {},
       settings: DEFAULT_SECURITY_SETTINGS,
+      meter: null,
     });
+  });
+
+  it('takes the meter source (the --meter syntax, checked by its parser), with its line', () => {
+    const source = 'modbus-tcp://192.0.2.10:502?unit=1&profile=eastron-sdm630';
+    assert.deepEqual(plan(`version: 1\n\nmeter: "${source}"\n`).meter, { source, line: 3 });
+    const result = parseCommissioningFile(
+      'version: 1\nmeter: "modbus-rtu:/dev/ttyUSB0?baud=96000&profile=eastron-sdm630"\n',
+      { fileName: 'c.yaml' },
+    );
+    assert.equal(result.ok, false);
+    const [error] = result.ok ? [] : result.errors;
+    assert.match(formatCommissioningError(error as CommissioningError), /^c\.yaml:2: meter: .*baud/);
   });
 
   it('takes the admin password from a flag instead of the file', () => {

@@ -57,6 +57,7 @@ describe('validateDeviceConfig', () => {
         reactiveExportVarh: 0,
         resetAt: null,
       },
+      meterSource: null,
     });
   });
 

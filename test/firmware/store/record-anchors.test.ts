@@ -149,7 +149,9 @@ describe('records from before anchors', () => {
   it('are read as unanchored, and the first boot anchors log, configuration and files in place', async (t) => {
     const data = tempDataDir(t);
     (await bootNormal(data)).close();
-    const legacyConfig = { ...DEFAULT_DEVICE_CONFIG, vtRatio: 50 };
+    // As older firmware wrote it: without the keys added since (energyOffset, meterSource).
+    const { energyOffset: _offset, meterSource: _meter, ...older } = DEFAULT_DEVICE_CONFIG;
+    const legacyConfig = { ...older, vtRatio: 50 };
     writeConfigCopies(data, 7, legacyConfig);
     const tls = join(data.dir, 'tls');
     mkdirSync(tls);
@@ -169,6 +171,7 @@ describe('records from before anchors', () => {
     const config = ConfigStore.open(booted.flash, booted.normal.rootKey, booted.store);
     assert.deepEqual(config.health, { state: 'stored', detail: null });
     assert.equal(config.config.vtRatio, 50);
+    assert.equal(config.config.meterSource, null, 'a record without meterSource reads as none stored');
     const files = new AnchoredFiles(tls, 'tls/', booted.store);
     assert.deepEqual([...files.verify().values()], []);
     assert.equal(files.read('cert.pem')?.toString(), 'legacy certificate');
