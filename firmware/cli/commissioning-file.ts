@@ -5,7 +5,7 @@
  * device's own rules, into a plan that provisioning applies. Pure: text in, plan or errors out, no
  * files; every error names the field and the line of the file it is about.
  */
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { type Document, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { type CoreError, isCoreError } from '../core/core-error.ts';
 import { checkPassword, PASSWORD_MIN_LENGTH_FLOOR } from '../core/password-rules.ts';
@@ -47,6 +47,7 @@ import {
   type UserTable,
 } from '../core/user-table.ts';
 import { checkUsername } from '../core/username-rules.ts';
+import { formatPath, locate, valueAt } from '../core/yaml-location.ts';
 import { MeterSpecError, parseMeterSpec } from '../meter/meter-spec.ts';
 
 /** The format version this firmware reads; older ones will be migrated, newer ones refused. */
@@ -491,26 +492,8 @@ function kindOf(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
-  let value = data;
-  for (const segment of path) {
-    if (!isRecord(value) && !Array.isArray(value)) return undefined;
-    value = (value as Record<PropertyKey, unknown>)[segment];
-  }
-  return value;
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** `['users', 1, 'password']` → `users[1].password`. */
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((segment, i) =>
-      typeof segment === 'number' ? `[${segment}]` : `${i > 0 ? '.' : ''}${String(segment)}`,
-    )
-    .join('');
 }
 
 /** A settings rule's field (`lockout.lockSeconds`, `whitelist[3]`) as a path in the file. */
@@ -525,37 +508,6 @@ function fieldPath(field: string): PropertyKey[] {
     .split(/[.[\]]/)
     .filter((part) => part !== '')
     .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
-}
-
-/**
- * The line of the node at `path`: a mapping entry's key, a list item, or (for a path into what the
- * file does not have) the nearest enclosing node that it does have.
- */
-function locate(doc: Document, path: readonly PropertyKey[], at: (offset: number) => number): number {
-  let node: unknown = doc.contents;
-  let offset = rangeStart(node) ?? 0;
-  for (const segment of path) {
-    if (isAlias(node)) node = node.resolve(doc);
-    if (isMap(node)) {
-      const pair = node.items.find((item) => (isScalar(item.key) ? item.key.value : item.key) === segment);
-      if (!pair) break;
-      offset = rangeStart(pair.key) ?? rangeStart(pair.value) ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof segment === 'number') {
-      const item = node.items[segment];
-      if (item === undefined) break;
-      offset = rangeStart(item) ?? offset;
-      node = item;
-    } else {
-      break;
-    }
-  }
-  return at(offset);
-}
-
-function rangeStart(node: unknown): number | undefined {
-  const range = (node as { range?: readonly number[] } | null)?.range;
-  return range?.[0];
 }
 
 /**

@@ -7,9 +7,9 @@
  * `yaml` (eemeli/yaml) is used for its source positions: every node keeps its offset, so an error can
  * say which line it is about. It is loaded on the first profile parsed, not when the device starts.
  */
-import { createRequire } from 'node:module';
-import type { Document, LineCounter } from 'yaml';
+import type { LineCounter } from 'yaml';
 import { z } from 'zod';
+import { formatPath, locate, valueAt, yamlModule } from '../core/yaml-location.ts';
 import {
   BYTE_ORDERS,
   ENCODING_WORDS,
@@ -25,13 +25,8 @@ import {
   WORD_ORDERS,
 } from './profile-model.ts';
 
-type YamlModule = typeof import('yaml');
-let yamlModule: YamlModule | null = null;
-/** The parser, loaded once when the first profile is read (a device with `--meter sim` never needs it). */
-function yaml(): YamlModule {
-  yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule;
-  return yamlModule;
-}
+/** The parser, loaded when the first profile is read (a device with `--meter sim` never needs it). */
+const yaml = yamlModule;
 
 const oneOf = (values: readonly string[]) => `expected one of ${values.join(', ')}`;
 
@@ -305,50 +300,4 @@ function failed(problems: readonly ProfileProblem[]): ProfileParse {
 
 function firstLine(message: string): string {
   return (message.split('\n')[0] ?? message).replace(/:$/, '');
-}
-
-function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
-  let value = data;
-  for (const segment of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[segment];
-  }
-  return value;
-}
-
-/** `['points', 3, 'encoding']` → `points[3].encoding`. */
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((segment, i) =>
-      typeof segment === 'number' ? `[${segment}]` : `${i > 0 ? '.' : ''}${String(segment)}`,
-    )
-    .join('');
-}
-
-/** The line of the node at `path`, or of the nearest enclosing node the file has. */
-function locate(doc: Document, path: readonly PropertyKey[], at: (offset: number) => number): number {
-  const { isAlias, isMap, isScalar, isSeq } = yaml();
-  let node: unknown = doc.contents;
-  let offset = rangeStart(node) ?? 0;
-  for (const segment of path) {
-    if (isAlias(node)) node = node.resolve(doc);
-    if (isMap(node)) {
-      const pair = node.items.find((item) => (isScalar(item.key) ? item.key.value : item.key) === segment);
-      if (!pair) break;
-      offset = rangeStart(pair.key) ?? rangeStart(pair.value) ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof segment === 'number') {
-      const item = node.items[segment];
-      if (item === undefined) break;
-      offset = rangeStart(item) ?? offset;
-      node = item;
-    } else {
-      break;
-    }
-  }
-  return at(offset);
-}
-
-function rangeStart(node: unknown): number | undefined {
-  return (node as { range?: readonly number[] } | null)?.range?.[0];
 }
