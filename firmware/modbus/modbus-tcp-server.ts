@@ -24,8 +24,6 @@ export const MIN_MBAP_LENGTH = 2;
 export const MAX_MBAP_LENGTH = 254;
 /** Unit ids that mean "this device" on TCP besides the configured one. */
 export const TCP_THIS_DEVICE_UNITS: readonly number[] = [0, 255];
-/** Exception 0x0B: gateway target device failed to respond (a unit id we are not). */
-export const GATEWAY_TARGET_FAILED = 0x0b;
 
 export const DEFAULT_MAX_CONNECTIONS = 32;
 /** One source address never holds more than half the slots (IEC 62443-4-2 CR 7.1). */
@@ -272,7 +270,8 @@ class MbapConnection {
     const functionCode = frame.pdu[0] as number;
     let response: Uint8Array;
     if (frame.unit !== this.options.unitId() && !TCP_THIS_DEVICE_UNITS.includes(frame.unit)) {
-      response = exception(functionCode, GATEWAY_TARGET_FAILED);
+      // A unit id we are not: as a gateway whose target does not answer.
+      response = exception(functionCode, EXCEPTION.GATEWAY_TARGET_FAILED);
     } else {
       try {
         response = this.options.handle(frame.pdu, this.access);

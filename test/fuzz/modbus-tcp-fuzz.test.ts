@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ALL_PERMISSIONS } from '../../firmware/core/permission-table.ts';
+import { EXCEPTION } from '../../firmware/modbus/modbus-gate.ts';
 import {
   DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
-  GATEWAY_TARGET_FAILED,
   startModbusTcpServer,
 } from '../../firmware/modbus/modbus-tcp-server.ts';
 import { REGISTER_MAP } from '../../firmware/modbus/register-map.ts';
@@ -151,7 +151,7 @@ function checkAnswer(
   if (![UNIT, 0, 255].includes(request.unit)) {
     assert.deepEqual(
       [...pdu],
-      [(functionCode | 0x80) & 0xff, GATEWAY_TARGET_FAILED],
+      [(functionCode | 0x80) & 0xff, EXCEPTION.GATEWAY_TARGET_FAILED],
       `foreign unit: ${context}`,
     );
     return;

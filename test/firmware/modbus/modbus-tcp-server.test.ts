@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { certificateRoleTemplate, roleActor } from '../../../firmware/modbus/certificate-role.ts';
 import { fingerprint256 } from '../../../firmware/modbus/modbus-controller.ts';
 import { EXCEPTION } from '../../../firmware/modbus/modbus-gate.ts';
-import { GATEWAY_TARGET_FAILED, startModbusTcpServer } from '../../../firmware/modbus/modbus-tcp-server.ts';
+import { startModbusTcpServer } from '../../../firmware/modbus/modbus-tcp-server.ts';
 import type {
   ModbusTcpOptions,
   ModbusTcpServer,
@@ -154,7 +154,7 @@ describe('Modbus TCP server: framing', () => {
     assert.equal(registersOf(answers[0]?.pdu as Uint8Array).length, 2);
     assert.equal(registersOf(answers[1]?.pdu as Uint8Array).length, 4);
     assert.equal(stringOf(registersOf(answers[2]?.pdu as Uint8Array)), TEST_SERIAL_NUMBER);
-    assertException(answers[3]?.pdu as Uint8Array, 3, GATEWAY_TARGET_FAILED, 'unit 9');
+    assertException(answers[3]?.pdu as Uint8Array, 3, EXCEPTION.GATEWAY_TARGET_FAILED, 'unit 9');
     assertException(
       answers[4]?.pdu as Uint8Array,
       3,
@@ -190,11 +190,16 @@ describe('Modbus TCP server: framing', () => {
     const { server, device } = await serve(t);
     const client = await MbapClient.connect(t, server.port);
     for (const unit of [2, 7, 100, 247, 254]) {
-      assertException(await client.request(readPdu(3, 0, 2), unit), 3, GATEWAY_TARGET_FAILED, `unit ${unit}`);
+      assertException(
+        await client.request(readPdu(3, 0, 2), unit),
+        3,
+        EXCEPTION.GATEWAY_TARGET_FAILED,
+        `unit ${unit}`,
+      );
       assertException(
         await client.request(deviceIdPdu(1, 0), unit),
         0x2b,
-        GATEWAY_TARGET_FAILED,
+        EXCEPTION.GATEWAY_TARGET_FAILED,
         `unit ${unit}`,
       );
     }
@@ -203,7 +208,12 @@ describe('Modbus TCP server: framing', () => {
     }
     device.metering.updateConfig(await device.admin(), { unitId: 7 }, { interface: 'system' });
     assert.equal(registersOf(await client.request(readPdu(3, 0, 2), 7)).length, 2, 'unit 7 now');
-    assertException(await client.request(readPdu(3, 0, 2), 1), 3, GATEWAY_TARGET_FAILED, 'unit 1 now');
+    assertException(
+      await client.request(readPdu(3, 0, 2), 1),
+      3,
+      EXCEPTION.GATEWAY_TARGET_FAILED,
+      'unit 1 now',
+    );
   });
 
   it('closes the connection on a protocol id other than 0, or a length outside 2..254', async (t) => {
