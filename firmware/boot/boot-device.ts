@@ -118,16 +118,9 @@ function factoryResetHook(hooks: BootHooks): () => Promise<void> {
 
 export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Promise<Device> {
   const bootedAt = hooks.now();
-  const flag = flagMeterSpec(options);
-  if (flag?.kind === 'sim' && !hooks.simMeter) throw new MeterSourceError(NO_SIM_MESSAGE);
-  if (options.simPowercutAfterBytes !== null && !hooks.openFlash) throw new Error(NO_POWERCUT_MESSAGE);
+  const refusal = bootRefusal(options, hooks);
+  if (refusal !== null) throw new MeterSourceError(refusal);
   const paths = dataDirPaths(options.dataDir);
-  // Without a meter source on the command line, only a provisioned flash can name one: a data dir
-  // without a flash image, or with an erased one (after a factory reset), is refused before anything
-  // is written (no lock file, no format).
-  if (flag === null && !flashHoldsData(paths.flashImage)) {
-    throw new MeterSourceError(NO_METER_MESSAGE);
-  }
   const unlock = lockDataDir(paths);
   const cleanups: (() => void | Promise<void>)[] = [unlock];
   const stop = async () => {
@@ -394,12 +387,25 @@ async function startServices(
   };
 }
 
+/**
+ * Why these options and adapters cannot boot, before anything is written (no lock file, no format),
+ * or null. Without a meter source on the command line only a provisioned flash can name one: a data
+ * dir without a flash image, or with an erased one (after a factory reset), is refused.
+ */
+export function bootRefusal(options: DeviceOptions, adapters: DeviceAdapters): string | null {
+  const flag = flagMeterSpec(options);
+  if (flag?.kind === 'sim' && !adapters.simMeter) return NO_SIM_MESSAGE;
+  if (options.simPowercutAfterBytes !== null && !adapters.openFlash) return NO_POWERCUT_MESSAGE;
+  if (flag === null && !flashHoldsData(dataDirPaths(options.dataDir).flashImage)) return NO_METER_MESSAGE;
+  return null;
+}
+
 /** The flash image exists and is not blank (all 0xFF): it may hold a stored configuration. Reads only. */
-export function flashHoldsData(path: string): boolean {
+function flashHoldsData(path: string): boolean {
   return existsSync(path) && readFileSync(path).some((byte) => byte !== 0xff);
 }
 
-/** A device that cannot know its meter source does not start (main.ts: exit 2 with the message). */
+/** A device that cannot know its meter source (or lacks the adapter it names) does not start (exit 2). */
 export class MeterSourceError extends Error {
   override readonly name = 'MeterSourceError';
 }

@@ -12,18 +12,15 @@ import { loadProfile, ProfileError } from '../meter/meter-profile.ts';
 import {
   type BootHooks,
   bootDevice,
+  bootRefusal,
   type Device,
   type DeviceAdapters,
-  flashHoldsData,
   MeterSourceError,
-  NO_POWERCUT_MESSAGE,
-  NO_SIM_MESSAGE,
 } from './boot-device.ts';
 import { DataDirBusyError, dataDirPaths } from './data-dir.ts';
 import {
   DEVICE_USAGE,
   type DeviceOptions,
-  NO_METER_MESSAGE,
   parseDeviceOptions,
   UsageError,
 } from './device-options.ts';
@@ -56,18 +53,10 @@ async function main(argv: readonly string[], adapters: DeviceAdapters): Promise<
     process.stdout.write(`${DEVICE_USAGE}\n`);
     return;
   }
-  // Before anything touches flash: a device that does not know its meter never starts. Without
-  // --meter the source can only come from a provisioned flash (the stored configuration, read at boot).
-  if (!options.meter && !flashHoldsData(dataDirPaths(options.dataDir).flashImage)) {
-    log(NO_METER_MESSAGE);
-    process.exit(2);
-  }
-  if (options.meter?.kind === 'sim' && !adapters.simMeter) {
-    log(NO_SIM_MESSAGE);
-    process.exit(2);
-  }
-  if (options.simPowercutAfterBytes !== null && !adapters.openFlash) {
-    log(NO_POWERCUT_MESSAGE);
+  // Before anything touches flash or opens the display: the same refusals bootDevice makes.
+  const refusal = bootRefusal(options, adapters);
+  if (refusal !== null) {
+    log(refusal);
     process.exit(2);
   }
   if (options.meter && options.meter.kind !== 'sim') {
