@@ -54,8 +54,9 @@ export class SimMeter implements MeterSource {
     };
   }
 
+  /** Always fresh; read at the start of the measurement cycle the values belong to. */
   status(now: number): MeterStatus {
-    return ALWAYS_FRESH(now);
+    return ALWAYS_FRESH(this.measurements(now).time);
   }
 
   minMax(now: number): MinMax {

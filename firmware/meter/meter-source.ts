@@ -79,8 +79,8 @@ export interface MeterSource {
   close?(): Promise<void>;
 }
 
-/** Always fresh: the simulator's values are computed on demand. */
-export const ALWAYS_FRESH = (now: number): MeterStatus => ({ state: 'fresh', staleSince: null, readAt: now });
+/** Always fresh, read at `readAt`: the simulator's values are computed on demand. */
+export const ALWAYS_FRESH = (readAt: number): MeterStatus => ({ state: 'fresh', staleSince: null, readAt });
 
 export interface Ratios {
   readonly vtRatio: number;
