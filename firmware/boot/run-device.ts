@@ -18,12 +18,7 @@ import {
   MeterSourceError,
 } from './boot-device.ts';
 import { DataDirBusyError, dataDirPaths } from './data-dir.ts';
-import {
-  DEVICE_USAGE,
-  type DeviceOptions,
-  parseDeviceOptions,
-  UsageError,
-} from './device-options.ts';
+import { DEVICE_USAGE, type DeviceOptions, parseDeviceOptions, UsageError } from './device-options.ts';
 import { factoryResetDataDir } from './factory-reset-data-dir.ts';
 
 const log = (message: string) => process.stderr.write(`metergate: ${message}\n`);
