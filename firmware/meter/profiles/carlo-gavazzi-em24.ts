@@ -9,7 +9,8 @@ export const CARLO_GAVAZZI_EM24 = `# Carlo Gavazzi EM24-DIN: INT32 values in two
 # carlo_gavazzi.py) reads V, A, W, W sys, Hz and kWh(+) TOT at the same addresses and weights.
 # NOT verified in a maker's document: kWh(-) TOT (export) at 0x004E is taken from Victron's driver
 # only; kvarh(-) TOT is left out (its address could not be confirmed).
-# The power factor's sign here means lead (negative) / lag (positive), not the current's direction.
+# The power factor's sign here means lead/lag, not the current's direction (the EM21/EM24-DIN table
+# 2.3-1 copy at easymanua.ls says "Negative values correspond to lag (L)"; the sign is passed on as read).
 # maxWords 11 is a cautious guess (the document's page giving the limit could not be read).
 name: carlo-gavazzi-em24
 title: Carlo Gavazzi EM24-DIN
