@@ -1,45 +1,30 @@
 /**
- * Boot: builds the device's object graph from its options and starts it. The one place that wires
- * flash, keys, store, services and listeners together; modules get what they need passed in.
+ * Boot: builds the device from its options and starts it. Opens what the device keeps in the data dir
+ * (flash image, key files, TLS files, serial number), hands it as parts to the one factory that builds
+ * the object graph (device-factory.ts), then adds what the graph does not hold: the HTTP/HTTPS and
+ * Modbus listeners, syslog export and the periodic log flush. The display driver is the process's.
  */
 import { existsSync, readFileSync } from 'node:fs';
 
-import { deriveDeviceIdentity } from '../auth/device-identity.ts';
-import { LoginChallenges } from '../auth/login-challenges.ts';
-import { LoginThrottle as DisplayThrottle, LoginThrottle } from '../auth/login-throttle.ts';
-import { SessionStore } from '../auth/session-store.ts';
-import { StaleNonceLimit } from '../auth/stale-nonce-limit.ts';
-import { actorFields } from '../core/user-table.ts';
-import { DisplayApp, type DisplayScreen } from '../display/display-app.ts';
+import type { DisplayScreen } from '../display/display-app.ts';
 import { SafeModeDisplay } from '../display/safe-mode-display.ts';
 import type { RouteDeclaration } from '../http/api-builder.ts';
-import { createApiApp } from '../http/create-api-app.ts';
 import { startHttpListeners } from '../http/http-listeners.ts';
 import { loadWebSite } from '../http/web-site.ts';
 import { FileKeyProvider, FileMonotonicCounter } from '../keys/file-key-provider.ts';
 import { OtpKeyProvider } from '../keys/otp-key-provider.ts';
-import { deriveKey } from '../keys/record-keys.ts';
 import { loadProfile, ProfileError } from '../meter/meter-profile.ts';
 import type { MeterSource } from '../meter/meter-source.ts';
 import { describeMeterSpec, type MeterSpec, parseMeterSpec } from '../meter/meter-spec.ts';
 import { type CommEvent, describeLine, ModbusSerialLink, UpstreamMeter } from '../meter/upstream-meter.ts';
 import { ModbusController } from '../modbus/modbus-controller.ts';
-import { type AddressFilter, createAddressFilter } from '../net/client-whitelist.ts';
-import { createDeviceNames } from '../net/device-names.ts';
-import { ClientRegistry } from '../services/client-registry.ts';
-import { createDenialRecorder } from '../services/denial-recorder.ts';
-import { LoginService } from '../services/login-service.ts';
-import { MeteringService } from '../services/metering-service.ts';
-import { SecurityService } from '../services/security-service.ts';
 import { SyslogExporter } from '../services/syslog-exporter.ts';
 import { AnchoredFiles } from '../store/anchored-files.ts';
-import { ConfigStore } from '../store/config-store.ts';
 import { FileFlash } from '../store/file-flash.ts';
 import { type Flash, FlashImageError } from '../store/flash.ts';
-import { SecureStore, type StoreOpenResult } from '../store/secure-store.ts';
-import { TlsService } from '../tls/tls-service.ts';
-import { DEVICE_MODEL, FIRMWARE_VERSION } from '../version.ts';
-import { type DataDirPaths, dataDirPaths, deviceSerial, lockDataDir, TLS_FILES_PREFIX } from './data-dir.ts';
+import type { SecureStore, StoreOpenResult } from '../store/secure-store.ts';
+import { dataDirPaths, deviceSerial, lockDataDir, TLS_FILES_PREFIX } from './data-dir.ts';
+import { buildDevice, type DeviceGraph } from './device-factory.ts';
 import { type DeviceOptions, NO_METER_MESSAGE } from './device-options.ts';
 
 /** The JSON of the `metergate ready` line: every listener's bound port, null when off or blocked. */
@@ -138,7 +123,10 @@ export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Prom
       return safeMode({ mode: 'safe', reason: error.message, copies: [] }, stop, hooks, options, bootedAt);
     }
     cleanups.push(() => flash.close());
-    const opened = await SecureStore.open({
+    const serialNumber = deviceSerial(paths);
+    const website = loadWebSite(options.webDir);
+    if (!website) hooks.log(`no built website in ${options.webDir} (npm run build): serving the API only`);
+    const built = await buildDevice({
       flash,
       keys:
         options.keyProvider === 'otp'
@@ -146,137 +134,66 @@ export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Prom
           : new FileKeyProvider(paths.keysDir),
       counter: new FileMonotonicCounter(options.counterFile ?? paths.counterFile),
       now: hooks.now,
+      log: hooks.log,
+      meter: ({ storedSource, record }) =>
+        openMeterSource(chooseMeterSpec(options, storedSource, hooks), hooks, record),
+      tlsFiles: (store) => {
+        const files = new AnchoredFiles(paths.tlsDir, TLS_FILES_PREFIX, store);
+        files.verify();
+        return files;
+      },
+      observeLog: (store) => {
+        const syslog = new SyslogExporter({
+          settings: () => store.state.settings.syslog,
+          hostname: serialNumber,
+          log: hooks.log,
+        });
+        cleanups.push(() => syslog.close());
+        return (event) => syslog.send(event);
+      },
+      serialNumber,
+      host: options.host,
+      website,
+      display: {
+        size: options.displaySize,
+        bootedAt,
+        factoryReset: hooks.factoryReset,
+        addresses: hooks.addresses,
+      },
     });
-    if (opened.mode === 'safe') return safeMode(opened, stop, hooks, options, bootedAt);
-    if (opened.firstBoot)
-      hooks.log('first boot: root key created, flash formatted, factory user table stored');
-    for (const repair of opened.repaired) hooks.log(`flash repaired: ${repair}`);
-    return await startServices(options, paths, flash, opened, cleanups, stop, hooks, bootedAt);
+    if (built.mode === 'safe') return safeMode(built, stop, hooks, options, bootedAt);
+    cleanups.push(() => built.close());
+    return await startListeners(options, built, cleanups, stop, hooks);
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-async function startServices(
+/** What the boot adds to the graph: the listeners, the periodic log flush, and the log lines. */
+async function startListeners(
   options: DeviceOptions,
-  paths: DataDirPaths,
-  flash: Flash,
-  opened: Extract<StoreOpenResult, { mode: 'normal' }>,
+  graph: DeviceGraph,
   cleanups: (() => void | Promise<void>)[],
   stop: () => Promise<void>,
   hooks: BootHooks,
-  bootedAt: number,
 ): Promise<Device> {
-  const { store, rootKey } = opened;
-  const now = hooks.now;
-  const configStore = ConfigStore.open(flash, rootKey, store);
-  const files = new AnchoredFiles(paths.tlsDir, TLS_FILES_PREFIX, store);
-  files.verify();
-  const degraded = (): string[] => {
-    const found: string[] = [];
-    const config = configStore.health;
-    if (config.state === 'damaged' || config.state === 'rolled-back') {
-      found.push(
-        `configuration ${config.state === 'damaged' ? 'damaged' : 'rolled back'}: ${config.detail}; running on the default configuration until one is stored`,
-      );
-    }
-    for (const problem of files.refusals().values()) found.push(`${problem}; not used`);
-    const log = store.log.integrity();
-    if (log.state === 'broken') found.push(`event log: ${log.detail}`);
-    return found;
-  };
-  for (const problem of degraded()) hooks.log(`DEGRADED: ${problem}`);
-
-  let whitelist: { entries: readonly string[]; filter: AddressFilter } = { entries: [], filter: () => true };
-  const allowed = () => {
-    const entries = security.state.settings.whitelist;
-    if (entries !== whitelist.entries) whitelist = { entries, filter: createAddressFilter(entries) };
-    return whitelist.filter;
-  };
-
-  const security = new SecurityService(store, { now });
-  const sessionKey = deriveKey(rootKey, 'session');
-  const identity = deriveDeviceIdentity(rootKey);
-  const sessions = new SessionStore();
-  const login = new LoginService({
-    security,
-    challenges: new LoginChallenges(sessionKey),
-    throttle: new LoginThrottle(() => security.state.settings.lockout),
-    staleNonces: new StaleNonceLimit(),
-    sessions,
-    identity,
-    decoyKey: sessionKey,
-    now,
-  });
-  const meter = openMeterSource(
-    chooseMeterSpec(options, configStore.config.meterSource, hooks),
-    hooks,
-    (event) => store.record({ time: now(), interface: 'system', ...event }),
-  );
-  cleanups.push(() => meter.close?.());
-  const metering = new MeteringService(meter, configStore, security, now);
-  const serialNumber = deviceSerial(paths);
-  const registry = new ClientRegistry(security, now);
-  const syslog = new SyslogExporter({
-    settings: () => security.state.settings.syslog,
-    hostname: serialNumber,
-    log: hooks.log,
-  });
-  store.observe((event) => syslog.send(event));
-  cleanups.push(() => syslog.close());
-  // Refusal summaries are written when their window ends, even if no further event comes; and at stop.
+  const { store, security, metering, tls, app, declarations } = graph;
+  // Refusal summaries are written when their window ends, even if no further event comes (and at stop).
   const logFlush = setInterval(() => store.flushLog(), 60_000);
   logFlush.unref();
-  cleanups.push(() => {
-    clearInterval(logFlush);
-    store.flushLog(true);
-  });
-  const tls = new TlsService(paths.tlsDir, rootKey, now, files);
-  const ensured = await tls.ensure();
-  if (ensured.problem !== undefined) {
-    // Never an exit, never silent: the device serves HTTPS with a new self-signed certificate.
-    hooks.log(
-      `HTTPS: the stored certificate cannot be used (${ensured.problem}); serving a new self-signed one`,
-    );
-    security.record({ type: 'tls.fallback', interface: 'system', result: 'failed', detail: ensured.problem });
-  } else if (ensured.created) hooks.log('HTTPS: self-signed certificate created');
+  cleanups.push(() => clearInterval(logFlush));
 
-  let httpsPort: number | null = null;
-  let modbus: ModbusController | null = null;
-  const website = loadWebSite(options.webDir);
-  if (!website) hooks.log(`no built website in ${options.webDir} (npm run build): serving the API only`);
-  const { app, declarations } = createApiApp({
-    website,
-    security,
-    login,
-    sessions,
-    metering,
-    registry,
-    eventLog: store.log,
-    tls,
-    names: createDeviceNames({
-      boundHost: options.host,
-      configured: () => security.state.settings.hostnames,
-    }),
-    device: {
-      model: DEVICE_MODEL,
-      serialNumber,
-      firmwareVersion: FIRMWARE_VERSION,
-      deviceKey: identity.publicKey,
-      ports: () => ({ https: httpsPort, ...(modbus?.ports() ?? { modbusTcp: null, modbusTls: null }) }),
-      degraded,
-    },
-    now,
-  });
   const listeners = await startHttpListeners(app.fetch, {
     host: options.host,
     httpPort: options.httpPort,
     httpOpen: security.state.settings.http !== 'off',
     httpsPort: options.httpsPort,
     credentials: () => tls.current(),
-    allowed,
+    allowed: graph.allowed,
   });
+  cleanups.push(() => listeners.close());
+  graph.ports.announce({ https: listeners.https });
   const applyHttpMode = async () => {
     const open = security.state.settings.http !== 'off';
     if (open === (listeners.http !== null) || options.httpPort === null) return;
@@ -291,10 +208,7 @@ async function startServices(
       hooks.log(`plain HTTP could not be opened again: ${(error as Error).message}`);
     }
   };
-  cleanups.push(() => listeners.close());
-  httpsPort = listeners.https;
 
-  const recordModbusDenial = createDenialRecorder(security, now);
   const controller = new ModbusController({
     host: options.host,
     tcpPort: options.modbusPort,
@@ -302,28 +216,14 @@ async function startServices(
     rtuPath: options.rtu,
     security,
     metering,
-    handlerDeps: {
-      metering,
-      serialNumber,
-      firmwareVersion: FIRMWARE_VERSION,
-      vendorName: 'metergate',
-      productCode: DEVICE_MODEL,
-      onWriteDenied: (actor, context, detail) =>
-        recordModbusDenial({
-          type: 'modbus.write',
-          interface: context.interface,
-          source: context.source,
-          ...actorFields(actor),
-          detail,
-        }),
-    },
-    allowed,
+    handlerDeps: graph.modbus.deps,
+    allowed: graph.allowed,
     tlsCredentials: () => tls.current(),
     modbusCa: () => tls.modbusCa(),
     modbusCrl: () => tls.modbusCrl(),
     log: hooks.log,
+    announcePorts: (ports) => graph.ports.announce(ports),
   });
-  modbus = controller;
   cleanups.push(() => controller.close());
   await controller.apply();
   security.changed.subscribe(async () => {
@@ -340,28 +240,6 @@ async function startServices(
     void controller.restartTls();
   });
 
-  const display = new DisplayApp({
-    security,
-    metering,
-    login,
-    registry,
-    // The display's own failure counter: failures on the network never lock the operator out here.
-    throttle: new DisplayThrottle(() => security.state.settings.lockout),
-    info: () => ({
-      model: DEVICE_MODEL,
-      serialNumber,
-      firmwareVersion: FIRMWARE_VERSION,
-      addresses: hooks.addresses?.() ?? [options.host],
-      certificateFingerprint: tls.info().fingerprint256,
-      degraded: degraded(),
-    }),
-    now,
-    size: options.displaySize,
-    bootedAt,
-    factoryReset: factoryResetHook(hooks),
-  });
-
-  store.record({ time: now(), type: 'boot', interface: 'system', result: 'ok' });
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   if (listeners.http !== null) hooks.log(`website and REST: http://${host}:${listeners.http}/`);
   if (listeners.https !== null) {
@@ -375,10 +253,10 @@ async function startServices(
       http: listeners.http,
       https: listeners.https,
       ...controller.ports(),
-      degraded: degraded(),
+      degraded: graph.degraded(),
     },
     store,
-    display,
+    display: graph.display,
     stop,
     routes: {
       declared: declarations,

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AddressFilter } from '../net/client-whitelist.ts';
+import type { BoundPorts } from '../net/listener-ports.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import type { SecurityService } from '../services/security-service.ts';
@@ -30,6 +31,8 @@ export interface ModbusControllerOptions {
   /** The client CA's CRL (PEM), or null. */
   readonly modbusCrl?: () => string | null;
   readonly log: (message: string) => void;
+  /** Told the bound ports after every change of the listeners (boot: the graph's ListenerPorts). */
+  readonly announcePorts?: (ports: Pick<BoundPorts, 'modbusTcp' | 'modbusTls'>) => void;
 }
 
 export class ModbusController {
@@ -47,10 +50,11 @@ export class ModbusController {
 
   /** Opens, closes or restarts listeners to match the settings; serialised, never throws. */
   apply(): Promise<void> {
-    this.queue = this.queue.then(
-      () => this.reconcile(),
-      () => this.reconcile(),
-    );
+    const reconcile = async () => {
+      await this.reconcile();
+      this.options.announcePorts?.(this.ports());
+    };
+    this.queue = this.queue.then(reconcile, reconcile);
     return this.queue;
   }
 
@@ -88,6 +92,7 @@ export class ModbusController {
     this.tcp = null;
     this.tls = null;
     this.rtu = null;
+    this.options.announcePorts?.(this.ports());
   }
 
   private async reconcile(): Promise<void> {

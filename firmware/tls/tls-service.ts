@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import nacl from 'tweetnacl';
 import { ChangeSignal } from '../core/change-signal.ts';
 import { deriveKey } from '../keys/record-keys.ts';
-import { type FileStore, PlainFiles } from '../store/anchored-files.ts';
+import type { FileStore } from '../store/anchored-files.ts';
 import { cbor } from '../store/sealed-record.ts';
 import {
   CertificateError,
@@ -68,12 +68,14 @@ export class TlsService {
   private source: TlsInfo['source'] = 'self-signed';
   private readonly key: Uint8Array;
 
+  /**
+   * @param files where the files are read and written: on the device bound to the anti-rollback
+   *   counter (AnchoredFiles); `PlainFiles` for a directory bound to nothing (tests, tools)
+   */
   constructor(
-    dir: string,
+    private readonly files: FileStore,
     rootKey: Uint8Array,
     private readonly now: () => number,
-    /** Where the files are read and written (default: plain files in `dir`, bound to nothing). */
-    private readonly files: FileStore = new PlainFiles(dir),
   ) {
     this.key = deriveKey(rootKey, 'tls-key');
   }

@@ -9,16 +9,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
-import { FileKeyProvider, FileMonotonicCounter } from '../../firmware/keys/file-key-provider.ts';
-import { handleModbusPdu } from '../../firmware/modbus/modbus-gate.ts';
 import { startModbusTcpServer } from '../../firmware/modbus/modbus-tcp-server.ts';
 import { encodeBlock, REGISTER_MAP } from '../../firmware/modbus/register-map.ts';
-import { MeteringService } from '../../firmware/services/metering-service.ts';
-import { SecurityService } from '../../firmware/services/security-service.ts';
-import { ConfigStore } from '../../firmware/store/config-store.ts';
-import { SecureStore } from '../../firmware/store/secure-store.ts';
-import { NorFlash } from '../../sim/nor-flash.ts';
-import { SimMeter } from '../../sim/sim-meter.ts';
+import { buildSimDevice } from '../../sim/build-sim-device.ts';
 
 const mode = process.argv[2];
 const dir = mkdtempSync(join(tmpdir(), 'metergate-modbus-bench-'));
@@ -48,33 +41,9 @@ if (mode === 'minimal') {
     );
   });
 } else {
-  const now = Date.now;
-  const flash = NorFlash.open({ path: join(dir, 'flash.img'), create: true });
-  const keys = join(dir, 'keys');
-  const opened = await SecureStore.open(
-    {
-      flash,
-      keys: new FileKeyProvider(keys),
-      counter: new FileMonotonicCounter(join(keys, 'rollback.counter')),
-      now,
-    },
-    { kdfIterations: MIN_KDF_ITERATIONS },
-  );
-  if (opened.mode !== 'normal') throw new Error('bench store did not open');
-  const security = new SecurityService(opened.store, { now });
-  const metering = new MeteringService(
-    new SimMeter(now()),
-    ConfigStore.open(flash, opened.rootKey, opened.store),
-    security,
-    now,
-  );
-  const deps = {
-    metering,
-    serialNumber: 'MG00000000',
-    firmwareVersion: '0',
-    vendorName: 'bench',
-    productCode: 'bench',
-  };
+  // The device's own graph (the factory the boot uses); only the listener is the bench's.
+  const { graph } = await buildSimDevice({ dataDir: dir, kdfIterations: MIN_KDF_ITERATIONS });
+  const { metering, modbus } = graph;
   const measurementBlocks = REGISTER_MAP.filter((block) => block.address < 22);
   const ungated = (pdu: Uint8Array): Uint8Array => {
     // The same map and values, no permission table: what the gate costs is the difference.
@@ -94,13 +63,10 @@ if (mode === 'minimal') {
     host: '127.0.0.1',
     port: 0,
     unitId: () => 1,
-    allowed: () => () => true,
+    allowed: graph.allowed,
     maxConnections: 64,
-    handle: mode === 'gated' ? (pdu, access) => handleModbusPdu(pdu, access, deps) : (pdu) => ungated(pdu),
-    accessFor: () => ({
-      context: { interface: 'modbus-tcp', source: '127.0.0.1' },
-      actor: () => security.principalActor('modbusPrincipal'),
-    }),
+    handle: mode === 'gated' ? (pdu, access) => modbus.handle(pdu, access) : (pdu) => ungated(pdu),
+    accessFor: (connection) => modbus.slotAccess('modbusPrincipal', 'modbus-tcp', connection.remoteAddress),
   });
   process.stdout.write(`modbus ready ${JSON.stringify({ port: server.port })}\n`);
 }

@@ -1,39 +1,29 @@
 /**
  * Test fixture for the local display over a real serial line: a socat pty pair, the device's display
  * driver (serialport) on one end, and on the other a terminal that parses the ANSI stream into a screen
- * model and types keys as a VT100 keyboard sends them. `startDisplayDevice` builds the device's
- * services on a fresh data dir with an injected clock, so timeouts are tested by moving the clock.
+ * model and types keys as a VT100 keyboard sends them. `startDisplayDevice` builds the device with its
+ * own factory (sim/build-sim-device.ts) on a fresh data dir with an injected clock, so timeouts are
+ * tested by moving the clock.
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SerialPort } from 'serialport';
-import { deriveDeviceIdentity } from '../../firmware/auth/device-identity.ts';
-import { LoginChallenges } from '../../firmware/auth/login-challenges.ts';
-import { LoginThrottle } from '../../firmware/auth/login-throttle.ts';
 import { MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
-import { SessionStore } from '../../firmware/auth/session-store.ts';
-import { StaleNonceLimit } from '../../firmware/auth/stale-nonce-limit.ts';
-import {
-  BOOT_WINDOW_MS,
-  DisplayApp,
-  type DisplayInfo,
-  PICKER_CHARSET,
-} from '../../firmware/display/display-app.ts';
+import type { DeviceGraph } from '../../firmware/boot/device-factory.ts';
+import { BOOT_WINDOW_MS, type DisplayApp, PICKER_CHARSET } from '../../firmware/display/display-app.ts';
 import { DisplayDriver } from '../../firmware/display/display-driver.ts';
 import { openSerialDisplayPort } from '../../firmware/display/display-ports.ts';
 import type { DisplayKey } from '../../firmware/display/key-decoder.ts';
 import { DEFAULT_SCREEN_SIZE, type ScreenSize } from '../../firmware/display/screen-renderer.ts';
-import { deriveKey } from '../../firmware/keys/record-keys.ts';
-import { ClientRegistry } from '../../firmware/services/client-registry.ts';
-import { LoginService } from '../../firmware/services/login-service.ts';
-import { MeteringService } from '../../firmware/services/metering-service.ts';
-import { SecurityService } from '../../firmware/services/security-service.ts';
-import { ConfigStore } from '../../firmware/store/config-store.ts';
+import type { ClientRegistry } from '../../firmware/services/client-registry.ts';
+import type { LoginService } from '../../firmware/services/login-service.ts';
+import type { MeteringService } from '../../firmware/services/metering-service.ts';
+import type { SecurityService } from '../../firmware/services/security-service.ts';
 import type { SecureStore } from '../../firmware/store/secure-store.ts';
-import { SimMeter } from '../../sim/sim-meter.ts';
+import { buildSimDevice } from '../../sim/build-sim-device.ts';
 import { AnsiScreen } from './ansi-screen.ts';
 import { startPtyPair } from './modbus-rtu-fixture.ts';
-import { bootNormal, tempDataDir } from './store-fixture.ts';
+import { tempDataDir } from './store-fixture.ts';
 
 type TestContext = { after(fn: () => void | Promise<void>): void };
 
@@ -152,6 +142,8 @@ export function pickerKeys(password: string): DisplayKey[] {
 
 export interface DisplayDevice {
   readonly terminal: DisplayTerminal;
+  /** The whole device as its factory built it. */
+  readonly graph: DeviceGraph;
   readonly app: DisplayApp;
   readonly driver: DisplayDriver;
   readonly store: SecureStore;
@@ -170,15 +162,16 @@ export interface DisplayDevice {
   readonly logs: readonly string[];
 }
 
-export const TEST_INFO: DisplayInfo = {
-  model: 'AM-test',
-  serialNumber: 'MG-DISP-0001',
-  firmwareVersion: '0.1.0',
-  addresses: ['127.0.0.1'],
-  certificateFingerprint: Array.from({ length: 32 }, (_, i) =>
-    (i * 7).toString(16).padStart(2, '0').toUpperCase(),
-  ).join(':'),
-};
+/** The serial number the fixture's device has (the Info screen shows it). */
+export const TEST_SERIAL_NUMBER = 'MG-DISP-0001';
+
+export interface DisplayDeviceOptions {
+  readonly size?: ScreenSize;
+  /** How long before the start the device booted. Default: just past the factory-reset window. */
+  readonly bootedAgoMs?: number;
+  /** Runs on the data dir before the device is built from it (a previous life of the device). */
+  readonly prepare?: (dataDir: string) => void | Promise<void>;
+}
 
 /**
  * A device on a fresh data dir (factory table: admin / CBM_1234, which must be changed), its display
@@ -188,60 +181,46 @@ export const TEST_INFO: DisplayInfo = {
  */
 export async function startDisplayDevice(
   t: TestContext,
-  options: { readonly size?: ScreenSize; readonly bootedAgoMs?: number; readonly info?: DisplayInfo } = {},
+  options: DisplayDeviceOptions = {},
 ): Promise<DisplayDevice> {
   const size = options.size ?? DEFAULT_SCREEN_SIZE;
   const data = tempDataDir(t);
-  const booted = await bootNormal(data);
-  const { store, rootKey } = booted.normal;
+  await options.prepare?.(data.dir);
   let time = Date.now();
   const now = () => time;
-  const configStore = ConfigStore.open(booted.flash, rootKey, store);
-  const security = new SecurityService(store, { now, kdfIterations: MIN_KDF_ITERATIONS });
-  const metering = new MeteringService(new SimMeter(now()), configStore, security, now);
-  const sessionKey = deriveKey(rootKey, 'session');
-  const login = new LoginService({
-    security,
-    challenges: new LoginChallenges(sessionKey),
-    throttle: new LoginThrottle(() => security.state.settings.lockout),
-    staleNonces: new StaleNonceLimit(),
-    sessions: new SessionStore(),
-    identity: deriveDeviceIdentity(rootKey),
-    decoyKey: sessionKey,
-    now,
-  });
   let resets = 0;
-  const registry = new ClientRegistry(security, now);
-  const app = new DisplayApp({
-    security,
-    metering,
-    login,
-    registry,
-    throttle: new LoginThrottle(() => security.state.settings.lockout),
-    info: () => options.info ?? TEST_INFO,
+  const device = await buildSimDevice({
+    dataDir: data.dir,
     now,
-    size,
-    bootedAt: now() - (options.bootedAgoMs ?? BOOT_WINDOW_MS + 1),
-    factoryReset: async () => {
-      resets++;
+    serialNumber: TEST_SERIAL_NUMBER,
+    kdfIterations: MIN_KDF_ITERATIONS,
+    display: {
+      size,
+      bootedAt: now() - (options.bootedAgoMs ?? BOOT_WINDOW_MS + 1),
+      factoryReset: async () => {
+        resets++;
+      },
     },
   });
+  t.after(() => device.close());
+  const { graph } = device;
   const pty = await startPtyPair(t);
   const logs: string[] = [];
   const port = await openSerialDisplayPort(pty.device, (message) => logs.push(message));
   const driver = new DisplayDriver(port, { size, now, log: (message) => logs.push(message) });
   t.after(() => driver.close());
   const terminal = await openTerminal(t, pty.client, size);
-  driver.show(app);
+  driver.show(graph.display);
   return {
     terminal,
-    app,
+    graph,
+    app: graph.display,
     driver,
-    store,
-    security,
-    metering,
-    login,
-    registry,
+    store: graph.store,
+    security: graph.security,
+    metering: graph.metering,
+    login: graph.login,
+    registry: graph.registry,
     now,
     advance(ms) {
       time += ms;

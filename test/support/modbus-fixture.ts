@@ -1,8 +1,8 @@
 /**
- * Test fixture for the Modbus gate and the TCP/TLS listeners: a device made of the real request
- * handler, metering service, security service and stores on a temp NOR flash image, with a clock the
- * test moves; accesses acting as a given actor or as the configured Modbus slot; and request/answer
- * PDU builders and decoders (float32 in either word order, uint64, strings).
+ * Test fixture for the Modbus gate and the TCP/TLS listeners: the device's object graph as its own
+ * factory builds it (sim/build-sim-device.ts) on a temp NOR flash image, with a clock the test moves;
+ * accesses acting as a given actor or as the configured Modbus slot; and request/answer PDU builders
+ * and decoders (float32 in either word order, uint64, strings).
  */
 import assert from 'node:assert/strict';
 import { after } from 'node:test';
@@ -10,16 +10,16 @@ import { MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
 import type { WordOrder } from '../../firmware/core/device-config.ts';
 import { ADMIN_SLOT } from '../../firmware/core/slots.ts';
 import type { Actor } from '../../firmware/core/user-table.ts';
-import { handleModbusPdu, type ModbusAccess, type ModbusDeps } from '../../firmware/modbus/modbus-gate.ts';
-import { MeteringService } from '../../firmware/services/metering-service.ts';
+import type { ModbusAccess, ModbusDeps } from '../../firmware/modbus/modbus-gate.ts';
+import type { MeteringService } from '../../firmware/services/metering-service.ts';
 import type { InterfaceName, RequestContext } from '../../firmware/services/request-context.ts';
-import { SecurityService } from '../../firmware/services/security-service.ts';
+import type { SecurityService } from '../../firmware/services/security-service.ts';
 import { ConfigStore } from '../../firmware/store/config-store.ts';
 import type { SecureStore } from '../../firmware/store/secure-store.ts';
-import { DEVICE_MODEL, FIRMWARE_VERSION } from '../../firmware/version.ts';
+import { buildSimDevice } from '../../sim/build-sim-device.ts';
 import { NorFlash } from '../../sim/nor-flash.ts';
 import { SimMeter } from '../../sim/sim-meter.ts';
-import { bootNormal, type DataDir, FIXED_TIME, tempDataDir } from './store-fixture.ts';
+import { type DataDir, FIXED_TIME, tempDataDir } from './store-fixture.ts';
 
 type TestContext = { after(fn: () => void | Promise<void>): void };
 
@@ -70,21 +70,18 @@ export interface ModbusDevice {
 /** A device on a fresh temp data dir; everything is closed and removed when the test ends. */
 export async function startModbusDevice(t: TestContext): Promise<ModbusDevice> {
   const data = tempDataDir(t);
-  const booted = await bootNormal(data);
-  const { store, rootKey } = booted.normal;
   let time = FIXED_TIME;
   const now = () => time;
-  const configStore = ConfigStore.open(booted.flash, rootKey, store);
-  const security = new SecurityService(store, { now, kdfIterations: MIN_KDF_ITERATIONS });
   const meter = new SimMeter(now());
-  const metering = new MeteringService(meter, configStore, security, now);
-  const deps: ModbusDeps = {
-    metering,
+  const device = await buildSimDevice({
+    dataDir: data.dir,
+    now,
+    meter,
     serialNumber: TEST_SERIAL_NUMBER,
-    firmwareVersion: FIRMWARE_VERSION,
-    vendorName: TEST_VENDOR,
-    productCode: DEVICE_MODEL,
-  };
+    kdfIterations: MIN_KDF_ITERATIONS,
+  });
+  t.after(() => device.close());
+  const { store, rootKey, configStore, security, metering, modbus } = device.graph;
   const accessAs: ModbusDevice['accessAs'] = (actor, iface = 'modbus-tcp', source = '127.0.0.1') => ({
     context: { interface: iface, source },
     actor: typeof actor === 'function' ? actor : () => actor,
@@ -92,22 +89,22 @@ export async function startModbusDevice(t: TestContext): Promise<ModbusDevice> {
   let adminReady = false;
   return {
     data,
-    flash: booted.flash,
+    flash: device.flash,
     rootKey,
     store,
     configStore,
     security,
     metering,
     meter,
-    deps,
+    deps: modbus.deps,
     now,
     advance: (ms) => {
       time += ms;
     },
     accessAs,
     slotAccess: (iface = 'modbus-tcp', source = '127.0.0.1') =>
-      accessAs(() => security.principalActor('modbusPrincipal'), iface, source),
-    handle: (pdu, access) => handleModbusPdu(pdu, access, deps),
+      modbus.slotAccess('modbusPrincipal', iface, source),
+    handle: (pdu, access) => modbus.handle(pdu, access),
     async admin() {
       if (!adminReady) {
         await security.changeOwnPassword(security.actorFor(ADMIN_SLOT), true, ADMIN_PASSWORD, SYSTEM);

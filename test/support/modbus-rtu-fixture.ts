@@ -1,7 +1,7 @@
 /**
  * Test fixture for Modbus RTU over a real serial line: a socat pty pair (one end for the device, one
- * for the client), a device made of the real request handler, metering service, security service and
- * stores on a temp NOR flash image, the RTU server on the device end, and a raw client on the other
+ * for the client), the device's object graph as its own factory builds it (sim/build-sim-device.ts)
+ * on a temp NOR flash image, the RTU server on the device end, and a raw client on the other
  * end that writes frames and reads answers framed by their length. Processes and ports are released
  * when the test ends; socat is killed by its PID.
  */
@@ -18,15 +18,13 @@ import type { PresetName } from '../../firmware/core/permission-table.ts';
 import { ADMIN_SLOT } from '../../firmware/core/slots.ts';
 import type { Actor } from '../../firmware/core/user-table.ts';
 import { hasValidCrc, withCrc } from '../../firmware/modbus/modbus-crc.ts';
-import { handleModbusPdu, type ModbusDeps } from '../../firmware/modbus/modbus-gate.ts';
+import type { ModbusDeps } from '../../firmware/modbus/modbus-gate.ts';
 import { type RtuServer, startModbusRtuServer } from '../../firmware/modbus/modbus-rtu-server.ts';
-import { MeteringService } from '../../firmware/services/metering-service.ts';
+import type { MeteringService } from '../../firmware/services/metering-service.ts';
 import type { RequestContext } from '../../firmware/services/request-context.ts';
-import { SecurityService } from '../../firmware/services/security-service.ts';
-import { ConfigStore } from '../../firmware/store/config-store.ts';
-import { DEVICE_MODEL, FIRMWARE_VERSION } from '../../firmware/version.ts';
-import { SimMeter } from '../../sim/sim-meter.ts';
-import { bootNormal, tempDataDir } from './store-fixture.ts';
+import type { SecurityService } from '../../firmware/services/security-service.ts';
+import { buildSimDevice } from '../../sim/build-sim-device.ts';
+import { tempDataDir } from './store-fixture.ts';
 
 type TestContext = { after(fn: () => void | Promise<void>): void };
 
@@ -108,18 +106,13 @@ const SYSTEM: RequestContext = { interface: 'system' };
  */
 export async function startRtuDevice(t: TestContext, options: RtuDeviceOptions): Promise<RtuDevice> {
   const data = tempDataDir(t);
-  const booted = await bootNormal(data);
-  const { store, rootKey } = booted.normal;
-  const configStore = ConfigStore.open(booted.flash, rootKey, store);
-  const security = new SecurityService(store, { now: Date.now, kdfIterations: MIN_KDF_ITERATIONS });
-  const metering = new MeteringService(new SimMeter(Date.now()), configStore, security, Date.now);
-  const deps: ModbusDeps = {
-    metering,
+  const device = await buildSimDevice({
+    dataDir: data.dir,
     serialNumber: TEST_SERIAL_NUMBER,
-    firmwareVersion: FIRMWARE_VERSION,
-    vendorName: 'metergate',
-    productCode: DEVICE_MODEL,
-  };
+    kdfIterations: MIN_KDF_ITERATIONS,
+  });
+  t.after(() => device.close());
+  const { security, metering, modbus } = device.graph;
   const logs: string[] = [];
   const handled: Uint8Array[] = [];
   const { rtu } = DEFAULT_DEVICE_CONFIG;
@@ -130,12 +123,9 @@ export async function startRtuDevice(t: TestContext, options: RtuDeviceOptions):
     stopBits: options.stopBits ?? rtu.stopBits,
     handle: (pdu, access) => {
       handled.push(pdu.slice());
-      return handleModbusPdu(pdu, access, deps);
+      return modbus.handle(pdu, access);
     },
-    access: () => ({
-      context: { interface: 'modbus-rtu', source: options.path },
-      actor: () => security.principalActor('rtuPrincipal'),
-    }),
+    access: () => modbus.slotAccess('rtuPrincipal', 'modbus-rtu', options.path),
     unitId: () => metering.config.unitId,
     log: (message) => logs.push(message),
   });
@@ -149,7 +139,7 @@ export async function startRtuDevice(t: TestContext, options: RtuDeviceOptions):
     server,
     metering,
     security,
-    deps,
+    deps: modbus.deps,
     logs,
     handled,
     admin,

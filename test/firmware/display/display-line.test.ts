@@ -1,12 +1,15 @@
 /**
  * The local display through a real serial line: a socat pty pair, the device's serialport driver on
- * one end, a VT100-like terminal on the other (keys in, ANSI parsed into a screen model). Real services
- * on a fresh data dir; the clock is injected, so the 2 min and 5 min timeouts are moved, not waited.
+ * one end, a VT100-like terminal on the other (keys in, ANSI parsed into a screen model). The device
+ * as its factory builds it on a fresh data dir; the clock is injected, so the 2 min and 5 min
+ * timeouts are moved, not waited.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { proofMessage } from '../../../firmware/auth/auth-messages.ts';
-import { deriveSeed, signWithSeed } from '../../../firmware/auth/password-verifier.ts';
+import { deriveSeed, MIN_KDF_ITERATIONS, signWithSeed } from '../../../firmware/auth/password-verifier.ts';
 import { permissionsFromNames } from '../../../firmware/core/permission-table.ts';
 import { LOCALGUI_SLOT } from '../../../firmware/core/slots.ts';
 import {
@@ -15,12 +18,13 @@ import {
   MENU_TIMEOUT_MS,
   STORE_PROMPT_TIMEOUT_MS,
 } from '../../../firmware/display/display-app.ts';
+import { buildSimDevice } from '../../../sim/build-sim-device.ts';
 import {
   type DisplayDevice,
   loginAt,
   pickerKeys,
   startDisplayDevice,
-  TEST_INFO,
+  TEST_SERIAL_NUMBER,
 } from '../../support/display-fixture.ts';
 import { fuzzSeed, seededRandom } from '../../support/seeded-random.ts';
 
@@ -93,22 +97,28 @@ describe('local display over a pty pair (serialport driver, ANSI screen)', () =>
   });
 
   it('info shows the serial number, address and the certificate fingerprint in whole byte pairs', async (t) => {
-    const { terminal } = await startDisplayDevice(t);
+    const { terminal, graph } = await startDisplayDevice(t);
     await terminal.press('ok', 'up', 'ok');
     const info = await terminal.waitFor(/^INFO/);
-    assert.match(info, /Serial\s+MG-DISP-0001/);
+    assert.match(info, new RegExp(`Serial\\s+${TEST_SERIAL_NUMBER}`));
     assert.match(info, /127\.0\.0\.1/);
     await terminal.press('down', 'down', 'down', 'down', 'down');
-    await terminal.waitFor(/^00:07:0E:15:1C:23/m);
+    // Six byte pairs fill a 20-column line: `AB:CD:EF:01:23:45`.
+    await terminal.waitFor(new RegExp(`^${graph.tls.info().fingerprint256.slice(0, 17)}`, 'm'));
   });
 
   it('info shows a degraded state first, wrapped to the display', async (t) => {
     const { terminal } = await startDisplayDevice(t, {
-      info: { ...TEST_INFO, degraded: ['configuration damaged: no readable copy; running on the defaults'] },
+      // A file in tls/ that the committed state does not vouch for: refused at boot, the device degraded.
+      prepare: async (dataDir) => {
+        const first = await buildSimDevice({ dataDir, kdfIterations: MIN_KDF_ITERATIONS });
+        await first.close();
+        writeFileSync(join(dataDir, 'tls', 'stray.pem'), 'put here by hand');
+      },
     });
     await terminal.press('ok', 'up', 'ok');
     const info = await terminal.waitFor(/^INFO/);
-    assert.match(info, /DEGRADED:\s+configuration\s+damaged: no/);
+    assert.match(info, /DEGRADED:\s+tls\/stray\.pem is\s+not part of the\s+committed state/);
   });
 
   it('login with the factory password forces a new one; the admin then sees Reset; logout returns to localgui', async (t) => {

@@ -269,7 +269,7 @@ describe('Modbus trust files', () => {
     const first = await bootNormal(data);
     const files = new AnchoredFiles(tlsDir, 'tls/', first.store);
     files.verify();
-    const tls = new TlsService(tlsDir, first.normal.rootKey, () => Date.now(), files);
+    const tls = new TlsService(files, first.normal.rootKey, () => Date.now());
     tls.uploadModbusCa(ca.cert);
     files.write({ 'client-ca.crl': Buffer.from('a revocation list') });
     first.close();
@@ -278,7 +278,7 @@ describe('Modbus trust files', () => {
       const booted = await bootNormal(data);
       const bound = new AnchoredFiles(tlsDir, 'tls/', booted.store);
       bound.verify();
-      return { booted, tls: new TlsService(tlsDir, booted.normal.rootKey, () => Date.now(), bound) };
+      return { booted, tls: new TlsService(bound, booted.normal.rootKey, () => Date.now()) };
     };
     let { booted, tls: service } = await reboot();
     assert.match(service.modbusCa() ?? '', /BEGIN CERTIFICATE/);
