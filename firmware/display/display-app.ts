@@ -1,7 +1,8 @@
 /**
  * What the local display shows and how its four keys act (DESIGN §6, after the SINEAX AMx000
  * handbook): measurement images cycled with up/down, a main menu behind OK whose items are hidden or
- * read-only per the menu model, login at the display with a character picker, settings edited as
+ * read-only per the menu model, login at the display with the user name and the password entered on
+ * the character picker (or typed on a terminal keyboard), settings edited as
  * pending changes and stored after "Store changes?", resets with confirmation, and the two
  * physical-presence functions (clear the whitelist; factory reset with Back+OK in the first 10 s).
  *
@@ -9,10 +10,15 @@
  * logged in here), so the one gate decides. Time comes from `now`; `tick()` applies the timeouts, so
  * tests move a clock instead of waiting. The driver calls `key`, `tick` and `render`; `onChange` asks
  * it to redraw after asynchronous work (a KDF, a store) finished.
+ *
+ * Every screen is laid out for the display's size: text wraps at word boundaries, names that do not
+ * fit are abbreviated with `~`, and a text longer than the screen scrolls with up/down (`^`/`v` in
+ * the title row say there is more).
  */
 
 import type { LoginThrottle } from '../auth/login-throttle.ts';
 import { isCoreError } from '../core/core-error.ts';
+import { checkPassword } from '../core/password-rules.ts';
 import { LOCALGUI_SLOT } from '../core/slots.ts';
 import type { Actor } from '../core/user-table.ts';
 import type { ClientRegistry } from '../services/client-registry.ts';
@@ -20,12 +26,22 @@ import { AuthError, type LoginService } from '../services/login-service.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { RequestContext } from '../services/request-context.ts';
 import type { SecurityService } from '../services/security-service.ts';
-import { imageLines, noDataLines, row, wrapText } from './display-text.ts';
-import type { DisplayKey } from './key-decoder.ts';
+import {
+  newPicker,
+  type PickerState,
+  pickerFooter,
+  pickerLine,
+  pressPicker,
+  typePicker,
+} from './char-picker.ts';
+import { field, fit, imageLines, noDataLines, row, wrapText } from './display-text.ts';
+import { type DisplayInput, type DisplayKey, typedChar } from './key-decoder.ts';
 import {
   type DisplayPrincipal,
   formatSetting,
+  type ImageId,
   MAIN_MENU,
+  type MeasurementImage,
   type MenuItem,
   type MenuItemId,
   menuItem,
@@ -50,13 +66,6 @@ export const BOOT_WINDOW_MS = 10_000;
 /** Back at the image and OK within this time count as both keys held together. */
 export const COMBO_MS = 300;
 
-/** The characters of the password picker; index 0 ends the entry. */
-export const PICKER_CHARSET =
-  'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
-const PICKER_DONE = 0;
-/** The picker starts at 'a'. */
-const PICKER_START = 1;
-
 export interface DisplayInfo {
   readonly model: string;
   readonly serialNumber: string;
@@ -70,7 +79,8 @@ export interface DisplayInfo {
 
 /** The display as the driver sees it: keys in, time passing, text frames out. */
 export interface DisplayScreen {
-  key(key: DisplayKey): void;
+  /** One of the four keys, or a character typed on a terminal keyboard. */
+  key(input: DisplayInput): void;
   tick(): void;
   render(): string[];
   onChange: () => void;
@@ -117,13 +127,13 @@ type Screen =
       /** Reached by a timeout: the session ends once the answer (or the timeout) is handled. */
       readonly timedOut: boolean;
     }
-  | { readonly kind: 'pick-user'; readonly cursor: number }
+  /** The user name, typed on the picker: the display lists no names (docs/display.md). */
+  | { readonly kind: 'username'; readonly picker: PickerState }
   | {
       readonly kind: 'password';
       readonly purpose: PasswordPurpose;
       readonly username: string;
-      readonly text: string;
-      readonly pick: number;
+      readonly picker: PickerState;
       /** The new password, while it is repeated. */
       readonly first?: string;
       /** The default password was used: the new one cannot be skipped. */
@@ -131,7 +141,7 @@ type Screen =
     }
   | { readonly kind: 'busy'; readonly text: string }
   | { readonly kind: 'message'; readonly title: string; readonly text: string; readonly next: Screen }
-  | { readonly kind: 'info'; readonly offset: number };
+  | { readonly kind: 'info' };
 
 interface DisplaySession {
   readonly slot: number;
@@ -142,6 +152,17 @@ interface DisplaySession {
 const CONTEXT: RequestContext = { interface: 'display', source: 'display' };
 const IMAGE: Screen = { kind: 'image' };
 const MAIN: Screen = { kind: 'menu', path: [], cursor: 0 };
+const USERNAME: Screen = { kind: 'username', picker: newPicker() };
+
+/** One page of a measurement image: the image's lines that fit the body, `page` of `count`. */
+interface ImagePage {
+  readonly image: MeasurementImage;
+  readonly index: number;
+  readonly images: number;
+  readonly page: number;
+  readonly count: number;
+  readonly lines: readonly string[];
+}
 
 const CONFIRM_TEXT: Record<ConfirmAction, { title: string; text: string; done: string }> = {
   'reset.meters': {
@@ -166,7 +187,9 @@ export const CONFIRM_FACTORY_RESET = CONFIRM_TEXT['factory-reset'];
 
 export class DisplayApp implements DisplayScreen {
   onChange: () => void = () => {};
-  private screen: Screen = IMAGE;
+  private current: Screen = IMAGE;
+  /** The first body line shown of a screen that scrolls; every new screen starts at its top. */
+  private offset = 0;
   private imageIndex = 0;
   private session: DisplaySession | null = null;
   private readonly pending = new Map<SettingId, SettingValue>();
@@ -178,20 +201,38 @@ export class DisplayApp implements DisplayScreen {
     this.combo = new FactoryResetCombo(deps.bootedAt);
   }
 
+  private get screen(): Screen {
+    return this.current;
+  }
+
+  private set screen(next: Screen) {
+    this.offset = 0;
+    this.current = next;
+  }
+
   /** The user logged in at the display, if any (for tests and the footer). */
   get loggedIn(): string | null {
     return this.session?.name ?? null;
   }
 
-  key(key: DisplayKey): void {
+  key(input: DisplayInput): void {
     const now = this.deps.now();
     this.lastKeyAt = now;
     this.checkSession();
-    if (this.combo.press(key, now, this.screen.kind === 'image')) {
+    if (this.combo.press(input, now, this.screen.kind === 'image')) {
       this.screen = { kind: 'confirm', action: 'factory-reset', back: IMAGE };
       return;
     }
-    this.handle(key);
+    const char = typedChar(input);
+    if (char === null) this.handle(input as DisplayKey);
+    else this.type(char);
+  }
+
+  /** A character from a terminal keyboard: text for the name and password entries, else nothing. */
+  private type(char: string): void {
+    const s = this.screen;
+    if (s.kind === 'username' || s.kind === 'password')
+      this.screen = { ...s, picker: typePicker(s.picker, char) };
   }
 
   tick(): void {
@@ -228,32 +269,32 @@ export class DisplayApp implements DisplayScreen {
     const { cols, rows } = this.deps.size;
     const body = rows - 2;
     const s = this.screen;
+    // Lines beyond the body are not cut here: a screen that does not scroll must fit (the layout test).
     const frame = (title: string, lines: readonly string[], footer: string): string[] => [
       title,
-      ...Array.from({ length: body }, (_, i) => lines[i] ?? ''),
+      ...lines,
+      ...Array.from({ length: Math.max(0, body - lines.length) }, () => ''),
       footer,
     ];
+    // A screen that scrolls: the body from `offset`, and `^`/`v` in the title row where there is more.
+    const scrolled = (title: string, lines: readonly string[], footer: string): string[] => {
+      const offset = Math.min(this.offset, Math.max(0, lines.length - body));
+      const marks = `${offset > 0 ? '^' : ''}${offset + body < lines.length ? 'v' : ''}`;
+      return frame(marks ? row(title, marks, cols) : title, lines.slice(offset, offset + body), footer);
+    };
     switch (s.kind) {
       case 'image': {
-        const images = visibleImages(this.principal());
-        const footer = row(this.principalName(), 'OK:menu', cols);
-        if (images.length === 0)
-          return frame('METERGATE', wrapText('No values may be shown without login.', cols), footer);
-        const index = Math.min(this.imageIndex, images.length - 1);
-        const image = images[index] as (typeof images)[number];
-        // Read for the principal through the checked readers: the image was chosen by the same decision.
-        const actor = this.actor();
-        const values =
-          image.id === 'energy'
-            ? { meters: this.deps.metering.meters(actor, CONTEXT) }
-            : { measurements: this.deps.metering.measurements(actor, CONTEXT) };
-        // Values that are not current are never drawn as values: the image says there is no data.
-        const status = this.deps.metering.status();
-        return frame(
-          row(image.title, `${index + 1}/${images.length}`, cols),
-          status.state === 'fresh' ? imageLines(image.id, values, cols) : noDataLines(status, cols),
-          footer,
-        );
+        const footer = row(fit(this.principalName(), cols - 8), 'OK:menu', cols);
+        const pages = this.imagePages();
+        if (pages.length === 0) return frame('METERGATE', wrapText('No values without login', cols), footer);
+        const page = pages[Math.min(this.imageIndex, pages.length - 1)] as ImagePage;
+        const counter =
+          page.count === 1
+            ? `${page.index + 1}/${page.images}`
+            : `${page.index + 1}.${page.page + 1}/${page.images}`;
+        const title =
+          page.image.title.length + 1 + counter.length <= cols ? page.image.title : page.image.short;
+        return frame(row(title, counter, cols), page.lines, footer);
       }
       case 'menu': {
         const items = this.menuItems(s.path);
@@ -267,53 +308,48 @@ export class DisplayApp implements DisplayScreen {
           if (!item.setting) return `${marker}${item.label}`;
           const id = item.setting.id;
           const value = this.pending.get(id) ?? settingValue(id, this.settingsView());
-          return row(
-            `${marker}${item.label}`,
-            `${formatSetting(item.setting, value)}${this.pending.has(id) ? '*' : ''}`,
-            cols,
-          );
+          const mark = this.pending.has(id) ? '*' : '';
+          const room = cols - item.label.length - 2 - mark.length;
+          return row(`${marker}${item.label}`, `${formatSetting(item.setting, value, room)}${mark}`, cols);
         });
         if (items.length === 0) lines.push(' (nothing here)');
         const selected = items[s.cursor];
         const footer = selected?.access === 'read-only' ? 'read only  Esc:back' : 'OK:open  Esc:back';
-        return frame(row(title, this.session ? this.session.name : '', cols), lines, footer);
+        const name = this.session ? fit(this.session.name, cols - title.length - 1) : '';
+        return frame(row(title, name, cols), lines, footer);
       }
       case 'entry': {
-        const lines =
-          s.field.kind === 'number'
-            ? [
-                '',
-                `  ${s.digits.join('')}`,
-                `  ${' '.repeat(s.position)}^`,
-                `range ${s.field.min}-${s.field.max}`,
-                ...(s.error ? wrapText(s.error, cols) : []),
-              ]
-            : ['', `  < ${s.field.options[s.option]?.label ?? ''} >`];
+        let lines: string[];
+        if (s.field.kind === 'choice') {
+          const choice = `  < ${s.field.options[s.option]?.label ?? ''} >`;
+          lines = body >= 4 ? ['', choice] : [choice];
+        } else {
+          const digits = `  ${s.digits.join('')}`;
+          const caret = `  ${' '.repeat(s.position)}^`;
+          const range = `${s.field.min}-${s.field.max}`;
+          const error = s.error ? wrapText(s.error, cols) : [];
+          lines =
+            body >= 4 + error.length
+              ? ['', digits, caret, `range ${range}`, ...error]
+              : [row(digits, range, cols), ...(error.length > 0 ? error : [caret])];
+        }
         const footer = s.field.kind === 'number' ? 'Up/Dn:digit OK:next' : 'Up/Dn:change OK:set';
         return frame(s.label.toUpperCase(), lines, footer);
       }
-      case 'confirm': {
-        const text = CONFIRM_TEXT[s.action];
-        return frame(
-          text.title,
-          wrapText(text.text, cols),
+      case 'confirm':
+        return scrolled(
+          CONFIRM_TEXT[s.action].title,
+          this.scrollLines(),
           s.action === 'factory-reset' ? 'OK:erase  Esc:no' : 'OK:yes  Esc:no',
         );
-      }
-      case 'store-prompt': {
-        const changes = [...this.pending].map(([id, value]) => {
-          const item = menuItem(`settings.${id}`);
-          return row(` ${item.label}`, formatSetting(item.setting as SettingField, value), cols);
-        });
-        return frame('SETTINGS', ['Store changes?', ...changes], 'OK:store Esc:discard');
-      }
-      case 'pick-user': {
-        const users = this.users();
-        const lines = users.map((u, i) => `${i === s.cursor ? '>' : ' '}${u.name}`);
-        if (users.length === 0) lines.push(' (no users)');
-        const first = Math.max(0, Math.min(s.cursor - body + 1, lines.length - body));
-        return frame('LOG IN: USER', lines.slice(first, first + body), 'OK:select Esc:back');
-      }
+      case 'store-prompt':
+        return scrolled('SETTINGS', this.scrollLines(), 'OK:store Esc:discard');
+      case 'username':
+        return frame(
+          'LOG IN: USER',
+          this.entryLines('name:', s.picker.text, s.picker),
+          pickerFooter(s.picker),
+        );
       case 'password': {
         const title = {
           login: 'PASSWORD',
@@ -321,31 +357,67 @@ export class DisplayApp implements DisplayScreen {
           new: 'NEW PASSWORD',
           repeat: 'REPEAT PASSWORD',
         }[s.purpose];
-        const masked = '*'.repeat(s.text.length);
-        const shown = masked.length > cols - 2 ? masked.slice(masked.length - (cols - 2)) : masked;
-        const candidate = s.pick === PICKER_DONE ? '[done]' : `< ${PICKER_CHARSET[s.pick - 1]} >`;
-        return frame(
-          title,
-          [s.username, `>${shown}`, '', `char ${candidate}`],
-          s.pick === PICKER_DONE ? 'OK:done Esc:delete' : 'OK:add  Esc:delete',
-        );
+        const masked = '*'.repeat(s.picker.text.length);
+        return frame(title, this.entryLines(fit(s.username, cols), masked, s.picker), pickerFooter(s.picker));
       }
-      case 'busy':
-        return frame('', ['', ...wrapText(s.text, cols)], '');
+      case 'busy': {
+        const lines = wrapText(s.text, cols);
+        return frame('', lines.length < body ? ['', ...lines] : lines, '');
+      }
       case 'message':
-        return frame(s.title, wrapText(s.text, cols), 'OK:continue');
-      case 'info': {
-        const lines = this.infoLines();
-        return frame('INFO', lines.slice(s.offset, s.offset + body), 'Up/Dn:scroll Esc:back');
-      }
+        return scrolled(s.title, this.scrollLines(), 'OK:continue');
+      case 'info':
+        return scrolled('INFO', this.scrollLines(), 'Up/Dn:more Esc:back');
     }
+  }
+
+  /**
+   * A name or password entry: `context` (what is entered, for whom), the text so far (its end, marked
+   * `<`, when longer than a line), the picker. On four rows only the text and the picker.
+   */
+  private entryLines(context: string, text: string, picker: PickerState): string[] {
+    const { cols, rows } = this.deps.size;
+    const shown = text.length <= cols - 1 ? `>${text}` : `<${text.slice(text.length - (cols - 1))}`;
+    const line = pickerLine(picker, cols);
+    return rows - 2 >= 4 ? [context, shown, '', line] : [shown, line];
+  }
+
+  /** The measurement images the principal may see, each cut into pages of the body's height. */
+  private imagePages(): ImagePage[] {
+    const { cols, rows } = this.deps.size;
+    const body = rows - 2;
+    const images = visibleImages(this.principal());
+    const status = this.deps.metering.status();
+    return images.flatMap((image, index) => {
+      const lines =
+        status.state === 'fresh' ? this.imageValues(image.id, cols) : noDataLines(status, cols, body);
+      const count = Math.max(1, Math.ceil(lines.length / body));
+      return Array.from({ length: count }, (_, page) => ({
+        image,
+        index,
+        images: images.length,
+        page,
+        count,
+        lines: lines.slice(page * body, (page + 1) * body),
+      }));
+    });
+  }
+
+  /** The values of an image, read for the principal through the checked readers. */
+  private imageValues(id: ImageId, cols: number): string[] {
+    const actor = this.actor();
+    const values =
+      id === 'energy'
+        ? { meters: this.deps.metering.meters(actor, CONTEXT) }
+        : { measurements: this.deps.metering.measurements(actor, CONTEXT) };
+    return imageLines(id, values, cols);
   }
 
   private handle(key: DisplayKey): void {
     const s = this.screen;
     switch (s.kind) {
       case 'image': {
-        const count = visibleImages(this.principal()).length;
+        const count = this.imagePages().length;
         if (key === 'ok') this.screen = MAIN;
         else if (count > 0 && key === 'down')
           this.imageIndex = (Math.min(this.imageIndex, count - 1) + 1) % count;
@@ -362,23 +434,23 @@ export class DisplayApp implements DisplayScreen {
       case 'confirm':
         if (key === 'back') this.screen = s.back;
         else if (key === 'ok') this.confirm(s.action, s.back);
+        else this.scroll(key);
         return;
       case 'store-prompt':
-        if (key === 'ok') this.storeChanges(s.next, s.timedOut);
+        if (key === 'up' || key === 'down') this.scroll(key);
+        else if (key === 'ok') this.storeChanges(s.next, s.timedOut);
         else if (key === 'back') {
           this.pending.clear();
           if (s.timedOut) this.endSession('timeout');
           this.screen = { kind: 'message', title: 'SETTINGS', text: 'Changes discarded', next: s.next };
         }
         return;
-      case 'pick-user': {
-        const users = this.users();
-        if (key === 'back') this.screen = this.securityMenu();
-        else if (key === 'up' || key === 'down')
-          this.screen = { ...s, cursor: step(s.cursor, key, users.length) };
-        else if (key === 'ok' && users[s.cursor]) {
-          this.screen = passwordScreen('login', (users[s.cursor] as { name: string }).name, false);
-        }
+      case 'username': {
+        const result = pressPicker(s.picker, key);
+        if (result.kind === 'leave') this.screen = this.securityMenu();
+        else if (result.kind === 'edit') this.screen = { ...s, picker: result.state };
+        // The name is not looked up here: an unknown one is refused with the password, in the same words.
+        else if (result.text.length > 0) this.screen = passwordScreen('login', result.text, false);
         return;
       }
       case 'password':
@@ -388,14 +460,42 @@ export class DisplayApp implements DisplayScreen {
         return;
       case 'message':
         if (key === 'ok' || key === 'back') this.screen = s.next;
+        else this.scroll(key);
         return;
-      case 'info': {
-        const max = Math.max(0, this.infoLines().length - (this.deps.size.rows - 2));
+      case 'info':
         if (key === 'back' || key === 'ok') this.screen = MAIN;
-        else if (key === 'down') this.screen = { ...s, offset: Math.min(max, s.offset + 1) };
-        else if (key === 'up') this.screen = { ...s, offset: Math.max(0, s.offset - 1) };
+        else this.scroll(key);
         return;
-      }
+    }
+  }
+
+  /** Up/down on a screen that scrolls; render() keeps the offset inside the text. */
+  private scroll(key: 'up' | 'down'): void {
+    const max = Math.max(0, this.scrollLines().length - (this.deps.size.rows - 2));
+    this.offset = key === 'down' ? Math.min(max, this.offset + 1) : Math.max(0, this.offset - 1);
+  }
+
+  /** The whole text of a screen that scrolls (none for the others). */
+  private scrollLines(): string[] {
+    const { cols } = this.deps.size;
+    const s = this.screen;
+    switch (s.kind) {
+      case 'confirm':
+        return wrapText(CONFIRM_TEXT[s.action].text, cols);
+      case 'store-prompt':
+        return [
+          'Store changes?',
+          ...[...this.pending].flatMap(([id, value]) => {
+            const item = menuItem(`settings.${id}`);
+            return field(` ${item.label}`, formatSetting(item.setting as SettingField, value), cols);
+          }),
+        ];
+      case 'message':
+        return wrapText(s.text, cols);
+      case 'info':
+        return this.infoLines();
+      default:
+        return [];
     }
   }
 
@@ -455,7 +555,7 @@ export class DisplayApp implements DisplayScreen {
         this.screen = { kind: 'confirm', action: item.id, back: s };
         return;
       case 'security.login':
-        this.screen = { kind: 'pick-user', cursor: 0 };
+        this.screen = USERNAME;
         return;
       case 'security.registry':
         this.run(
@@ -480,7 +580,7 @@ export class DisplayApp implements DisplayScreen {
         if (this.session) this.screen = passwordScreen('current', this.session.name, false);
         return;
       case 'info':
-        this.screen = { kind: 'info', offset: 0 };
+        this.screen = { kind: 'info' };
         return;
     }
   }
@@ -535,22 +635,18 @@ export class DisplayApp implements DisplayScreen {
   }
 
   private handlePassword(s: Extract<Screen, { kind: 'password' }>, key: DisplayKey): void {
-    const size = PICKER_CHARSET.length + 1;
-    if (key === 'up' || key === 'down') {
-      this.screen = { ...s, pick: (s.pick + (key === 'down' ? 1 : size - 1)) % size };
+    const result = pressPicker(s.picker, key);
+    if (result.kind === 'edit') {
+      this.screen = { ...s, picker: result.state };
       return;
     }
-    if (key === 'back') {
-      if (s.text.length > 0) this.screen = { ...s, text: s.text.slice(0, -1) };
-      else if (s.forced) this.logout('Logged out: a new password is required');
-      else if (s.purpose === 'login') this.screen = { kind: 'pick-user', cursor: 0 };
+    if (result.kind === 'leave') {
+      if (s.forced) this.logout('Logged out: a new password is required');
+      else if (s.purpose === 'login') this.screen = USERNAME;
       else this.screen = this.securityMenu();
       return;
     }
-    if (s.pick !== PICKER_DONE) {
-      if (s.text.length < 128) this.screen = { ...s, text: s.text + PICKER_CHARSET[s.pick - 1] };
-      return;
-    }
+    const text = result.text;
     switch (s.purpose) {
       case 'login':
         this.run(
@@ -558,7 +654,7 @@ export class DisplayApp implements DisplayScreen {
           async () => {
             const slot = await this.deps.login.verifyLocalPassword(
               s.username,
-              s.text,
+              text,
               this.deps.throttle,
               CONTEXT,
             );
@@ -573,7 +669,8 @@ export class DisplayApp implements DisplayScreen {
               ? passwordScreen('new', s.username, true)
               : { kind: 'message', title: 'LOG IN', text: `Logged in as ${s.username}`, next: MAIN };
           },
-          () => ({ kind: 'pick-user', cursor: 0 }),
+          () => USERNAME,
+          describeLoginError,
         );
         return;
       case 'current':
@@ -582,7 +679,7 @@ export class DisplayApp implements DisplayScreen {
           async () => {
             await this.deps.login.verifyLocalPassword(
               s.username,
-              s.text,
+              text,
               this.deps.throttle,
               CONTEXT,
               'password.proof',
@@ -593,11 +690,26 @@ export class DisplayApp implements DisplayScreen {
         );
         return;
       case 'new':
-        this.screen = { ...passwordScreen('repeat', s.username, s.forced), first: s.text };
+        try {
+          // The rules are checked before the repetition, so a refused password is not entered twice.
+          checkPassword(text, {
+            username: s.username,
+            minLength: this.deps.security.state.settings.passwordMinLength,
+          });
+        } catch (error) {
+          this.screen = {
+            kind: 'message',
+            title: 'NEW PASSWORD',
+            text: describeError(error),
+            next: passwordScreen('new', s.username, s.forced),
+          };
+          return;
+        }
+        this.screen = { ...passwordScreen('repeat', s.username, s.forced), first: text };
         return;
       case 'repeat': {
         const retry = passwordScreen('new', s.username, s.forced);
-        if (s.text !== s.first) {
+        if (text !== s.first) {
           this.screen = {
             kind: 'message',
             title: 'NEW PASSWORD',
@@ -608,7 +720,7 @@ export class DisplayApp implements DisplayScreen {
         }
         const session = this.session;
         if (!session) return;
-        const password = s.text;
+        const password = text;
         this.run(
           'Storing password...',
           async () => {
@@ -697,7 +809,12 @@ export class DisplayApp implements DisplayScreen {
   }
 
   /** Shows `text` while `work` runs, then its screen, or the error in words and then `onError()`. */
-  private run(text: string, work: () => Promise<Screen>, onError: () => Screen): void {
+  private run(
+    text: string,
+    work: () => Promise<Screen>,
+    onError: () => Screen,
+    describe: (error: unknown) => string = describeError,
+  ): void {
     this.screen = { kind: 'busy', text };
     work().then(
       (next) => {
@@ -706,7 +823,7 @@ export class DisplayApp implements DisplayScreen {
         this.onChange();
       },
       (error: unknown) => {
-        this.screen = { kind: 'message', title: 'NOT DONE', text: describeError(error), next: onError() };
+        this.screen = { kind: 'message', title: 'NOT DONE', text: describe(error), next: onError() };
         this.lastKeyAt = this.deps.now();
         this.onChange();
       },
@@ -793,12 +910,6 @@ export class DisplayApp implements DisplayScreen {
     };
   }
 
-  private users(): { slot: number; name: string }[] {
-    return this.deps.security.state.table.slots.flatMap((entry, slot) =>
-      entry?.type === 'user' ? [{ slot, name: entry.name }] : [],
-    );
-  }
-
   private infoLines(): string[] {
     const info = this.deps.info();
     const { cols } = this.deps.size;
@@ -810,39 +921,20 @@ export class DisplayApp implements DisplayScreen {
     for (let i = 0; i < pairs.length; i += perLine) chunks.push(pairs.slice(i, i + perLine).join(':'));
     const degraded = info.degraded ?? [];
     return [
-      ...(degraded.length > 0 ? ['DEGRADED:', ...degraded.flatMap((text) => wrap(text, cols))] : []),
-      row('Model', info.model, cols),
-      row('Serial', info.serialNumber, cols),
-      row('Firmware', info.firmwareVersion, cols),
+      ...(degraded.length > 0
+        ? ['DEGRADED:', ...degraded.flatMap((text) => wrapText(text, cols - 1).map((line) => ` ${line}`))]
+        : []),
+      ...field('Model', info.model, cols),
+      ...field('Serial', info.serialNumber, cols),
+      ...field('Firmware', info.firmwareVersion, cols),
       'IP addresses:',
-      ...(info.addresses.length > 0 ? info.addresses.map((a) => ` ${a}`) : [' none']),
+      ...(info.addresses.length > 0
+        ? info.addresses.flatMap((a) => wrapText(a, cols - 1).map((line) => ` ${line}`))
+        : [' none']),
       'HTTPS SHA-256:',
       ...(chunks.length > 0 ? chunks : [' none']),
     ];
   }
-}
-
-/** Words of `text` in lines of at most `cols` characters, each indented by one space. */
-function wrap(text: string, cols: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/)) {
-    for (let rest = word; rest.length > 0; ) {
-      const room = cols - 1 - (line ? line.length + 1 : 0);
-      if (rest.length <= room) {
-        line = line ? `${line} ${rest}` : rest;
-        rest = '';
-      } else if (line) {
-        lines.push(` ${line}`);
-        line = '';
-      } else {
-        lines.push(` ${rest.slice(0, cols - 1)}`);
-        rest = rest.slice(cols - 1);
-      }
-    }
-  }
-  if (line) lines.push(` ${line}`);
-  return lines;
 }
 
 /**
@@ -856,7 +948,7 @@ export class FactoryResetCombo {
   constructor(private readonly bootedAt: number) {}
 
   /** True when this press completes the combination inside the boot window. */
-  press(key: DisplayKey, now: number, atImage: boolean): boolean {
+  press(key: DisplayInput, now: number, atImage: boolean): boolean {
     const backAt = this.backAt;
     this.backAt = null;
     if (now - this.bootedAt > BOOT_WINDOW_MS) return false;
@@ -870,12 +962,21 @@ function passwordScreen(
   username: string,
   forced: boolean,
 ): Extract<Screen, { kind: 'password' }> {
-  return { kind: 'password', purpose, username, text: '', pick: PICKER_START, forced };
+  return { kind: 'password', purpose, username, picker: newPicker(), forced };
 }
 
 function step(cursor: number, key: 'up' | 'down', count: number): number {
   if (count === 0) return 0;
   return (cursor + (key === 'down' ? 1 : count - 1)) % count;
+}
+
+/**
+ * A failed display login in words: the same for an unknown name and a wrong password, since the
+ * display does not tell which names exist.
+ */
+function describeLoginError(error: unknown): string {
+  if (error instanceof AuthError && error.code === 'invalid-credentials') return 'Wrong name or password';
+  return describeError(error);
 }
 
 /** An error in words for the operator. */

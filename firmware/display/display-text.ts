@@ -24,13 +24,34 @@ export function formatQuantity(value: number, unit: string, significant = 5): st
   return `${scaled.toFixed(decimals)} ${prefix}${unit}`;
 }
 
-/** `label` on the left, `value` on the right of a `cols` wide row. */
+/** `label` on the left, `value` on the right of a `cols` wide row (wider when both do not fit). */
 export function row(label: string, value: string, cols: number): string {
   const gap = cols - label.length - value.length;
-  return gap >= 1 ? `${label}${' '.repeat(gap)}${value}` : `${label} ${value}`.slice(0, cols);
+  return gap >= 1 ? `${label}${' '.repeat(gap)}${value}` : `${label} ${value}`;
 }
 
-/** Words wrapped into lines of at most `cols` characters; a longer word is cut. */
+/**
+ * `label` and `value` on one row when they fit, else the label on its line and the value wrapped
+ * below it, indented by one space.
+ */
+export function field(label: string, value: string, cols: number): string[] {
+  if (label.length + 1 + value.length <= cols) return [row(label, value, cols)];
+  return [`${label}:`, ...wrapText(value, cols - 1).map((line) => ` ${line}`)];
+}
+
+/**
+ * `name` in at most `room` characters: whole when it fits, else its start and `~` (the abbreviation
+ * mark of short file names), so a cut name never reads as a whole one.
+ */
+export function fit(name: string, room: number): string {
+  if (name.length <= room) return name;
+  return room <= 1 ? '~'.slice(0, Math.max(0, room)) : `${name.slice(0, room - 1)}~`;
+}
+
+/**
+ * Words wrapped into lines of at most `cols` characters. A word longer than a line is broken after a
+ * `:` or `.` where it has one (addresses), else hyphenated, so no line ends in half a word unmarked.
+ */
 export function wrapText(text: string, cols: number): string[] {
   const lines: string[] = [];
   for (const paragraph of text.split('\n')) {
@@ -45,14 +66,24 @@ export function wrapText(text: string, cols: number): string[] {
           lines.push(line);
           line = '';
         } else {
-          lines.push(rest.slice(0, cols));
-          rest = rest.slice(cols);
+          const head = breakWord(rest, cols);
+          lines.push(head.line);
+          rest = rest.slice(head.taken);
         }
       }
     }
     lines.push(line);
   }
   return lines;
+}
+
+/** The first line of a word longer than `cols`: up to its last `:` or `.` that fits, else hyphenated. */
+function breakWord(word: string, cols: number): { line: string; taken: number } {
+  const room = word.slice(0, cols);
+  const at = Math.max(room.lastIndexOf(':'), room.lastIndexOf('.'));
+  if (at > 0) return { line: word.slice(0, at + 1), taken: at + 1 };
+  const taken = Math.max(1, cols - 1);
+  return { line: `${word.slice(0, taken)}-`, taken };
 }
 
 /** The body lines of a measurement image (primary values). */
@@ -103,16 +134,29 @@ function fixed(value: number, decimals: number): string {
   return Number.isFinite(value) ? value.toFixed(decimals) : '---';
 }
 
-/** What a measurement image shows instead of values that are not current (UTC times). */
-export function noDataLines(status: MeterStatus, cols: number): string[] {
-  const time = (t: number) => new Date(t).toISOString().slice(11, 19);
-  const lines = ['NO DATA', ''];
-  if (status.state === 'never-read') {
-    lines.push(...wrapText('The meter has not answered since start.', cols));
-  } else {
-    lines.push(...wrapText('The meter does not answer.', cols));
-    if (status.staleSince !== null) lines.push(row('since', `${time(status.staleSince)} UTC`, cols));
-    if (status.readAt !== null) lines.push(row('last read', `${time(status.readAt)} UTC`, cols));
+/**
+ * What a measurement image shows instead of values that are not current (UTC times), in at most
+ * `body` lines: the full explanation where it fits, else `NO DATA: no answer` and since when.
+ */
+export function noDataLines(status: MeterStatus, cols: number, body = Number.POSITIVE_INFINITY): string[] {
+  const time = (t: number) => `${new Date(t).toISOString().slice(11, 19)} UTC`;
+  const times: string[] = [];
+  if (status.state !== 'never-read') {
+    if (status.staleSince !== null) times.push(...field('since', time(status.staleSince), cols));
+    if (status.readAt !== null) times.push(...field('last read', time(status.readAt), cols));
   }
-  return lines;
+  const text =
+    status.state === 'never-read' ? 'The meter has not answered since start.' : 'The meter does not answer.';
+  const full = ['NO DATA', '', ...wrapText(text, cols), ...times];
+  if (full.length <= body) return full;
+  // The short form keeps when the values became stale, or else when they were last read.
+  const since =
+    status.state === 'never-read'
+      ? 'since start'
+      : status.staleSince !== null
+        ? `since ${time(status.staleSince)}`
+        : status.readAt !== null
+          ? `read ${time(status.readAt)}`
+          : '';
+  return [...wrapText('NO DATA: no answer', cols), ...(since ? wrapText(since, cols) : [])];
 }

@@ -1,16 +1,31 @@
 /**
  * Turns the bytes of the display's serial line into the four keys of the meter (DESIGN §6): arrow up,
- * arrow down, Back (Esc, arrow left, Backspace) and OK (Enter, arrow right). Anything else on the line
- * (noise, other escape sequences, typed letters) is dropped without a trace; an escape sequence that
- * never ends is given up after a bounded length, so garbage can never make the decoder stuck.
+ * arrow down, Back (Esc, arrow left, Backspace) and OK (Enter, arrow right), and a printable ASCII
+ * character into a typed character (a terminal keyboard on the line types names and passwords
+ * directly; the screens that take no text ignore it). Anything else on the line (noise, other escape
+ * sequences, bytes outside ASCII) is dropped without a trace; an escape sequence that never ends is
+ * given up after a bounded length, so garbage can never make the decoder stuck.
  * Pure: the caller passes `now`, and `flush(now)` reports a lone Esc once no sequence followed it.
  */
 
 export type DisplayKey = 'up' | 'down' | 'back' | 'ok';
 
+/** A printable ASCII character typed on a terminal keyboard. */
+export interface TypedChar {
+  readonly char: string;
+}
+
+/** What the line delivers: one of the four keys, or a typed character. */
+export type DisplayInput = DisplayKey | TypedChar;
+
+/** A typed character, or null for one of the four keys. */
+export function typedChar(input: DisplayInput): string | null {
+  return typeof input === 'string' ? null : input.char;
+}
+
 /** How long after Esc a `[` or `O` may still follow to make it an arrow key (as terminals do). */
 export const ESC_TIMEOUT_MS = 50;
-/** A CSI sequence longer than this is noise: dropped, and decoding starts again. */
+/** A CSI sequence longer than this is noise: dropped up to its end, and decoding starts again. */
 const MAX_SEQUENCE = 16;
 
 const ESC = 0x1b;
@@ -24,7 +39,8 @@ const ARROWS: Record<number, DisplayKey> = {
 type State =
   | { readonly kind: 'ground' }
   | { readonly kind: 'escape'; readonly since: number }
-  | { readonly kind: 'csi'; readonly since: number; readonly length: number }
+  /** `overlong`: past MAX_SEQUENCE, the rest of the sequence is skipped and its final byte ignored. */
+  | { readonly kind: 'csi'; readonly since: number; readonly length: number; readonly overlong?: boolean }
   | { readonly kind: 'ss3'; readonly since: number };
 
 export class KeyDecoder {
@@ -32,9 +48,9 @@ export class KeyDecoder {
   /** A CR was the last byte: a following LF belongs to the same Enter. */
   private afterCr = false;
 
-  /** The keys that `bytes` complete. */
-  feed(bytes: Uint8Array, now: number): DisplayKey[] {
-    const keys: DisplayKey[] = this.flush(now);
+  /** The keys and typed characters that `bytes` complete. */
+  feed(bytes: Uint8Array, now: number): DisplayInput[] {
+    const keys: DisplayInput[] = this.flush(now);
     for (const byte of bytes) this.byte(byte, now, keys);
     return keys;
   }
@@ -55,7 +71,7 @@ export class KeyDecoder {
     return this.state.kind === 'escape';
   }
 
-  private byte(byte: number, now: number, keys: DisplayKey[]): void {
+  private byte(byte: number, now: number, keys: DisplayInput[]): void {
     const state = this.state;
     switch (state.kind) {
       case 'ground':
@@ -74,15 +90,16 @@ export class KeyDecoder {
         keys.push('back');
         break;
       case 'csi':
-        // Parameters and intermediates (0x20–0x3f) until a final byte (0x40–0x7e).
-        if (byte >= 0x20 && byte <= 0x3f && state.length < MAX_SEQUENCE) {
-          this.state = { ...state, length: state.length + 1 };
+        // Parameters and intermediates (0x20–0x3f) until a final byte (0x40–0x7e). An over-long run is
+        // noise: skipped to its end (or until ESC_TIMEOUT_MS passed), so its bytes are not typed text.
+        if (byte >= 0x20 && byte <= 0x3f) {
+          this.state = { ...state, length: state.length + 1, overlong: state.length + 1 > MAX_SEQUENCE };
           return;
         }
         this.state = { kind: 'ground' };
         if (byte >= 0x40 && byte <= 0x7e) {
           const key = ARROWS[byte];
-          if (key) keys.push(key);
+          if (key && !state.overlong) keys.push(key);
           return;
         }
         // A control byte (or an over-long sequence) ends the sequence and stands for itself.
@@ -99,7 +116,7 @@ export class KeyDecoder {
     this.ground(byte, now, keys);
   }
 
-  private ground(byte: number, now: number, keys: DisplayKey[]): void {
+  private ground(byte: number, now: number, keys: DisplayInput[]): void {
     const afterCr = this.afterCr;
     this.afterCr = false;
     if (byte === ESC) {
@@ -111,6 +128,8 @@ export class KeyDecoder {
       if (!afterCr) keys.push('ok');
     } else if (byte === 0x7f || byte === 0x08) {
       keys.push('back');
+    } else if (byte >= 0x20 && byte <= 0x7e) {
+      keys.push({ char: String.fromCharCode(byte) });
     }
   }
 }

@@ -29,16 +29,18 @@ export type ImageId = 'voltage' | 'current' | 'power' | 'pf-frequency' | 'energy
 export interface MeasurementImage {
   readonly id: ImageId;
   readonly title: string;
+  /** The title where the long one and the page counter do not fit one row. */
+  readonly short: string;
   readonly requires: PermissionName;
 }
 
 /** The images cycled with up/down, in order. */
 export const MEASUREMENT_IMAGES: readonly MeasurementImage[] = [
-  { id: 'voltage', title: 'VOLTAGE', requires: 'measurements.read' },
-  { id: 'current', title: 'CURRENT', requires: 'measurements.read' },
-  { id: 'power', title: 'POWER P/Q/S', requires: 'measurements.read' },
-  { id: 'pf-frequency', title: 'PF AND FREQUENCY', requires: 'measurements.read' },
-  { id: 'energy', title: 'ENERGY METERS', requires: 'meters.read' },
+  { id: 'voltage', title: 'VOLTAGE', short: 'VOLTAGE', requires: 'measurements.read' },
+  { id: 'current', title: 'CURRENT', short: 'CURRENT', requires: 'measurements.read' },
+  { id: 'power', title: 'POWER P/Q/S', short: 'POWER', requires: 'measurements.read' },
+  { id: 'pf-frequency', title: 'PF AND FREQUENCY', short: 'PF, FREQ.', requires: 'measurements.read' },
+  { id: 'energy', title: 'ENERGY METERS', short: 'ENERGY', requires: 'meters.read' },
 ];
 
 export type SettingId = 'vtRatio' | 'ctRatio' | 'wordOrder' | 'unitId' | 'modbusTcp' | 'modbusRtu' | 'http';
@@ -56,7 +58,12 @@ export type SettingField =
   | {
       readonly id: 'wordOrder' | 'modbusTcp' | 'modbusRtu' | 'http';
       readonly kind: 'choice';
-      readonly options: readonly { readonly value: SettingValue; readonly label: string }[];
+      readonly options: readonly {
+        readonly value: SettingValue;
+        readonly label: string;
+        /** Shown in the menu row where the label does not fit beside the item's name. */
+        readonly short?: string;
+      }[];
     };
 
 const ON_OFF = [
@@ -136,7 +143,11 @@ export const MAIN_MENU: readonly MenuItem[] = [
         setting: {
           id: 'http',
           kind: 'choice',
-          options: HTTP_MODES.map((mode) => ({ value: mode, label: mode })),
+          options: HTTP_MODES.map((mode) => ({
+            value: mode,
+            label: mode,
+            ...(mode === 'redirect' ? { short: 'redir.' } : {}),
+          })),
         },
       },
     ],
@@ -224,10 +235,16 @@ export function settingValue(id: SettingId, view: SettingsView): SettingValue {
   }
 }
 
-/** A setting's value as the display shows it. */
-export function formatSetting(field: SettingField, value: SettingValue): string {
-  if (field.kind === 'choice') return field.options.find((o) => o.value === value)?.label ?? String(value);
-  return String(value);
+/** A setting's value as the display shows it; its short label where the label is longer than `room`. */
+export function formatSetting(
+  field: SettingField,
+  value: SettingValue,
+  room = Number.POSITIVE_INFINITY,
+): string {
+  if (field.kind === 'number') return String(value);
+  const option = field.options.find((o) => o.value === value);
+  if (!option) return String(value);
+  return option.label.length > room && option.short ? option.short : option.label;
 }
 
 /** Pending display changes split by where they are stored: the configuration or the security record. */

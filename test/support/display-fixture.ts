@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SerialPort } from 'serialport';
 import { MIN_KDF_ITERATIONS } from '../../firmware/auth/password-verifier.ts';
 import type { DeviceGraph } from '../../firmware/boot/device-factory.ts';
-import { BOOT_WINDOW_MS, type DisplayApp, PICKER_CHARSET } from '../../firmware/display/display-app.ts';
+import { pickerKeys as keysOnPicker } from '../../firmware/display/char-picker.ts';
+import { BOOT_WINDOW_MS, type DisplayApp } from '../../firmware/display/display-app.ts';
 import { DisplayDriver } from '../../firmware/display/display-driver.ts';
 import { openSerialDisplayPort } from '../../firmware/display/display-ports.ts';
 import type { DisplayKey } from '../../firmware/display/key-decoder.ts';
@@ -118,26 +119,9 @@ export async function openTerminal(
   };
 }
 
-/** The keys that type `password` on the character picker and finish the entry. */
-export function pickerKeys(password: string): DisplayKey[] {
-  const size = PICKER_CHARSET.length + 1;
-  const keys: DisplayKey[] = [];
-  let current = 1;
-  const moveTo = (target: number) => {
-    const down = (target - current + size) % size;
-    if (down <= size - down) for (let i = 0; i < down; i++) keys.push('down');
-    else for (let i = 0; i < size - down; i++) keys.push('up');
-    current = target;
-  };
-  for (const ch of password) {
-    const index = PICKER_CHARSET.indexOf(ch);
-    assert.ok(index >= 0, `'${ch}' cannot be typed on the display`);
-    moveTo(index + 1);
-    keys.push('ok');
-  }
-  moveTo(0);
-  keys.push('ok');
-  return keys;
+/** The keys that type `text` (a user name or password) on the character picker and finish the entry. */
+export function pickerKeys(text: string): DisplayKey[] {
+  return keysOnPicker(text);
 }
 
 export interface DisplayDevice {
@@ -247,7 +231,7 @@ export async function loginAt(
   await terminal.waitFor(/^SECURITY/);
   await terminal.choose('Log in');
   await terminal.waitFor(/^LOG IN: USER/);
-  await terminal.choose(username);
+  await terminal.press(...pickerKeys(username));
   await terminal.waitFor(/^PASSWORD/);
   await terminal.press(...pickerKeys(password));
   if (newPassword !== undefined) {
@@ -257,7 +241,8 @@ export async function loginAt(
     await terminal.press(...pickerKeys(newPassword));
     await terminal.waitFor('Password changed');
   } else {
-    await terminal.waitFor(`Logged in as ${username}`);
+    // The message wraps at the display's width.
+    await terminal.waitFor(new RegExp(`Logged in as\\s+${username.replace(/[.]/g, '\\.')}`));
   }
   await terminal.press('ok');
   await terminal.waitFor(new RegExp(`^MENU\\s+${username}`));

@@ -146,10 +146,10 @@ describe('local display over a pty pair (serialport driver, ANSI screen)', () =>
     await terminal.press('ok', 'down', 'down', 'down', 'ok', 'ok');
     for (let attempt = 1; attempt <= 3; attempt++) {
       await terminal.waitFor(/^LOG IN: USER/);
-      await terminal.press('ok');
+      await terminal.press(...pickerKeys('admin'));
       await terminal.waitFor(/^PASSWORD/);
       await terminal.press(...pickerKeys(`wrong-${attempt}`));
-      await terminal.waitFor('Wrong password');
+      await terminal.waitFor(/Wrong name or\s+password/);
       await terminal.press('ok');
     }
     const failed = device.store.log.readAll().filter((e) => e.type === 'login' && e.result === 'failed');
@@ -157,7 +157,7 @@ describe('local display over a pty pair (serialport driver, ANSI screen)', () =>
     assert.ok(failed.every((e) => e.interface === 'display'));
     // The factory policy delays after 3 failures: the right password must wait too.
     await terminal.waitFor(/^LOG IN: USER/);
-    await terminal.press('ok');
+    await terminal.press(...pickerKeys('admin'));
     await terminal.waitFor(/^PASSWORD/);
     await terminal.press(...pickerKeys('CBM_1234'));
     await terminal.waitFor(/Too many failures:\s+wait 1 s/);
@@ -170,7 +170,7 @@ describe('local display over a pty pair (serialport driver, ANSI screen)', () =>
     assert.equal(session.slot, 0);
     // Once the delay has passed, the display lets the operator in.
     device.advance(1000);
-    await terminal.press('ok', 'ok');
+    await terminal.press('ok', ...pickerKeys('admin'));
     await terminal.waitFor(/^PASSWORD/);
     await terminal.press(...pickerKeys('CBM_1234'));
     await terminal.waitFor(/^NEW PASSWORD/);

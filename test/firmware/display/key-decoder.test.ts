@@ -1,11 +1,17 @@
 /**
- * The display's key decoder: serial bytes to the four keys. Arrows in CSI and SS3 form, Enter in every
- * line-ending style, Backspace and a lone Esc as Back, split sequences, unknown sequences and noise
- * dropped, and no input (endless parameters, random bytes) that leaves the decoder stuck.
+ * The display's key decoder: serial bytes to the four keys and typed characters. Arrows in CSI and SS3
+ * form, Enter in every line-ending style, Backspace and a lone Esc as Back, printable ASCII as typed
+ * characters, split sequences, unknown sequences and noise dropped, and no input (endless parameters,
+ * random bytes) that leaves the decoder stuck.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type DisplayKey, ESC_TIMEOUT_MS, KeyDecoder } from '../../../firmware/display/key-decoder.ts';
+import {
+  type DisplayInput,
+  ESC_TIMEOUT_MS,
+  KeyDecoder,
+  typedChar,
+} from '../../../firmware/display/key-decoder.ts';
 import { fuzzSeed, seededRandom } from '../../support/seeded-random.ts';
 
 const T0 = 1_000_000;
@@ -15,12 +21,12 @@ function bytes(text: string): Uint8Array {
 }
 
 /** The keys `text` decodes to when it arrives in one piece on a fresh decoder. */
-function decode(text: string, now = T0): DisplayKey[] {
+function decode(text: string, now = T0): DisplayInput[] {
   return new KeyDecoder().feed(bytes(text), now);
 }
 
 /** The keys `text` decodes to when every byte arrives in its own feed() (same instant). */
-function decodeBytewise(text: string, now = T0): DisplayKey[] {
+function decodeBytewise(text: string, now = T0): DisplayInput[] {
   const decoder = new KeyDecoder();
   return [...bytes(text)].flatMap((byte) => decoder.feed(Uint8Array.of(byte), now));
 }
@@ -91,8 +97,8 @@ describe('KeyDecoder', () => {
   it('reports the lone Esc first when the next bytes come after the timeout', () => {
     const decoder = new KeyDecoder();
     assert.deepEqual(decoder.feed(bytes('\x1b'), T0), []);
-    // The Esc is resolved as Back; '[' and 'A' alone are noise.
-    assert.deepEqual(decoder.feed(bytes('[A'), T0 + ESC_TIMEOUT_MS), ['back']);
+    // The Esc is resolved as Back; '[' and 'A' alone are typed characters.
+    assert.deepEqual(decoder.feed(bytes('[A'), T0 + ESC_TIMEOUT_MS), ['back', { char: '[' }, { char: 'A' }]);
     assert.deepEqual(decoder.feed(bytes('\x1b[A'), T0 + ESC_TIMEOUT_MS), ['up']);
   });
 
@@ -100,7 +106,7 @@ describe('KeyDecoder', () => {
     assert.deepEqual(decode('\x1b\r'), ['back', 'ok']);
     assert.deepEqual(decode('\x1b\n'), ['back', 'ok']);
     assert.deepEqual(decode('\x1b\x7f'), ['back', 'back']);
-    assert.deepEqual(decode('\x1bx'), ['back']);
+    assert.deepEqual(decode('\x1bx'), ['back', { char: 'x' }]);
     assert.deepEqual(decode('\x1b\x1b[A'), ['back', 'up']);
     const decoder = new KeyDecoder();
     assert.deepEqual(decoder.feed(bytes('\x1b\x1b'), T0), ['back']);
@@ -126,16 +132,35 @@ describe('KeyDecoder', () => {
       assert.deepEqual(decodeBytewise(stream), whole, JSON.stringify(stream));
     }
     assert.deepEqual(decodeBytewise('\x1b[D\x1b[A\x1bOA'), ['back', 'up', 'up']);
-    assert.deepEqual(decodeBytewise('ab\x1b[1;5Bq\r\n\x1b[C'), ['down', 'ok', 'ok']);
+    assert.deepEqual(decodeBytewise('ab\x1b[1;5Bq\r\n\x1b[C'), [
+      { char: 'a' },
+      { char: 'b' },
+      'down',
+      { char: 'q' },
+      'ok',
+      'ok',
+    ]);
   });
 
-  it('drops unknown CSI sequences and printable characters', () => {
+  it('drops unknown CSI sequences and bytes outside printable ASCII', () => {
     assert.deepEqual(decode('\x1b[2~'), []);
     assert.deepEqual(decode('\x1b[5n'), []);
     assert.deepEqual(decode('\x1b[H'), []);
     assert.deepEqual(decode('\x1bOP'), [], 'F1 in SS3 form');
-    assert.deepEqual(decode('hello ABCD [A OA ~'), []);
-    assert.deepEqual(decode('\x1b[2~\x1b[5nxyz\x1b[B'), ['down'], 'and decodes what follows');
+    assert.deepEqual(decode('\x00\x01\x07\x80\xe9\xff'), []);
+    assert.deepEqual(decode('\x1b[2~\x1b[5n\x1b[B'), ['down'], 'and decodes what follows');
+  });
+
+  it('turns printable ASCII typed on a terminal keyboard into typed characters', () => {
+    const typed = 'Az09 ~!_.';
+    assert.deepEqual(
+      decode(typed),
+      [...typed].map((char) => ({ char })),
+    );
+    assert.deepEqual(decode('ab\x7f\r'), [{ char: 'a' }, { char: 'b' }, 'back', 'ok']);
+    assert.deepEqual(decodeBytewise('x\x1b[Ay'), [{ char: 'x' }, 'up', { char: 'y' }]);
+    assert.equal(typedChar({ char: 'q' }), 'q');
+    assert.equal(typedChar('ok'), null);
   });
 
   it('gives up an endless CSI parameter run and decodes the next arrow', () => {
@@ -144,7 +169,7 @@ describe('KeyDecoder', () => {
     endless.set([0x1b, 0x5b]);
     assert.deepEqual(decoder.feed(endless, T0), []);
     assert.equal(decoder.pending, false);
-    // Back on the ground a lone 'A' is a typed letter; still inside the sequence it would end it as up.
+    // The rest of the run is skipped, not typed; the 'A' that ends it is not taken for up.
     assert.deepEqual(decoder.feed(bytes('A'), T0 + 1), []);
     assert.deepEqual(decoder.feed(bytes('\x1b[A'), T0 + 2), ['up']);
     assert.deepEqual(decoder.feed(bytes('\r'), T0 + 3), ['ok']);
@@ -198,7 +223,7 @@ describe('KeyDecoder', () => {
     t.diagnostic(`seed ${seed} (rerun with DISPLAY_FUZZ_SEED=${seed})`);
     const random = seededRandom(seed);
     const decoder = new KeyDecoder();
-    const known = new Set<DisplayKey>(['up', 'down', 'back', 'ok']);
+    const known = new Set<DisplayInput>(['up', 'down', 'back', 'ok']);
     let now = T0;
     let fed = 0;
     let keyCount = 0;
@@ -207,7 +232,13 @@ describe('KeyDecoder', () => {
       fed += chunk.length;
       now += random.int(2 * ESC_TIMEOUT_MS);
       const keys = decoder.feed(chunk, now);
-      for (const key of keys) assert.ok(known.has(key), `unexpected key ${String(key)}`);
+      for (const key of keys) {
+        const char = typedChar(key);
+        assert.ok(
+          char === null ? known.has(key) : /^[\x20-\x7e]$/.test(char),
+          `unexpected ${JSON.stringify(key)}`,
+        );
+      }
       keyCount += keys.length;
     }
     assert.ok(keyCount > 0, 'random bytes contain CR, LF, BS and DEL, so some keys were decoded');
