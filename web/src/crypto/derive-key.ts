@@ -1,9 +1,8 @@
 /**
  * The password key of docs/auth-protocol.md §3 (PBKDF2-HMAC-SHA256 seed of an Ed25519 key) and the
- * signature made with it, as the browser can best compute them: WebCrypto where the page is a secure
- * context; else the JavaScript PBKDF2 and the signature in a Web Worker (pbkdf2-worker.ts), which
- * reports its progress, so that no long task blocks the page. Outside a browser (the tests under
- * Node) without WebCrypto, the JavaScript runs in place.
+ * signature made with it, in a Web Worker (pbkdf2-worker.ts) so that no long task blocks the page:
+ * the PBKDF2 through WebCrypto where the page is a secure context, else in JavaScript with progress
+ * reports. Outside a browser (the tests under Node), all of it runs in place.
  */
 import nacl from 'tweetnacl';
 import { pbkdf2Sha256Js } from './pbkdf2.ts';
@@ -40,9 +39,7 @@ export async function signWithPasswordKey(
   message: Uint8Array,
   progress?: (fraction: number) => void,
 ): Promise<Uint8Array> {
-  const inWorker =
-    !globalThis.crypto?.subtle && typeof Worker !== 'undefined' && typeof PBKDF2_WORKER_URL === 'string';
-  if (!inWorker) {
+  if (typeof Worker === 'undefined' || typeof PBKDF2_WORKER_URL !== 'string') {
     const seed = await pbkdf2Sha256(password, salt, iterations);
     const { secretKey } = nacl.sign.keyPair.fromSeed(seed);
     const signature = nacl.sign.detached(message, secretKey);
@@ -59,7 +56,13 @@ export async function signWithPasswordKey(
         else progress?.(answer.done / iterations);
       };
       worker.onerror = () => reject(new Error('The password check failed in this browser. Reload the page.'));
-      const request: SignRequest = { password: new Uint8Array(password), salt, iterations, message };
+      const request: SignRequest = {
+        password: new Uint8Array(password),
+        salt,
+        iterations,
+        message,
+        webCrypto: Boolean(globalThis.crypto?.subtle),
+      };
       worker.postMessage(request, [request.password.buffer]);
     });
   } finally {
