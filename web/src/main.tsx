@@ -8,7 +8,7 @@
  */
 import './styles.css';
 import { type ComponentType, render } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import {
   allowed,
   call,
@@ -100,9 +100,12 @@ function Header(props: { session: Session; path: string }) {
               label="Log out"
               busy="Logging out…"
               run={async () => {
+                // Who the page acts as is asked before it leaves the page, and a page the person
+                // opened meanwhile (the login, say) is not taken away from under the typing.
+                const before = location.hash;
                 await logout().catch(() => undefined);
                 await refresh();
-                location.hash = '#/';
+                if (location.hash === before) location.hash = '#/';
               }}
             />
           </>
@@ -178,8 +181,9 @@ function Content(props: { session: Session; path: string }) {
   return <View />;
 }
 
+/** Goes to `to` as the page renders (not after paint), so no later navigation is undone by it. */
 function Redirect(props: { to: string }) {
-  useEffect(() => {
+  useLayoutEffect(() => {
     location.hash = `#${props.to}`;
   }, []);
   return null;
@@ -222,7 +226,9 @@ function App() {
   }, [title, state]);
   const h1 = useRef<HTMLHeadingElement>(null);
   const shown = useRef<string | null>(null);
-  useEffect(() => {
+  // In the layout phase, right after the new page is rendered: a later focus would take the caret away
+  // from a field the person has started typing in.
+  useLayoutEffect(() => {
     // Not on the first page a visit opens: only when the page changes, as a new document would.
     if (shown.current !== null && shown.current !== title) h1.current?.focus();
     if (state) shown.current = title;

@@ -4,7 +4,7 @@
  * action's progress (one asks before it acts), tables and label–value pairs.
  */
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 
 function toApiError(error: unknown): ApiError {
@@ -300,7 +300,7 @@ export function ConfirmButton(props: {
   const action = useAction();
   const trigger = useRef<HTMLButtonElement>(null);
   const cancelled = useRef(false);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!asking && cancelled.current) trigger.current?.focus();
     cancelled.current = false;
   }, [asking]);
