@@ -4,7 +4,8 @@
 //   device with the simulator's meter and power-cut flash: `npm start`, the tests) and dist/cli.mjs
 //   (the `metergate` command line);
 // - dist/web/: the Preact website. Assets get content-hashed names and gzip + brotli siblings;
-//   index.html names them; manifest.json lists each asset's raw, gzip and brotli size.
+//   index.html names them (all but the on-demand ones: the key derivation's worker); manifest.json lists
+//   each asset's raw, gzip and brotli size, and which are loaded on demand.
 // `--if-stale` skips the build when dist is newer than every source file, so `npm start` stays fast.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -60,9 +61,31 @@ const compactTweetnacl = {
   },
 };
 
+// The password proof's Web Worker (web/src/crypto/pbkdf2-worker.ts), used only without WebCrypto: an
+// asset of its own, loaded on demand, whose hashed name the app learns through PBKDF2_WORKER_URL.
+const worker = await build({
+  absWorkingDir: root,
+  entryPoints: { 'pbkdf2-worker': 'web/src/crypto/pbkdf2-worker.ts' },
+  outdir: 'dist/web/assets',
+  entryNames: '[name]-[hash]',
+  bundle: true,
+  minify: true,
+  platform: 'browser',
+  // A classic worker: module workers came to Firefox only in version 114.
+  format: 'iife',
+  target: ['es2020', 'chrome90', 'firefox90', 'safari15'],
+  external: ['crypto'],
+  plugins: [compactTweetnacl],
+  legalComments: 'none',
+  write: false,
+  logLevel: 'warning',
+});
+const workerName = basename(worker.outputFiles[0].path);
+
 const web = await build({
   absWorkingDir: root,
   entryPoints: { app: 'web/src/main.tsx' },
+  define: { PBKDF2_WORKER_URL: JSON.stringify(`/assets/${workerName}`) },
   outdir: 'dist/web/assets',
   entryNames: '[name]-[hash]',
   bundle: true,
@@ -102,14 +125,19 @@ for (const file of web.outputFiles) {
   if (name.endsWith('.css')) tags.push(`<link rel="stylesheet" href="/assets/${name}">`);
   if (name.endsWith('.js')) tags.push(`<script type="module" src="/assets/${name}"></script>`);
 }
+for (const file of worker.outputFiles) {
+  manifest.push({ file: `assets/${basename(file.path)}`, ...(await write(file.path, file.contents)) });
+}
 const html = readFileSync(join(root, 'web/index.html'), 'utf8').replace(
   '<!-- assets -->',
   tags.join('\n    '),
 );
 manifest.push({ file: 'index.html', ...(await write(join(webDir, 'index.html'), Buffer.from(html))) });
-writeFileSync(join(webDir, 'manifest.json'), `${JSON.stringify({ assets: manifest }, null, 2)}\n`);
+const onDemand = [`assets/${workerName}`];
+writeFileSync(join(webDir, 'manifest.json'), `${JSON.stringify({ assets: manifest, onDemand }, null, 2)}\n`);
 
-const total = manifest.filter((a) => a.file.startsWith('assets/')).reduce((sum, a) => sum + a.gzip, 0);
+const initial = manifest.filter((a) => a.file.startsWith('assets/') && !onDemand.includes(a.file));
+const total = initial.reduce((sum, a) => sum + a.gzip, 0);
 process.stderr.write(
   `metergate: built dist/device.mjs, dist/sim-device.mjs, dist/cli.mjs and dist/web (JS + CSS ${(total / 1024).toFixed(1)} KiB gzipped)\n`,
 );

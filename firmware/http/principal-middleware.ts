@@ -1,6 +1,7 @@
 /**
  * Resolves who is asking, once per request: an API key (`Authorization: Bearer`, HTTPS only unless the
- * security settings allow HTTP), else a session cookie, else the `anonymous` slot. Also records the
+ * security settings allow HTTP), else a session cookie, else the `anonymous` slot (a cookie whose
+ * session ended gets `X-Session: ended` on the answer). Also records the
  * interface and source address every later decision and event needs.
  */
 import type { MiddlewareHandler } from 'hono';
@@ -69,6 +70,9 @@ export function resolvePrincipal(deps: {
         return next();
       }
       deleteCookie(c, cookieName, { path: '/', secure });
+      // The cookie's session ended (logout elsewhere, password or rights changed, timeout): said in a
+      // header a page can read, so it does not go on showing a login that acts as anonymous.
+      c.env.outgoing.setHeader('X-Session', 'ended');
     }
     c.set('principal', { kind: 'anonymous', actor: deps.security.actorFor(ANONYMOUS_SLOT) });
     return next();

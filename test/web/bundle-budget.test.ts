@@ -1,8 +1,9 @@
 /**
  * The website's size budget, measured on the built files (scripts/build.mjs) rather than on what the
  * build reports: every JS and CSS asset index.html loads, gzipped as the device sends it. Also that
- * the build left no asset index.html does not load, that manifest.json describes the files as they are,
- * and that each precompressed sibling decodes to its file.
+ * the build left no asset that neither index.html loads nor the app names as loaded on demand (the key
+ * derivation's worker, plain HTTP only), that manifest.json describes the files as they are, and that
+ * each precompressed sibling decodes to its file.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -19,7 +20,11 @@ const ASSET_DIR = join(WEB_DIR, 'assets');
 
 interface Manifest {
   assets: { file: string; raw: number; gzip: number; brotli: number }[];
+  /** Assets the app loads when it needs them, not at the first load. */
+  onDemand: string[];
 }
+
+const readManifest = () => JSON.parse(readFileSync(join(WEB_DIR, 'manifest.json'), 'utf8')) as Manifest;
 
 const isCode = (name: string) => /\.(js|css)$/.test(name);
 
@@ -34,15 +39,21 @@ describe('website bundle', () => {
     assert.ok(existsSync(join(WEB_DIR, 'index.html')), `no ${join(WEB_DIR, 'index.html')}: run the build`);
   });
 
-  it('index.html loads exactly the JS and CSS files in dist/web/assets', () => {
+  it('index.html loads the JS and CSS files in dist/web/assets but those the app loads on demand', () => {
     const referenced = referencedAssets();
     assert.ok(
       referenced.some((name) => name.endsWith('.js')),
       'index.html loads a script',
     );
     assert.ok(referenced.every(isCode), `only JS and CSS under /assets: ${referenced.join(', ')}`);
+    const onDemand = readManifest().onDemand.map((file) => file.replace(/^assets\//, ''));
     const onDisk = readdirSync(ASSET_DIR).filter(isCode);
-    assert.deepEqual([...referenced].sort(), onDisk.sort());
+    assert.deepEqual([...referenced, ...onDemand].sort(), onDisk.sort());
+    const app = referenced
+      .filter((name) => name.endsWith('.js'))
+      .map((name) => readFileSync(join(ASSET_DIR, name), 'utf8'))
+      .join('\n');
+    for (const name of onDemand) assert.ok(app.includes(`/assets/${name}`), `the app names ${name}`);
   });
 
   it(`loads at most ${WEBSITE_BUDGET_GZIP_BYTES} bytes of JS and CSS, gzipped`, () => {
@@ -60,7 +71,7 @@ describe('website bundle', () => {
   });
 
   it('manifest.json gives every asset with its real raw, gzip and brotli sizes', () => {
-    const manifest = JSON.parse(readFileSync(join(WEB_DIR, 'manifest.json'), 'utf8')) as Manifest;
+    const manifest = readManifest();
     const size = (file: string) => statSync(join(WEB_DIR, file)).size;
     for (const entry of manifest.assets) {
       assert.deepEqual(
@@ -75,7 +86,11 @@ describe('website bundle', () => {
       );
     }
     const listed = manifest.assets.map((a) => a.file).sort();
-    const expected = [...referencedAssets().map((name) => `assets/${name}`), 'index.html'].sort();
+    const expected = [
+      ...referencedAssets().map((name) => `assets/${name}`),
+      ...manifest.onDemand,
+      'index.html',
+    ].sort();
     assert.deepEqual(listed, expected);
   });
 

@@ -18,8 +18,9 @@ import { publicKeyFromSeed, verifySignature } from '../../firmware/auth/password
 import { openSealedPassword } from '../../firmware/auth/sealed-secret.ts';
 import { CoreError } from '../../firmware/core/core-error.ts';
 import { fromBase64Url, toBase64Url } from '../../web/src/crypto/base64url.ts';
+import { pbkdf2Sha256 } from '../../web/src/crypto/derive-key.ts';
 import { type Challenge, provePassword, sealPassword } from '../../web/src/crypto/password-proof.ts';
-import { pbkdf2Sha256, pbkdf2Sha256Js } from '../../web/src/crypto/pbkdf2.ts';
+import { pbkdf2Sha256Js } from '../../web/src/crypto/pbkdf2.ts';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 const bytes = (length: number, start = 0) => Uint8Array.from({ length }, (_, i) => (start + i * 7) & 0xff);
@@ -73,6 +74,14 @@ describe('pbkdf2Sha256 / pbkdf2Sha256Js', () => {
   it('falls back to JavaScript when the page has no crypto.subtle, with the same result', async () => {
     const [password, salt] = [utf8('Zähler-Chef 2026!'), bytes(16, 4)];
     const derived = await withoutWebCrypto(() => pbkdf2Sha256(password, salt, 50));
+    assert.deepEqual(derived, node(password, salt, 50));
+  });
+
+  it('reports its progress every `every` rounds, with the same result', () => {
+    const [password, salt] = [utf8('Zähler-Chef 2026!'), bytes(16, 4)];
+    const heard: number[] = [];
+    const derived = pbkdf2Sha256Js(password, salt, 50, (done) => heard.push(done), 20);
+    assert.deepEqual(heard, [20, 40]);
     assert.deepEqual(derived, node(password, salt, 50));
   });
 

@@ -85,10 +85,24 @@ export class ApiError extends Error {
 
 let csrfToken: string | undefined;
 let onStale: () => void = () => undefined;
+let sessionExpected = false;
+let onEnded: () => void = () => undefined;
 
-/** Called when an answer says the page's idea of the session is out of date (ended, changed rights). */
+/** Called when an answer says the page's idea of the principal's rights is out of date. */
 export function whenStale(listener: () => void): void {
   onStale = listener;
+}
+
+/**
+ * Whether the page acts as a logged-in user: then an answer saying the session ended (`X-Session:
+ * ended`, or a 401 asking to authenticate) calls the listener of `whenSessionEnded`, once.
+ */
+export function expectSession(expected: boolean): void {
+  sessionExpected = expected;
+}
+
+export function whenSessionEnded(listener: () => void): void {
+  onEnded = listener;
 }
 
 /** The session's CSRF token, sent with every state change (docs/auth-protocol.md §6.3). */
@@ -126,9 +140,17 @@ export async function call<T>(
   }
   // An answer without a body (204) reads as null.
   const body = await response.json().catch(() => null);
+  const error = response.ok ? {} : (body?.error ?? {});
+  const ended =
+    sessionExpected &&
+    (response.headers.get('X-Session') === 'ended' || error.code === 'authentication-required');
+  if (ended) {
+    sessionExpected = false;
+    onEnded();
+  }
   if (response.ok) return body as T;
-  const error = body?.error ?? {};
   if (
+    !ended &&
     ['authentication-required', 'permission-denied', 'password-change-required', 'csrf'].includes(error.code)
   ) {
     onStale();

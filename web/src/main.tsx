@@ -1,12 +1,25 @@
 /**
  * The device website: loads who the page acts as, shows the pages that principal may use (the others
  * are not offered), and routes by the URL fragment (#/settings). Without login it shows what
- * `anonymous` may see, with a login button.
+ * `anonymous` may see, with a login button. A login lands on the first page the principal may use,
+ * and no page is rendered (nor asks the device for anything) for a principal the page does not know
+ * yet; a session that ends elsewhere brings back the login with a message. Each page has one h1,
+ * which takes the focus when the page changes.
  */
 import './styles.css';
 import { type ComponentType, render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import { allowed, call, type Me, type Requires, ROUTES, setCsrfToken, whenStale } from './api.ts';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import {
+  allowed,
+  call,
+  expectSession,
+  type Me,
+  type Requires,
+  ROUTES,
+  setCsrfToken,
+  whenSessionEnded,
+  whenStale,
+} from './api.ts';
 import { logout } from './auth.ts';
 import { AccountPage } from './pages/account-page.tsx';
 import { CertificatesPage } from './pages/certificates-page.tsx';
@@ -47,6 +60,12 @@ const PAGES: Page[] = [
 
 const offered = (page: Page, me: Me) => page.requires.some((r) => allowed(me, r));
 
+/** Where `me` lands: the first page it may use (the dashboard when none). */
+const firstPage = (me: Me) => PAGES.find((p) => offered(p, me))?.path ?? '/';
+
+const SESSION_ENDED =
+  'Your session has ended (timed out, logged out elsewhere, or your password or permissions were changed). Log in again.';
+
 function useHashPath(): string {
   const read = () => location.hash.slice(1) || '/';
   const [path, setPath] = useState(read);
@@ -81,9 +100,12 @@ function Header(props: { session: Session; path: string }) {
               label="Log out"
               busy="Logging out…"
               run={async () => {
+                // Who the page acts as is asked before it leaves the page, and a page the person
+                // opened meanwhile (the login, say) is not taken away from under the typing.
+                const before = location.hash;
                 await logout().catch(() => undefined);
-                location.hash = '#/';
                 await refresh();
+                if (location.hash === before) location.hash = '#/';
               }}
             />
           </>
@@ -125,10 +147,17 @@ function DegradedNotice(props: { info: Info }) {
   );
 }
 
+/** The page's h1: what Content shows under it. */
+function pageTitle(me: Me, path: string): string {
+  if (me.mustChangePassword) return 'Account';
+  if (path === '/login') return 'Log in';
+  return PAGES.find((p) => p.path === path)?.title ?? 'No such page';
+}
+
 function Content(props: { session: Session; path: string }) {
   const { me } = props.session;
   if (me.mustChangePassword) return <PasswordForm forced />;
-  if (props.path === '/login') return me.kind === 'session' ? <Redirect /> : <LoginPage />;
+  if (props.path === '/login') return me.kind === 'session' ? <Redirect to={firstPage(me)} /> : <LoginPage />;
   const page = PAGES.find((p) => p.path === props.path);
   if (!page)
     return (
@@ -152,19 +181,22 @@ function Content(props: { session: Session; path: string }) {
   return <View />;
 }
 
-function Redirect() {
-  useEffect(() => {
-    location.hash = '#/';
+/** Goes to `to` as the page renders (not after paint), so no later navigation is undone by it. */
+function Redirect(props: { to: string }) {
+  useLayoutEffect(() => {
+    location.hash = `#${props.to}`;
   }, []);
   return null;
 }
 
 function App() {
   const path = useHashPath();
+  const [ended, setEnded] = useState<string | null>(null);
   const {
     data: state,
     error,
     reload: load,
+    setData,
   } = useLoad(async () => {
     const [info, table, me] = await Promise.all([
       call<Info>(ROUTES.info),
@@ -172,13 +204,35 @@ function App() {
       call<Me>(ROUTES.me),
     ]);
     setCsrfToken(me.csrfToken);
+    expectSession(me.kind === 'session');
+    if (me.kind === 'session') setEnded(null);
     return { info, table, me };
   }, []);
   useEffect(() => whenStale(load), []);
+  useEffect(
+    () =>
+      whenSessionEnded(() => {
+        // Until the device says who the page now acts as, it shows the login and asks for nothing else.
+        setData(null);
+        setEnded(SESSION_ENDED);
+        location.hash = '#/login';
+        load();
+      }),
+    [],
+  );
+  const title = state ? pageTitle(state.me, path) : 'metergate';
   useEffect(() => {
-    const page = PAGES.find((p) => p.path === path);
-    document.title = `${page?.title ?? 'Log in'} · ${state?.info.model ?? 'metergate'}`;
-  }, [path, state]);
+    document.title = `${title} · ${state?.info.model ?? 'metergate'}`;
+  }, [title, state]);
+  const h1 = useRef<HTMLHeadingElement>(null);
+  const shown = useRef<string | null>(null);
+  // In the layout phase, right after the new page is rendered: a later focus would take the caret away
+  // from a field the person has started typing in.
+  useLayoutEffect(() => {
+    // Not on the first page a visit opens: only when the page changes, as a new document would.
+    if (shown.current !== null && shown.current !== title) h1.current?.focus();
+    if (state) shown.current = title;
+  }, [title, state]);
   if (!state) {
     return (
       <main>
@@ -193,13 +247,16 @@ function App() {
       </main>
     );
   }
-  const session: Session = { ...state, refresh: load };
+  const session: Session = { ...state, ended, refresh: load };
   return (
     <SessionContext.Provider value={session}>
       <Header session={session} path={path} />
       <HttpWarning info={state.info} />
       <DegradedNotice info={state.info} />
       <main>
+        <h1 ref={h1} tabIndex={-1}>
+          {title}
+        </h1>
         <Content session={session} path={path} />
       </main>
       <footer class="muted">

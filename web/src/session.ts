@@ -1,7 +1,7 @@
 /**
  * What every page needs to know: the device (`info`), the permission table, and who the page acts as
- * (`me`). Shared through one context; `refresh` asks the device again after a login, a logout, or an
- * answer that suggests the session changed.
+ * (`me`), and why the last session ended if it did. Shared through one context; `refresh` asks the
+ * device again after a login, a logout, or an answer that suggests the session changed.
  */
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
@@ -28,6 +28,8 @@ export interface Session {
   info: Info;
   table: PermissionTable;
   me: Me;
+  /** Why the last session ended, when it ended by itself (not by a logout): said at the login. */
+  ended: string | null;
   refresh(): Promise<void>;
 }
 

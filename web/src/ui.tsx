@@ -4,7 +4,7 @@
  * action's progress (one asks before it acts), tables and label–value pairs.
  */
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 
 function toApiError(error: unknown): ApiError {
@@ -283,7 +283,11 @@ export function Submit(props: { action: Action; label: string; busy: string; fie
 /** A ref that focuses its element once it is there (a function of its own, so called only then). */
 const focus = (element: HTMLElement | null) => element?.focus();
 
-/** A button that asks "are you sure?" in place before it runs `onConfirm`, a danger. */
+/**
+ * A button that asks "are you sure?" in place before it runs `onConfirm`, a danger. The question says
+ * what will be lost. The focus goes to Cancel, so Enter, Enter does nothing irreversible; Escape
+ * cancels; after a cancel the focus is back on the button.
+ */
 export function ConfirmButton(props: {
   label: string;
   question: string;
@@ -294,13 +298,31 @@ export function ConfirmButton(props: {
 }) {
   const [asking, setAsking] = useState(false);
   const action = useAction();
+  const trigger = useRef<HTMLButtonElement>(null);
+  const cancelled = useRef(false);
+  useLayoutEffect(() => {
+    if (!asking && cancelled.current) trigger.current?.focus();
+    cancelled.current = false;
+  }, [asking]);
+  const cancel = () => {
+    cancelled.current = true;
+    setAsking(false);
+  };
   return (
     <div>
       {asking ? (
-        <div role="alertdialog" aria-label={props.question} class="actions">
+        <div
+          role="alertdialog"
+          aria-label={props.question}
+          class="actions"
+          onKeyDown={(e) => {
+            if (e.key !== 'Escape') return;
+            e.preventDefault();
+            cancel();
+          }}
+        >
           <span>{props.question}</span>
           <button
-            ref={focus}
             type="button"
             class="danger"
             onClick={async () => {
@@ -310,12 +332,18 @@ export function ConfirmButton(props: {
           >
             {props.confirm}
           </button>
-          <button type="button" class="secondary" onClick={() => setAsking(false)}>
+          <button ref={focus} type="button" class="secondary" onClick={cancel}>
             Cancel
           </button>
         </div>
       ) : (
-        <button type="button" class="danger" disabled={action.pending} onClick={() => setAsking(true)}>
+        <button
+          ref={trigger}
+          type="button"
+          class="danger"
+          disabled={action.pending}
+          onClick={() => setAsking(true)}
+        >
           {action.pending ? props.busy : props.label}
         </button>
       )}

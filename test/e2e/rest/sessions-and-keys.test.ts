@@ -176,13 +176,21 @@ describe('sessions and API keys', () => {
 
     it('a password change by admin', async () => {
       const session = await rawLogin(fixture.https(), name, firstPassword);
-      assert.equal((await asSession('https', session, 'GET', '/api/v1/config')).status, 200);
+      const live = await asSession('https', session, 'GET', '/api/v1/config');
+      assert.equal(live.status, 200);
+      assert.equal(live.headers['x-session'], undefined, 'a live session is not said to have ended');
       const changed = await admin.request('PATCH', `/api/v1/users/${slot}`, {
         password: await admin.seal(name, secondPassword),
       });
       assert.equal(changed.status, 200, JSON.stringify(changed.body));
 
-      assertError(await asSession('https', session, 'GET', '/api/v1/config'), 401, 'authentication-required');
+      const refused = await asSession('https', session, 'GET', '/api/v1/config');
+      assertError(refused, 401, 'authentication-required');
+      assert.equal(refused.headers['x-session'], 'ended', 'the answer says the session ended');
+      // Also on an answer anonymous may have: the client learns it from whatever it asks next.
+      const allowed = await asSession('https', session, 'GET', '/api/v1/measurements');
+      assert.equal(allowed.status, 200);
+      assert.equal(allowed.headers['x-session'], 'ended');
       assert.equal((await meOf('https', session)).kind, 'anonymous');
       await assert.rejects(fixture.https().login(name, firstPassword), {
         status: 401,

@@ -6,7 +6,7 @@
 import nacl from 'tweetnacl';
 import { type ProofPurpose, proofMessage } from '../../../firmware/auth/auth-messages.ts';
 import { fromBase64Url, toBase64Url } from './base64url.ts';
-import { pbkdf2Sha256 } from './pbkdf2.ts';
+import { signWithPasswordKey } from './derive-key.ts';
 
 /** A device never sends fewer (docs/auth-protocol.md §3); a man in the middle might, to weaken the proof. */
 const MIN_ITERATIONS = 100_000;
@@ -26,12 +26,16 @@ export interface SealedSecret {
   box: string;
 }
 
-/** Signs the challenge for `username` with the key derived from `password`. */
+/**
+ * Signs the challenge for `username` with the key derived from `password`; `progress` hears how far the
+ * derivation is (a fraction) where it can tell (without WebCrypto).
+ */
 export async function provePassword(
   challenge: Challenge,
   purpose: ProofPurpose,
   username: string,
   password: string,
+  progress?: (fraction: number) => void,
 ): Promise<{ nonce: string; signature: string }> {
   const nonce = fromBase64Url(challenge.nonce, 32);
   const salt = fromBase64Url(challenge.salt, 16);
@@ -44,11 +48,10 @@ export async function provePassword(
   ) {
     throw new Error('The device sent a login challenge this page does not accept.');
   }
-  const seed = await pbkdf2Sha256(new TextEncoder().encode(password.normalize('NFC')), salt, iterations);
-  const { secretKey } = nacl.sign.keyPair.fromSeed(seed);
-  const signature = nacl.sign.detached(proofMessage(purpose, username, nonce), secretKey);
-  seed.fill(0);
-  secretKey.fill(0);
+  const bytes = new TextEncoder().encode(password.normalize('NFC'));
+  const message = proofMessage(purpose, username, nonce);
+  const signature = await signWithPasswordKey(bytes, salt, iterations, message, progress);
+  bytes.fill(0);
   return { nonce: challenge.nonce, signature: toBase64Url(signature) };
 }
 

@@ -7,7 +7,6 @@ export function AccountPage() {
   return (
     <div class="grid">
       <section class="card narrow" aria-label="Account">
-        <h2>Account</h2>
         <p>
           Logged in as <b>{me.name}</b> (slot {me.slot}). Permissions: {me.permissions.join(', ') || 'none'}.
         </p>

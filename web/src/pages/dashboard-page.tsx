@@ -149,7 +149,7 @@ export function DashboardPage() {
           title="Energy meters"
           load={ROUTES.meters}
           reset={ROUTES.resetMeters}
-          question="Set all four energy meters to zero? This cannot be undone."
+          question="Set all four energy meters to zero? Their readings (active and reactive energy, import and export) are lost; this cannot be undone."
           done="Energy meters reset."
           state={(m) => m}
           rows={(m) => [
@@ -166,7 +166,7 @@ export function DashboardPage() {
           title="Min/max values"
           load={ROUTES.minmax}
           reset={ROUTES.resetMinmax}
-          question="Start minimum and maximum values afresh?"
+          question="Start minimum and maximum values afresh? The values recorded so far are lost."
           done="Min/max values reset."
           rows={(m) => [
             ['Active power max', si(m.activePowerMax, 'W')],

@@ -1,12 +1,17 @@
-/** Login with the challenge-response of docs/auth-protocol.md; the key is derived in the browser. */
+/**
+ * Login with the challenge-response of docs/auth-protocol.md; the key is derived in the browser (over
+ * plain HTTP in a Web Worker, with its progress shown). A session that ended elsewhere is said here.
+ */
+import { useState } from 'preact/hooks';
 import { login } from '../auth.ts';
 import { useSession } from '../session.ts';
 import { Input, Submit, useAction, useForm } from '../ui.tsx';
 
 export function LoginPage() {
-  const { refresh } = useSession();
+  const { refresh, ended } = useSession();
   const form = useForm({ username: '', password: '' });
   const action = useAction();
+  const [progress, setProgress] = useState<number | null>(null);
   return (
     <form
       class="card narrow"
@@ -15,13 +20,16 @@ export function LoginPage() {
         e.preventDefault();
         const { username, password } = form.value;
         form.set('password', '');
-        if (await action.run(() => login(username, password))) {
-          location.hash = '#/';
-          await refresh();
-        }
+        setProgress(null);
+        // The app lands the new principal on its first permitted page once it knows who that is.
+        if (await action.run(() => login(username, password, setProgress))) await refresh();
       }}
     >
-      <h2>Log in</h2>
+      {ended && !action.pending && (
+        <p class="notice" role="alert">
+          {ended}
+        </p>
+      )}
       <Input form={form} action={action} path="username" label="User name" autocomplete="username" required />
       <Input
         form={form}
@@ -32,6 +40,11 @@ export function LoginPage() {
         required
       />
       <Submit action={action} label="Log in" busy="Checking password…" fields={['username']} />
+      {action.pending && (
+        <progress aria-label="Checking password" max={1} value={progress ?? undefined}>
+          {progress === null ? '' : `${Math.round(progress * 100)} %`}
+        </progress>
+      )}
       <p class="muted">The password never leaves this browser: it only signs a one-time challenge.</p>
     </form>
   );

@@ -265,7 +265,9 @@ function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void>
         <ConfirmButton
           label={key ? 'Revoke' : 'Delete'}
           question={
-            key ? `Revoke the key ${s.name}? Applications using it lose access at once.` : `Delete ${s.name}?`
+            key
+              ? `Revoke the key ${s.name}? Applications using it lose access at once; the key cannot be restored.`
+              : `Delete ${s.name}? The user's password and permissions are lost; this cannot be undone.`
           }
           confirm="Yes"
           busy="Deleting…"
