@@ -5,6 +5,8 @@
  * understands.
  */
 
+import { fieldPath, readable } from './error-messages.ts';
+
 export type Requires = 'public' | 'user-session' | string;
 
 export interface Route {
@@ -156,17 +158,17 @@ export async function call<T>(
     onStale();
   }
   const retryAfter = Number(response.headers.get('Retry-After')) || undefined;
+  const field = fieldPath(error.field);
   throw new ApiError(
     response.status,
     error.code ?? 'unknown',
     explain(
       error.code,
-      error.message ?? `HTTP ${response.status}`,
+      readable(error.message ?? `HTTP ${response.status}`, field),
       error.permission,
       retryAfter,
-      error.field,
     ),
-    error.field,
+    field,
   );
 }
 
@@ -174,18 +176,10 @@ export async function call<T>(
  * The device's messages are already meant for people (docs/rest-api.md); a few gain from what only the
  * page knows: how long to wait, and what to do.
  */
-function explain(
-  code: string,
-  message: string,
-  permission?: string,
-  retryAfter?: number,
-  field?: string,
-): string {
+function explain(code: string, message: string, permission?: string, retryAfter?: number): string {
   // Only refusals that pass (locked, rate-limited, registry full) carry Retry-After.
   if (retryAfter) message += `. Try again in ${retryAfter} s`;
   if (code === 'permission-denied') message = `you are not allowed to do this (it needs ${permission})`;
   if (code === 'csrf' || code === 'cross-origin') message += '. Reload the page';
-  // Shown next to its field, the message need not name the field again.
-  if (field && message.startsWith(`${field}: `)) message = message.slice(field.length + 2);
   return `${message.charAt(0).toUpperCase()}${message.slice(1)}.`.replace(/\.\.$/, '.');
 }

@@ -3,6 +3,8 @@
  * policy, password length, API keys over HTTP.
  */
 import { allowed, call, ROUTES } from '../api.ts';
+import { changes } from '../changed-fields.ts';
+import { say } from '../error-messages.ts';
 import { useSession } from '../session.ts';
 import {
   Field,
@@ -63,14 +65,14 @@ function SecurityForm(props: { settings: Security; onSaved(settings: Security): 
       aria-label="Security settings"
       onSubmit={async (e) => {
         e.preventDefault();
-        const body = {
+        const body = changes(props.settings, {
           ...form.value,
           whitelist: lines(form.value.whitelist),
           hostnames: lines(form.value.hostnames),
-        };
+        });
         await action.run(
-          async () => props.onSaved(await call<Security>(ROUTES.changeSecurity, { body })),
-          'Saved.',
+          async () => body && props.onSaved(await call<Security>(ROUTES.changeSecurity, { body })),
+          body ? 'Saved.' : say('nothingChanged'),
         );
       }}
     >

@@ -3,6 +3,8 @@
  * changed only with security.write as well, as the device enforces.
  */
 import { allowed, call, ROUTES } from '../api.ts';
+import { changes } from '../changed-fields.ts';
+import { say } from '../error-messages.ts';
 import { useSession } from '../session.ts';
 import { Input, Loading, Section, Select, Submit, Toggle, useAction, useForm, useLoad } from '../ui.tsx';
 import type { Slot } from './users-page.tsx';
@@ -13,18 +15,6 @@ interface Config {
 }
 
 const BAUD_RATES = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200];
-
-/** The members of `next` that differ from `base`, recursively; undefined when nothing differs. */
-function changes(base: object, next: object): object | undefined {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(next)) {
-    const was = (base as Record<string, unknown>)[key];
-    const diff =
-      value && typeof value === 'object' ? changes(was as object, value) : value !== was ? value : undefined;
-    if (diff !== undefined) out[key] = diff;
-  }
-  return Object.keys(out).length ? out : undefined;
-}
 
 function SettingsForm(props: { config: Config; slots: Slot[] | null; onSaved(config: Config): void }) {
   const { me } = useSession();
@@ -51,11 +41,10 @@ function SettingsForm(props: { config: Config; slots: Slot[] | null; onSaved(con
       onSubmit={async (e) => {
         e.preventDefault();
         const body = changes(props.config, form.value);
-        if (body)
-          await action.run(
-            async () => props.onSaved(await call<Config>(ROUTES.changeConfig, { body })),
-            'Saved.',
-          );
+        await action.run(
+          async () => body && props.onSaved(await call<Config>(ROUTES.changeConfig, { body })),
+          body ? 'Saved.' : say('nothingChanged'),
+        );
       }}
     >
       <fieldset disabled={!editable} class="grid">

@@ -292,6 +292,8 @@ export function UsersPage() {
   const writable = allowed(me, ROUTES.changeEntry.requires);
   const done = async () => {
     setEditing(null);
+    // A refusal of the add form ("all slots are in use") no longer stands once the table changed.
+    setAdding((n) => n + 1);
     await reload();
     await refresh();
   };

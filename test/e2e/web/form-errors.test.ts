@@ -1,0 +1,83 @@
+/**
+ * Every error the API gives a form, in words next to its field (issue 16, defect 5 and the smaller
+ * items of 10): the device's schema refusals (too small, too big, not a number, too many entries)
+ * become sentences, a refused whitelist entry is shown at the whitelist, saving unchanged settings
+ * says so instead of doing nothing, and the "slots in use" refusal goes once a slot is free again.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Locator, Page } from 'playwright-core';
+import { screenshot } from '../../support/browser.ts';
+import { ADMIN_PASSWORD, startWebsite, type WebsiteFixture } from './website-fixture.ts';
+
+/** The words of a schema library's message, which no person should have to read. */
+const CODE_LIKE = /expected|received|Too (small|big)|Invalid (input|option)|>=|<=|\w+\.\w+:|\[\d+\]/;
+
+const text = async (locator: Locator) => ((await locator.textContent()) ?? '').trim();
+
+/** The error shown in the field that holds `control`; fails when the error is anywhere else. */
+async function errorAt(page: Page, control: Locator): Promise<string> {
+  const field = page.locator('.field', { has: control });
+  await field.getByRole('alert').waitFor();
+  const message = await text(field.getByRole('alert'));
+  assert.doesNotMatch(message, CODE_LIKE, `a sentence, not '${message}'`);
+  return message;
+}
+
+describe('form errors in words, next to their field, in chromium', () => {
+  let site: WebsiteFixture;
+  const admin = ['admin', ADMIN_PASSWORD] as [string, string];
+
+  before(async () => {
+    site = await startWebsite();
+  });
+  after(() => site?.close());
+
+  it('settings: out of range and empty numbers are explained in words at their field', async () => {
+    const page = await site.open({ hash: '#/settings', login: admin });
+    const save = page.getByRole('button', { name: 'Save settings' });
+    const vt = page.getByLabel('VT ratio');
+    await vt.fill('0');
+    await save.click();
+    assert.equal(await errorAt(page, vt), 'Enter 1 or more.');
+    await vt.fill('20000');
+    await save.click();
+    await page.locator('.field', { has: vt }).getByText('Enter 10000 or less.').waitFor();
+    await vt.fill('');
+    await save.click();
+    await page.locator('.field', { has: vt }).getByText('Enter a number.').waitFor();
+    await screenshot(page, 'settings-error-in-words');
+  });
+
+  it('settings: saving without a change says so', async () => {
+    const page = await site.open({ hash: '#/settings', login: admin });
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('status').getByText('Nothing to save: no setting was changed.').waitFor();
+  });
+
+  it('users: "all slots are in use" goes once an entry is deleted', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await site.rest.admin.request('POST', '/api/v1/users', {
+        type: 'api-key',
+        name: `key${i}`,
+        preset: 'read-only',
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    }
+    const page = await site.open({ hash: '#/users', login: admin });
+    const add = page.getByRole('form', { name: 'Add user or API key' });
+    await add.getByLabel('Type').selectOption('api-key');
+    await add.getByLabel('Name').fill('key9');
+    await add.getByRole('button', { name: 'Create API key' }).click();
+    const full = page.getByText(/slots are in use/);
+    await full.waitFor();
+    assert.doesNotMatch(await text(full), CODE_LIKE);
+    await page.locator('[data-slot="7"]').getByRole('button', { name: 'Revoke' }).click();
+    await page
+      .getByRole('alertdialog')
+      .getByRole('button', { name: /^Yes|Revoke/ })
+      .click();
+    await page.locator('[data-slot="7"]', { hasText: 'Free' }).waitFor();
+    assert.equal(await full.count(), 0, 'the refusal no longer stands');
+  });
+});
