@@ -8,13 +8,19 @@ import { factoryResetCommand } from './factory-reset-command.ts';
 import { inspectCommand } from './inspect-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { loginCommand } from './login-command.ts';
+import { logoutCommand } from './logout-command.ts';
 import { provisionCommand } from './provision-command.ts';
 import { registerCommand } from './register-command.ts';
+import { runCommand } from './run-command.ts';
 import { usersCommand } from './users-command.ts';
 
 type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; run: Command }> = {
+  run: {
+    summary: "boot the device (see 'metergate run --help')",
+    run: runCommand,
+  },
   inspect: {
     summary: 'show the user table and store health of a data dir (never a secret)',
     run: inspectCommand,
@@ -32,8 +38,12 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
     run: registerCommand,
   },
   login: {
-    summary: 'log in to a running device and show your permissions',
+    summary: 'log in to a running device, show your permissions; keep the session for this shell',
     run: loginCommand,
+  },
+  logout: {
+    summary: "end the session 'metergate login' kept",
+    run: logoutCommand,
   },
   users: {
     summary: 'list, add, remove users and set passwords on a running device',
@@ -48,7 +58,6 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
 export const CLI_USAGE = `usage: metergate <command> [options]
 
 commands:
-  run             boot the device (see 'metergate run --help')
 ${Object.entries(COMMANDS)
   .map(([name, command]) => `  ${name.padEnd(15)} ${command.summary}`)
   .join('\n')}

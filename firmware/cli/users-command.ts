@@ -6,14 +6,7 @@
 import type { DeviceClient } from '../client/device-client.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
-import {
-  asCliError,
-  CONNECTION_FLAGS,
-  CONNECTION_USAGE,
-  deviceClient,
-  logIn,
-  readSecret,
-} from './device-connection.ts';
+import { CONNECTION_FLAGS, CONNECTION_USAGE, readSecret, withSession } from './device-connection.ts';
 
 const USAGE = `usage: metergate users list|add|passwd|rm [NAME] --url URL [options]
 
@@ -55,9 +48,8 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
     throw new CliError(`unknown action '${action}': list, add, passwd or rm`, 2);
   }
   if (values.role && values.permissions) throw new CliError('give --role or --permissions, not both', 2);
-  const client = deviceClient(values);
-  const session = await logIn(client, values, io);
-  try {
+  await withSession(values, io, async (session) => {
+    const { client } = session;
     switch (action) {
       case 'list':
         for (const line of formatSlots(await slots(client))) io.out(line);
@@ -85,8 +77,15 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
       }
       case 'passwd': {
         const password = await newPassword(values['new-password-file']);
-        if (name === session.username) {
-          await client.changeOwnPassword(session.username, session.password, password);
+        if (name === session.username && session.kind !== 'api-key') {
+          const current =
+            session.password ??
+            (await readSecret(
+              `current password of ${session.username}`,
+              values['password-file'],
+              'METERGATE_PASSWORD',
+            ));
+          await client.changeOwnPassword(session.username, current, password);
         } else {
           const slot = await slotNamed(client, name as string);
           expect(
@@ -106,10 +105,7 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
         break;
       }
     }
-    await client.logout();
-  } catch (error) {
-    throw asCliError(error);
-  }
+  });
   return 0;
 }
 
