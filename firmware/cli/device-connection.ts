@@ -96,6 +96,8 @@ export interface DeviceSession {
   readonly password?: string;
   /** Ends what this command opened: logs out its own login, saves a kept session that was renewed. */
   finish(): Promise<void>;
+  /** The acting user was renamed (and its session renewed): a kept session remembers the new name. */
+  renamed?(name: string): void;
 }
 
 /**
@@ -146,15 +148,19 @@ async function resumeKeptSession(file: string, values: ConnectionValues): Promis
   } catch (error) {
     throw asCliError(error);
   }
+  let user = kept.user;
   return {
     client,
     username: kept.user,
     kind: 'kept',
     finish: async () => {
-      // A change of one's own password renews the session: keep the new one.
+      // A change of one's own password or name renews the session: keep the new one.
       const now = client.session;
-      if (now && (now.cookie !== kept.cookie || now.csrfToken !== kept.csrfToken))
-        writeSessionFile(file, { ...kept, ...now });
+      if (now && (now.cookie !== kept.cookie || now.csrfToken !== kept.csrfToken || user !== kept.user))
+        writeSessionFile(file, { ...kept, ...now, user });
+    },
+    renamed: (name) => {
+      user = name;
     },
   };
 }

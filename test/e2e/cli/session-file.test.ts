@@ -119,6 +119,33 @@ describe('metergate login --session-file: one login per shell', () => {
     await cli(['users', 'rm', 'op_kept', ...connection], { METERGATE_PASSWORD: ADMIN_PASSWORD });
   });
 
+  it('renaming yourself keeps your session (REST and the kept session of the CLI)', async () => {
+    const passwordFile = join(root, 'secadm.pw');
+    writeFileSync(passwordFile, `${OPERATOR_PASSWORD}\n`, { mode: 0o600 });
+    const add = await cli(
+      ['users', 'add', 'sec_old', '--role', 'SECADM', '--new-password-file', passwordFile, ...connection],
+      { METERGATE_PASSWORD: ADMIN_PASSWORD },
+    );
+    assert.equal(add.code, 0, add.stderr);
+    const file = join(root, 'secadm.session');
+    const login = await cli(['login', ...connection, '--user', 'sec_old', '--password-file', passwordFile], {
+      METERGATE_SESSION: file,
+    });
+    assert.equal(login.code, 0, login.stderr);
+    const rename = await cli(['users', 'rename', 'sec_old', 'sec_new'], { METERGATE_SESSION: file });
+    assert.equal(rename.code, 0, rename.stderr);
+    assert.match(rename.stdout, /sec_old \(slot \d\) renamed to sec_new; you stay logged in as sec_new/);
+    const list = await cli(['users', 'list'], { METERGATE_SESSION: file });
+    assert.equal(list.code, 0, `the session goes on after the rename: ${list.stderr}`);
+    assert.match(list.stdout, /sec_new/);
+    assert.match(readFileSync(file, 'utf8'), /"user": "sec_new"/);
+    // The renewed session also changes state (its new CSRF token): rename back.
+    const back = await cli(['users', 'rename', 'sec_new', 'sec_old'], { METERGATE_SESSION: file });
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal((await cli(['logout'], { METERGATE_SESSION: file })).code, 0);
+    await cli(['users', 'rm', 'sec_old', ...connection], { METERGATE_PASSWORD: ADMIN_PASSWORD });
+  });
+
   it('a session file others can read is refused; so is one for another device or user', async () => {
     const file = join(root, 'loose.session');
     const login = await cli(['login', ...connection, '--session-file', file], {
