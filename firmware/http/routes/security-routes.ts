@@ -5,7 +5,12 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { openSealedPassword } from '../../auth/sealed-secret.ts';
-import { type PresetName, permissionsFromNames, rolePermissions } from '../../core/permission-table.ts';
+import {
+  type PresetName,
+  permissionsFromNames,
+  type RoleName,
+  rolePermissions,
+} from '../../core/permission-table.ts';
 import type { HttpMode } from '../../core/security-settings.ts';
 import { displayFingerprint, parseWhitelistEntry } from '../../core/security-settings-rules.ts';
 import { SLOT_COUNT } from '../../core/slots.ts';
@@ -319,6 +324,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
           password: sealed(body.password, body.name, 'password'),
           permissions,
           localOnly: body.localOnly,
+          ...(body.role !== undefined && { role: body.role as RoleName }),
         },
         ctx,
       );
