@@ -3,6 +3,7 @@
  * one clear line on error and exits non-zero (2: usage, 1: failure, 3: device in safe mode).
  */
 
+import { auditCommand } from './audit-command.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { factoryResetCommand } from './factory-reset-command.ts';
 import { inspectCommand } from './inspect-command.ts';
@@ -12,6 +13,7 @@ import { logoutCommand } from './logout-command.ts';
 import { provisionCommand } from './provision-command.ts';
 import { registerCommand } from './register-command.ts';
 import { runCommand } from './run-command.ts';
+import { securityCommand, settingsCommand } from './settings-command.ts';
 import { usersCommand } from './users-command.ts';
 
 type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
@@ -52,6 +54,18 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   keys: {
     summary: 'create or revoke API keys on a running device',
     run: keysCommand,
+  },
+  settings: {
+    summary: 'read or change measurement and communication settings of a running device',
+    run: settingsCommand,
+  },
+  security: {
+    summary: 'read or change security settings (whitelist, lockout, http, hostnames, syslog)',
+    run: securityCommand,
+  },
+  audit: {
+    summary: 'the security event log: list, follow, export as JSON lines or CSV',
+    run: auditCommand,
   },
 };
 
