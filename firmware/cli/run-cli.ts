@@ -10,8 +10,10 @@ import { inspectCommand } from './inspect-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { loginCommand } from './login-command.ts';
 import { logoutCommand } from './logout-command.ts';
+import { modbusCommand } from './modbus-command.ts';
 import { provisionCommand } from './provision-command.ts';
 import { registerCommand } from './register-command.ts';
+import { registryCommand } from './registry-command.ts';
 import { runCommand } from './run-command.ts';
 import { securityCommand, settingsCommand } from './settings-command.ts';
 import { usersCommand } from './users-command.ts';
@@ -62,6 +64,14 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   security: {
     summary: 'read or change security settings (whitelist, lockout, http, hostnames, syslog)',
     run: securityCommand,
+  },
+  modbus: {
+    summary: 'Modbus enables, principal, unit id, client CA and CRL of a running device',
+    run: modbusCommand,
+  },
+  registry: {
+    summary: 'open or close client registration; list, allow or deny requests',
+    run: registryCommand,
   },
   audit: {
     summary: 'the security event log: list, follow, export as JSON lines or CSV',

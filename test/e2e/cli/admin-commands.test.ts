@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DeviceClient } from '../../../firmware/client/device-client.ts';
 import { CLI_ENTRY, type RunningDevice, startDevice } from '../../support/device-process.ts';
+import { createOpensslCa } from '../../support/openssl-ca.ts';
 import { cli } from './cli-process.ts';
 
 const ADMIN_PASSWORD = 'Substation-Key-4410';
@@ -24,7 +25,14 @@ describe('metergate settings, security, audit against a running device', () => {
 
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'metergate-cli-admin-'));
-    device = await startDevice(['--data-dir', join(root, 'device')]);
+    device = await startDevice([
+      '--data-dir',
+      join(root, 'device'),
+      '--modbus-port',
+      '0',
+      '--modbus-tls-port',
+      '0',
+    ]);
     httpsUrl = `https://127.0.0.1:${device.ready.https}`;
     fingerprint = new X509Certificate(readFileSync(join(root, 'device', 'tls', 'cert.pem'))).fingerprint256;
     const admin = new DeviceClient(httpsUrl, { fingerprint });
@@ -73,6 +81,54 @@ describe('metergate settings, security, audit against a running device', () => {
     assert.equal(lockOut.code, 1);
     assert.match(lockOut.stderr, /whitelist would drop your own connection/);
     assert.equal((await cli(['security', 'set', 'whitelist=[]'], session)).code, 0);
+  });
+
+  it('modbus enable, principal, unit id, CA and CRL upload; show reports them', async (t) => {
+    assert.equal((await cli(['modbus', 'enable', 'tcp'], session)).code, 0);
+    const principal = await cli(['modbus', 'principal', 'localgui'], session);
+    assert.equal(principal.code, 0, principal.stderr);
+    assert.match(principal.stdout, /act as slot 1 \(localgui\)/);
+    assert.equal((await cli(['modbus', 'unit-id', '9'], session)).code, 0);
+    const ca = createOpensslCa(t);
+    const caFile = join(root, 'modbus-ca.pem');
+    writeFileSync(caFile, ca.cert);
+    const upload = await cli(['modbus', 'ca', caFile], session);
+    assert.equal(upload.code, 0, upload.stderr);
+    const crlFile = join(root, 'modbus.crl');
+    writeFileSync(crlFile, ca.crl());
+    const crl = await cli(['modbus', 'crl', crlFile], session);
+    assert.equal(crl.code, 0, crl.stderr);
+    assert.match(crl.stdout, /CRL installed: 0 revoked/);
+    const show = JSON.parse((await cli(['modbus', 'show'], session)).stdout);
+    assert.equal(show.modbusTcp, true);
+    assert.equal(show.modbusSlot, 1);
+    assert.equal(show.unitId, 9);
+    assert.ok(show.ca?.fingerprint256);
+    assert.equal(show.crl?.revoked, 0);
+    const bad = await cli(['modbus', 'unit-id', '300'], session);
+    assert.equal(bad.code, 2);
+    assert.equal((await cli(['modbus', 'principal', 'nobody_here'], session)).code, 1);
+    assert.equal((await cli(['modbus', 'disable', 'tcp'], session)).code, 0);
+  });
+
+  it('registry open, list, deny, close', async () => {
+    assert.equal((await cli(['registry', 'open'], session)).code, 0);
+    const request = await fetch(`http://127.0.0.1:${device.ready.http}/api/v1/registry/requests`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'scada_cli', publicKey: Buffer.alloc(32, 7).toString('base64url') }),
+    });
+    assert.ok(request.status < 300, await request.text());
+    const list = await cli(['registry', 'list'], session);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^open, \d+ s left/);
+    const id = /^(\S+)\s+scada_cli\s/m.exec(list.stdout)?.[1];
+    assert.ok(id, list.stdout);
+    assert.equal((await cli(['registry', 'deny', id], session)).code, 0);
+    assert.doesNotMatch((await cli(['registry', 'list'], session)).stdout, /scada_cli/);
+    assert.equal((await cli(['registry', 'close'], session)).code, 0);
+    assert.match((await cli(['registry', 'list'], session)).stdout, /^closed/);
+    assert.equal((await cli(['registry', 'allow', 'x'], session)).code, 2, 'allow without --preset');
   });
 
   it('audit list, export as JSON lines and CSV (0600, oldest first)', async () => {
