@@ -98,6 +98,8 @@ export interface DeviceSession {
   finish(): Promise<void>;
   /** The acting user was renamed (and its session renewed): a kept session remembers the new name. */
   renamed?(name: string): void;
+  /** The device changed its certificate: a kept session pinned by fingerprint trusts the new one. */
+  repinned?(fingerprint: string): void;
 }
 
 /**
@@ -149,6 +151,7 @@ async function resumeKeptSession(file: string, values: ConnectionValues): Promis
     throw asCliError(error);
   }
   let user = kept.user;
+  let fingerprint = kept.fingerprint;
   return {
     client,
     username: kept.user,
@@ -156,11 +159,19 @@ async function resumeKeptSession(file: string, values: ConnectionValues): Promis
     finish: async () => {
       // A change of one's own password or name renews the session: keep the new one.
       const now = client.session;
-      if (now && (now.cookie !== kept.cookie || now.csrfToken !== kept.csrfToken || user !== kept.user))
-        writeSessionFile(file, { ...kept, ...now, user });
+      if (!now) return;
+      const changed =
+        now.cookie !== kept.cookie ||
+        now.csrfToken !== kept.csrfToken ||
+        user !== kept.user ||
+        fingerprint !== kept.fingerprint;
+      if (changed) writeSessionFile(file, { ...kept, ...now, user, ...(fingerprint && { fingerprint }) });
     },
     renamed: (name) => {
       user = name;
+    },
+    repinned: (next) => {
+      if (fingerprint !== undefined) fingerprint = next;
     },
   };
 }

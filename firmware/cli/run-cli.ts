@@ -16,6 +16,7 @@ import { registerCommand } from './register-command.ts';
 import { registryCommand } from './registry-command.ts';
 import { runCommand } from './run-command.ts';
 import { securityCommand, settingsCommand } from './settings-command.ts';
+import { tlsCommand } from './tls-command.ts';
 import { usersCommand } from './users-command.ts';
 
 type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
@@ -72,6 +73,10 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   registry: {
     summary: 'open or close client registration; list, allow or deny requests',
     run: registryCommand,
+  },
+  tls: {
+    summary: 'show, upload or reset (new self-signed) the HTTPS certificate',
+    run: tlsCommand,
   },
   audit: {
     summary: 'the security event log: list, follow, export as JSON lines or CSV',

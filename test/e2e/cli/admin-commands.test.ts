@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DeviceClient } from '../../../firmware/client/device-client.ts';
 import { CLI_ENTRY, type RunningDevice, startDevice } from '../../support/device-process.ts';
-import { createOpensslCa } from '../../support/openssl-ca.ts';
+import { createOpensslCa, makeServerCertificate } from '../../support/openssl-ca.ts';
 import { cli } from './cli-process.ts';
 
 const ADMIN_PASSWORD = 'Substation-Key-4410';
@@ -129,6 +129,43 @@ describe('metergate settings, security, audit against a running device', () => {
     assert.equal((await cli(['registry', 'close'], session)).code, 0);
     assert.match((await cli(['registry', 'list'], session)).stdout, /^closed/);
     assert.equal((await cli(['registry', 'allow', 'x'], session)).code, 2, 'allow without --preset');
+  });
+
+  it('tls show, upload, reset: the new fingerprint is printed and the kept session moves to it', async (t) => {
+    const show = await cli(['tls', 'show'], session);
+    assert.equal(show.code, 0, show.stderr);
+    assert.ok(show.stdout.includes(`fingerprint: ${fingerprint}`));
+    assert.match(show.stdout, /source: self-signed/);
+
+    const issued = makeServerCertificate(t, { key: 'ec:prime256v1' });
+    const certFile = join(root, 'server.pem');
+    const keyFile = join(root, 'server.key');
+    writeFileSync(certFile, issued.cert);
+    writeFileSync(keyFile, issued.key, { mode: 0o600 });
+    const upload = await cli(['tls', 'upload', '--cert', certFile, '--key', keyFile], session);
+    assert.equal(upload.code, 0, upload.stderr);
+    assert.match(upload.stdout, /source: uploaded/);
+    assert.ok(upload.stdout.includes(`trust it with --fingerprint ${issued.fingerprint256}`));
+    const afterUpload = await cli(['tls', 'show'], session);
+    assert.equal(
+      afterUpload.code,
+      0,
+      `the kept session trusts the uploaded certificate: ${afterUpload.stderr}`,
+    );
+
+    assert.equal((await cli(['tls', 'reset'], session)).code, 2, 'reset needs --yes');
+    const reset = await cli(['tls', 'reset', '--yes'], session);
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stdout, /source: self-signed/);
+    const fresh = /fingerprint: (\S+)/.exec(reset.stdout)?.[1];
+    assert.ok(fresh && fresh !== fingerprint && fresh !== issued.fingerprint256, 'a new certificate');
+    // The device presents it now: a client pinning the new fingerprint gets through, the old one not.
+    const pinned = new DeviceClient(httpsUrl, { fingerprint: fresh });
+    assert.equal((await pinned.request('GET', '/api/v1/info')).status, 200);
+    await assert.rejects(new DeviceClient(httpsUrl, { fingerprint }).request('GET', '/api/v1/info'), /not/);
+    const settings = await cli(['tls', 'show'], session);
+    assert.equal(settings.code, 0, settings.stderr);
+    fingerprint = fresh;
   });
 
   it('audit list, export as JSON lines and CSV (0600, oldest first)', async () => {
