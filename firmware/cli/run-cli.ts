@@ -15,6 +15,7 @@ import { provisionCommand } from './provision-command.ts';
 import { registerCommand } from './register-command.ts';
 import { registryCommand } from './registry-command.ts';
 import { runCommand } from './run-command.ts';
+import { sessionsCommand } from './sessions-command.ts';
 import { securityCommand, settingsCommand } from './settings-command.ts';
 import { tlsCommand } from './tls-command.ts';
 import { usersCommand } from './users-command.ts';
@@ -77,6 +78,10 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   tls: {
     summary: 'show, upload or reset (new self-signed) the HTTPS certificate',
     run: tlsCommand,
+  },
+  sessions: {
+    summary: "list or end your sessions (log out everywhere), or a user's",
+    run: sessionsCommand,
   },
   audit: {
     summary: 'the security event log: list, follow, export as JSON lines or CSV',
