@@ -102,6 +102,34 @@ export class SessionStore {
     for (const [key, session] of this.sessions) if (session.slot === slot) this.sessions.delete(key);
   }
 
+  /**
+   * The live sessions of a slot at its current `epoch`, most recently used last. `id` names a session without being its token
+   * (a prefix of the token's hash: 128 bits), for listing and ending one.
+   */
+  list(slot: number, epoch: number, now: number): (Session & { readonly id: string })[] {
+    this.prune(now);
+    for (const [key, session] of this.sessions) {
+      // Ended by a change of its user (an older epoch): dropped now rather than listed.
+      if (session.slot === slot && session.epoch !== epoch) this.sessions.delete(key);
+    }
+    return [...this.sessions]
+      .filter(([, session]) => session.slot === slot)
+      .map(([key, session]) => ({ ...session, id: sessionId(key) }));
+  }
+
+  /** The id (see `list`) of the session a token opens. */
+  idOf(token: string): string {
+    return sessionId(hashToken(token));
+  }
+
+  /** Ends the session of `slot` with this id; false when there is none. */
+  endById(slot: number, id: string): boolean {
+    for (const [key, session] of this.sessions) {
+      if (session.slot === slot && sessionId(key) === id) return this.sessions.delete(key);
+    }
+    return false;
+  }
+
   get size(): number {
     return this.sessions.size;
   }
@@ -118,6 +146,10 @@ export class SessionStore {
 /** Constant-time comparison of two CSRF tokens (or any two short secrets), hashing both sides first. */
 export function secretsEqual(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
+function sessionId(key: string): string {
+  return key.slice(0, 22);
 }
 
 function hashToken(token: string): string {

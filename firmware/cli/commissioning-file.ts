@@ -100,6 +100,11 @@ export interface CommissioningOptions {
   readonly json?: boolean;
   /** The admin password from elsewhere (a file named by a flag) instead of `admin.password`. */
   readonly adminPassword?: { readonly value: string; readonly source: string };
+  /**
+   * A check of the meter source beyond its syntax that needs the machine (a profile file loads): the
+   * problem as a sentence, or null. Run in the same pass as every other check.
+   */
+  readonly checkMeter?: (source: string) => string | null;
 }
 
 /** `commissioning.yaml:12: users[1].password: password must be at least 8 characters`. */
@@ -170,7 +175,16 @@ export function parseCommissioningFile(content: string, options: CommissioningOp
     if (problem)
       errors.push({ source: options.adminPassword.source, line: null, path: '', message: problem });
   }
-  if (errors.length > 0 || !parsed.success) return failed(errors);
+  if (options.checkMeter !== undefined) {
+    const meter = (data as { meter?: unknown } | null)?.meter;
+    const meterReported = errors.some((e) => e.path === 'meter');
+    const problem = typeof meter === 'string' && !meterReported ? options.checkMeter(meter) : null;
+    if (problem) report(['meter'], problem);
+  }
+  if (errors.length > 0 || !parsed.success) {
+    checkNames(data, report);
+    return failed(errors);
+  }
 
   const file = parsed.data;
   const plan: CommissioningPlan = {
@@ -190,7 +204,7 @@ export function parseCommissioningFile(content: string, options: CommissioningOp
     settings: mergedSettings(file),
     meter: file.meter === undefined ? null : { source: file.meter, line: locate(doc, ['meter'], at) },
   };
-  checkAcrossEntries(file, plan, report);
+  checkAcrossEntries(data, plan, report);
   return errors.length > 0 ? failed(errors) : { ok: true, plan };
 }
 
@@ -307,38 +321,53 @@ function commissioningSchema(minLength: number) {
 }
 
 /** What spans entries: predefined and repeated names, the five free slots, the settings as a whole. */
-function checkAcrossEntries(
-  file: CommissioningFile,
-  plan: CommissioningPlan,
-  report: (path: readonly PropertyKey[], message: string) => void,
-): void {
+/**
+ * Names across entries (predefined, unique regardless of case, at most five entries), on the file as
+ * written: it runs even when the schema found errors, so one pass reports every error. Entries whose
+ * name is no string are the schema's to report. Returns how many problems it reported.
+ */
+function checkNames(data: unknown, report: (path: readonly PropertyKey[], message: string) => void): number {
+  const list = (field: string) => {
+    const value = (data as Record<string, unknown> | null)?.[field];
+    return Array.isArray(value) ? value : [];
+  };
   const entries = [
-    ...(file.users ?? []).map((user, i) => ({ name: user.name, path: ['users', i] })),
-    ...(file.apiKeys ?? []).map((key, i) => ({ name: key.name, path: ['apiKeys', i] })),
+    ...list('users').map((entry, i) => ({ entry, path: ['users', i] })),
+    ...list('apiKeys').map((entry, i) => ({ entry, path: ['apiKeys', i] })),
   ];
   const seen = new Map<string, string>();
   let problems = 0;
-  entries.forEach((entry, i) => {
-    const namePath = [...entry.path, 'name'];
-    // Names are unique regardless of case, as on the device.
-    const key = entry.name.toLowerCase();
-    if (PREDEFINED_NAMES.includes(key)) {
-      report(namePath, `'${entry.name}' is a predefined user; choose another name`);
-      problems++;
-    } else if (seen.has(key)) {
-      report(namePath, `the name '${entry.name}' is already used by ${seen.get(key)}`);
-      problems++;
-    }
-    seen.set(key, formatPath(entry.path));
+  entries.forEach(({ entry, path }, i) => {
+    const name = (entry as { name?: unknown } | null)?.name;
     if (i === DEFINABLE_SLOTS) {
       report(
-        entry.path,
+        path,
         `at most ${DEFINABLE_SLOTS} users and API keys in all (slots 3–7); this is entry ${i + 1}`,
       );
       problems++;
     }
+    if (typeof name !== 'string') return;
+    const namePath = [...path, 'name'];
+    // Names are unique regardless of case, as on the device.
+    const key = name.toLowerCase();
+    if (PREDEFINED_NAMES.includes(key)) {
+      report(namePath, `'${name}' is a predefined user; choose another name`);
+      problems++;
+    } else if (seen.has(key)) {
+      report(namePath, `the name '${name}' is already used by ${seen.get(key)}`);
+      problems++;
+    }
+    seen.set(key, formatPath(path));
   });
+  return problems;
+}
 
+function checkAcrossEntries(
+  data: unknown,
+  plan: CommissioningPlan,
+  report: (path: readonly PropertyKey[], message: string) => void,
+): void {
+  const problems = checkNames(data, report);
   if (problems === 0) dryRun(plan, report);
   try {
     // The settings name no slot the file could change, so the factory table is enough to judge them.

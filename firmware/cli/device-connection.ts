@@ -7,6 +7,15 @@
 import { readFileSync } from 'node:fs';
 import { ClientError, DeviceClient, type MeBody } from '../client/device-client.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
+import {
+  type KeptSession,
+  readSessionFile,
+  removeSessionFile,
+  sessionEnded,
+  sessionExpiry,
+  sessionFilePath,
+  writeSessionFile,
+} from './session-file.ts';
 
 /** The flags every device command takes (for parseCommandArgs). */
 export const CONNECTION_FLAGS = {
@@ -15,6 +24,8 @@ export const CONNECTION_FLAGS = {
   ca: { type: 'string' },
   user: { type: 'string' },
   'password-file': { type: 'string' },
+  'session-file': { type: 'string' },
+  'api-key-file': { type: 'string' },
 } as const;
 
 export const CONNECTION_USAGE = `connection:
@@ -22,7 +33,10 @@ export const CONNECTION_USAGE = `connection:
   --fingerprint SHA256      trust the device certificate with this SHA-256 fingerprint (AB:CD:…)
   --ca FILE                 or trust certificates signed by this CA / this certificate (PEM)
   --user NAME               who logs in (default admin)
-  --password-file FILE      the password, first line of FILE; else $METERGATE_PASSWORD, else a prompt`;
+  --password-file FILE      the password, first line of FILE; else $METERGATE_PASSWORD, else a prompt
+  --session-file FILE       use the session 'metergate login' kept in FILE (0600; else $METERGATE_SESSION):
+                            no --url, no password, no new login; 'metergate logout' ends it
+  --api-key-file FILE       act with the API key in FILE (else $METERGATE_API_KEY_FILE) instead of a login`;
 
 export interface ConnectionValues {
   readonly url?: string;
@@ -30,10 +44,17 @@ export interface ConnectionValues {
   readonly ca?: string;
   readonly user?: string;
   readonly 'password-file'?: string;
+  readonly 'session-file'?: string;
+  readonly 'api-key-file'?: string;
 }
 
 /** A client for `--url`, trusting what the flags say. Throws CliError naming the flag. */
 export function deviceClient(values: ConnectionValues): DeviceClient {
+  return new DeviceClient(...clientTarget(values));
+}
+
+/** The origin and trust options `--url`, `--fingerprint` and `--ca` say. */
+function clientTarget(values: ConnectionValues): [string, { ca?: string; fingerprint?: string }] {
   if (!values.url) throw new CliError('--url is required (e.g. --url https://192.0.2.10)', 2);
   let url: URL;
   try {
@@ -61,7 +82,117 @@ export function deviceClient(values: ConnectionValues): DeviceClient {
       );
     }
   }
-  return new DeviceClient(url.origin, { ca, fingerprint: values.fingerprint });
+  return [url.origin, { ca, fingerprint: values.fingerprint }];
+}
+
+/** How a command acts on the device, and what it must do when it is done. */
+export interface DeviceSession {
+  readonly client: DeviceClient;
+  /** Who acts: a user name, or the API key's label. */
+  readonly username: string;
+  /** `login`: this command logged in (and logs out); `kept`: a session file; `api-key`: a key file. */
+  readonly kind: 'login' | 'kept' | 'api-key';
+  /** The password, when this command logged in with it. */
+  readonly password?: string;
+  /** Ends what this command opened: logs out its own login, saves a kept session that was renewed. */
+  finish(): Promise<void>;
+  /** The acting user was renamed (and its session renewed): a kept session remembers the new name. */
+  renamed?(name: string): void;
+  /** The device changed its certificate: a kept session pinned by fingerprint trusts the new one. */
+  repinned?(fingerprint: string): void;
+}
+
+/**
+ * Acts as the flags say: with an API key (`--api-key-file`), with the session kept in a session file
+ * (`--session-file` or $METERGATE_SESSION; checked with the device first, so an ended one is a clear
+ * message), or by logging in for this command alone.
+ */
+export async function openSession(values: ConnectionValues, io: CommandIo): Promise<DeviceSession> {
+  const keyFile = values['api-key-file'] || process.env.METERGATE_API_KEY_FILE || undefined;
+  const sessionFile = sessionFilePath(values['session-file']);
+  if (keyFile && sessionFile && values['session-file'])
+    throw new CliError('give --api-key-file or --session-file, not both', 2);
+  if (keyFile) {
+    const apiKey = await readSecret('API key', keyFile, 'METERGATE_API_KEY');
+    const [origin, trust] = clientTarget(values);
+    const client = new DeviceClient(origin, { ...trust, apiKey });
+    try {
+      const me = await client.request<MeBody>('GET', '/api/v1/me');
+      if (me.status !== 200 || me.body.kind !== 'api-key') {
+        const error = (me.body as { error?: { message?: string } }).error;
+        throw new CliError(`the API key in ${keyFile} was refused: ${error?.message ?? `HTTP ${me.status}`}`);
+      }
+      return { client, username: me.body.name, kind: 'api-key', finish: async () => {} };
+    } catch (error) {
+      throw asCliError(error);
+    }
+  }
+  if (sessionFile) return resumeKeptSession(sessionFile, values);
+  const client = deviceClient(values);
+  const { username, password } = await logIn(client, values, io);
+  return { client, username, password, kind: 'login', finish: () => client.logout().catch(() => {}) };
+}
+
+async function resumeKeptSession(file: string, values: ConnectionValues): Promise<DeviceSession> {
+  const kept = readSessionFile(file, Date.now());
+  if (values.url && new URL(values.url).origin !== kept.url)
+    throw new CliError(`the session in ${file} is for ${kept.url}, not ${values.url}`, 2);
+  if (values.user && values.user !== kept.user)
+    throw new CliError(`the session in ${file} is ${kept.user}'s, not ${values.user}'s`, 2);
+  const client = new DeviceClient(kept.url, { ca: kept.caPem, fingerprint: kept.fingerprint });
+  client.resumeSession(kept);
+  try {
+    const me = await client.request<MeBody>('GET', '/api/v1/me');
+    if (me.status !== 200 || me.body.kind !== 'session' || me.body.name !== kept.user) {
+      removeSessionFile(file);
+      throw sessionEnded(file, kept);
+    }
+  } catch (error) {
+    throw asCliError(error);
+  }
+  let user = kept.user;
+  let fingerprint = kept.fingerprint;
+  return {
+    client,
+    username: kept.user,
+    kind: 'kept',
+    finish: async () => {
+      // A change of one's own password or name renews the session: keep the new one.
+      const now = client.session;
+      if (!now) return;
+      const changed =
+        now.cookie !== kept.cookie ||
+        now.csrfToken !== kept.csrfToken ||
+        user !== kept.user ||
+        fingerprint !== kept.fingerprint;
+      if (changed) writeSessionFile(file, { ...kept, ...now, user, ...(fingerprint && { fingerprint }) });
+    },
+    renamed: (name) => {
+      user = name;
+    },
+    repinned: (next) => {
+      if (fingerprint !== undefined) fingerprint = next;
+    },
+  };
+}
+
+/** What a session file keeps for a client that has just logged in. */
+export function keptSession(client: DeviceClient, values: ConnectionValues, user: string, now: number) {
+  const session = client.session;
+  if (!session) throw new CliError('the device opened no session');
+  const [origin, trust] = clientTarget(values);
+  const kept: KeptSession = {
+    version: 1,
+    url: origin,
+    ...(trust.fingerprint ? { fingerprint: trust.fingerprint } : {}),
+    ...(trust.ca ? { caPem: trust.ca } : {}),
+    user,
+    cookie: session.cookie,
+    csrfToken: session.csrfToken,
+    createdAt: new Date(now).toISOString(),
+    expiresAt: sessionExpiry(now),
+  };
+  return kept;
 }
 
 /**
@@ -147,4 +278,23 @@ export function asCliError(error: unknown): CliError {
     return new CliError(`the device certificate is not trusted (${code}): check --ca or use --fingerprint`);
   }
   return new CliError((error as Error).message ?? String(error));
+}
+
+/**
+ * Opens the session the flags say (openSession), runs `work` with it, and finishes it whatever
+ * happened (a login of its own is logged out even after a refusal). Errors come out as one line.
+ */
+export async function withSession<T>(
+  values: ConnectionValues,
+  io: CommandIo,
+  work: (session: DeviceSession) => Promise<T>,
+): Promise<T> {
+  const session = await openSession(values, io);
+  try {
+    return await work(session);
+  } catch (error) {
+    throw asCliError(error);
+  } finally {
+    await session.finish();
+  }
 }

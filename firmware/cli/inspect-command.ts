@@ -18,10 +18,14 @@ import { SecureStore } from '../store/secure-store.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
 
+/** How SecureStore.open (read-only) begins the reason for a data dir a boot would initialise. */
+const NOT_INITIALISED = 'not initialised';
+
 const USAGE = `usage: metergate inspect --data-dir DIR [--json] [--key-provider file|otp] [--counter-file PATH]
 
 Shows the user table, the security settings and the health of the flash store of a data directory.
-Never shows a password, verifier or key. Exit code 3 when the store would put the device in safe mode.
+Never shows a password, verifier or key. Exit code 3 when the store would put the device in safe mode;
+a data dir in factory state (after a factory reset) says 'factory state: boots as a new device', exit 0.
 --key-provider otp: the data dir of a device run with its root key from the Raspberry Pi's OTP key
 (run it on that Pi); default file. --counter-file: the counter of a device run with --counter-file.`;
 
@@ -65,6 +69,14 @@ export async function inspectCommand(argv: readonly string[], io: CommandIo): Pr
       },
       { readOnly: true },
     );
+    // Read-only, the store answers a data dir a boot would initialise (after a factory reset, before
+    // the first boot finished) with a 'not initialised' refusal: that is no fault, the device boots
+    // as a new one.
+    if (opened.mode === 'safe' && opened.reason.startsWith(NOT_INITIALISED)) {
+      if (values.json) io.out(JSON.stringify({ mode: 'factory', detail: opened.reason }, null, 2));
+      else io.out(`data dir: ${paths.dir}\nfactory state: boots as a new device (${opened.reason})`);
+      return 0;
+    }
     if (opened.mode === 'safe') {
       if (values.json)
         io.out(JSON.stringify({ mode: 'safe', reason: opened.reason, copies: opened.copies }, null, 2));

@@ -5,7 +5,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
-import { asCliError, CONNECTION_FLAGS, CONNECTION_USAGE, deviceClient, logIn } from './device-connection.ts';
+import { CONNECTION_FLAGS, CONNECTION_USAGE, withSession } from './device-connection.ts';
 import { expect, slotNamed } from './users-command.ts';
 
 const USAGE = `usage: metergate keys add|rm NAME --url URL [options]
@@ -35,9 +35,8 @@ export async function keysCommand(argv: readonly string[], io: CommandIo): Promi
   const keyFile = values['key-file'];
   if (keyFile && existsSync(keyFile))
     throw new CliError(`--key-file: ${keyFile} exists; not overwriting it`, 2);
-  const client = deviceClient(values);
-  await logIn(client, values, io);
-  try {
+  await withSession(values, io, async (session) => {
+    const { client } = session;
     if (action === 'add') {
       const response = await client.request<{ slot: number; key: string }>('POST', '/api/v1/users', {
         type: 'api-key',
@@ -57,9 +56,6 @@ export async function keysCommand(argv: readonly string[], io: CommandIo): Promi
       expect(await client.request('DELETE', `/api/v1/users/${slot}`), 200);
       io.out(`API key ${name} (slot ${slot}) revoked`);
     }
-    await client.logout();
-  } catch (error) {
-    throw asCliError(error);
-  }
+  });
   return 0;
 }

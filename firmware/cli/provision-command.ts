@@ -76,6 +76,7 @@ export async function provisionCommand(argv: readonly string[], io: CommandIo): 
 
   const result = parseCommissioningFile(readText(fileName, '--file'), {
     fileName,
+    checkMeter: meterProfileProblem,
     ...(adminPasswordFile !== undefined && {
       adminPassword: {
         value: firstLine(readText(adminPasswordFile, '--admin-password-file')),
@@ -89,7 +90,6 @@ export async function provisionCommand(argv: readonly string[], io: CommandIo): 
     throw new CliError(`${count} error${count === 1 ? '' : 's'} in ${fileName}; nothing was created`, 2);
   }
   const { plan } = result;
-  checkMeterProfile(plan, fileName, io);
   const paths = dataDirPaths(values['data-dir']);
   refuseUsedDataDir(paths);
   const keysFile = values['keys-file'];
@@ -195,23 +195,20 @@ async function buildDataDir(
  * The file's `meter:` names a profile: it must load here as it must at boot (a built-in name, or a
  * profile file on this machine), else nothing is created and the error names the line.
  */
-function checkMeterProfile(plan: CommissioningPlan, fileName: string, io: CommandIo): void {
-  if (plan.meter === null) return;
-  const spec = parseMeterSpec(plan.meter.source);
-  if (spec.kind === 'sim') return;
+function meterProfileProblem(source: string): string | null {
+  let spec: ReturnType<typeof parseMeterSpec>;
+  try {
+    spec = parseMeterSpec(source);
+  } catch {
+    return null; // the syntax is the schema's to report
+  }
+  if (spec.kind === 'sim') return null;
   try {
     loadProfile(spec.profile);
+    return null;
   } catch (error) {
     const detail = error instanceof ProfileError ? error.message : (error as Error).message;
-    io.err(
-      formatCommissioningError({
-        source: fileName,
-        line: plan.meter.line,
-        path: 'meter',
-        message: `profile '${spec.profile}': ${detail}`,
-      }),
-    );
-    throw new CliError(`1 error in ${fileName}; nothing was created`, 2);
+    return `profile '${spec.profile}': ${detail}`;
   }
 }
 

@@ -3,18 +3,30 @@
  * one clear line on error and exits non-zero (2: usage, 1: failure, 3: device in safe mode).
  */
 
+import { auditCommand } from './audit-command.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { factoryResetCommand } from './factory-reset-command.ts';
 import { inspectCommand } from './inspect-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { loginCommand } from './login-command.ts';
+import { logoutCommand } from './logout-command.ts';
+import { modbusCommand } from './modbus-command.ts';
 import { provisionCommand } from './provision-command.ts';
 import { registerCommand } from './register-command.ts';
+import { registryCommand } from './registry-command.ts';
+import { runCommand } from './run-command.ts';
+import { sessionsCommand } from './sessions-command.ts';
+import { securityCommand, settingsCommand } from './settings-command.ts';
+import { tlsCommand } from './tls-command.ts';
 import { usersCommand } from './users-command.ts';
 
 type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; run: Command }> = {
+  run: {
+    summary: "boot the device (see 'metergate run --help')",
+    run: runCommand,
+  },
   inspect: {
     summary: 'show the user table and store health of a data dir (never a secret)',
     run: inspectCommand,
@@ -32,8 +44,12 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
     run: registerCommand,
   },
   login: {
-    summary: 'log in to a running device and show your permissions',
+    summary: 'log in to a running device, show your permissions; keep the session for this shell',
     run: loginCommand,
+  },
+  logout: {
+    summary: "end the session 'metergate login' kept",
+    run: logoutCommand,
   },
   users: {
     summary: 'list, add, remove users and set passwords on a running device',
@@ -43,12 +59,39 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
     summary: 'create or revoke API keys on a running device',
     run: keysCommand,
   },
+  settings: {
+    summary: 'read or change measurement and communication settings of a running device',
+    run: settingsCommand,
+  },
+  security: {
+    summary: 'read or change security settings (whitelist, lockout, http, hostnames, syslog)',
+    run: securityCommand,
+  },
+  modbus: {
+    summary: 'Modbus enables, principal, unit id, client CA and CRL of a running device',
+    run: modbusCommand,
+  },
+  registry: {
+    summary: 'open or close client registration; list, allow or deny requests',
+    run: registryCommand,
+  },
+  tls: {
+    summary: 'show, upload or reset (new self-signed) the HTTPS certificate',
+    run: tlsCommand,
+  },
+  sessions: {
+    summary: "list or end your sessions (log out everywhere), or a user's",
+    run: sessionsCommand,
+  },
+  audit: {
+    summary: 'the security event log: list, follow, export as JSON lines or CSV',
+    run: auditCommand,
+  },
 };
 
 export const CLI_USAGE = `usage: metergate <command> [options]
 
 commands:
-  run             boot the device (see 'metergate run --help')
 ${Object.entries(COMMANDS)
   .map(([name, command]) => `  ${name.padEnd(15)} ${command.summary}`)
   .join('\n')}

@@ -6,22 +6,16 @@
 import type { DeviceClient } from '../client/device-client.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
-import {
-  asCliError,
-  CONNECTION_FLAGS,
-  CONNECTION_USAGE,
-  deviceClient,
-  logIn,
-  readSecret,
-} from './device-connection.ts';
+import { CONNECTION_FLAGS, CONNECTION_USAGE, readSecret, withSession } from './device-connection.ts';
 
-const USAGE = `usage: metergate users list|add|passwd|rm [NAME] --url URL [options]
+const USAGE = `usage: metergate users list|add|passwd|rename|rm [NAME] --url URL [options]
 
   users list                        the 8 slots: names, types, permissions, flags
   users add NAME [--role ROLE | --permissions a,b,…] [--local-only] [--new-password-file FILE]
                                     adds a user (roles: VIEWER, OPERATOR, ENGINEER, INSTALLER, SECADM, SECAUD)
   users passwd NAME [--new-password-file FILE]
                                     sets NAME's password (your own: proves the current one first)
+  users rename NAME NEW             renames a user or API key (yourself: your session goes on)
   users rm NAME                     deletes a user (or revokes an API key) at once
 
 The new password comes from --new-password-file, else $METERGATE_NEW_PASSWORD, else a prompt.
@@ -49,15 +43,16 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
     io.out(USAGE);
     return values.help ? 0 : 2;
   }
+  const newName = action === 'rename' ? extra.shift() : undefined;
   if (extra.length > 0) throw new CliError(`unexpected argument '${extra[0]}'`, 2);
-  if (action !== 'list' && !name) throw new CliError(`users ${action} needs a NAME`, 2);
-  if (!['list', 'add', 'passwd', 'rm'].includes(action)) {
-    throw new CliError(`unknown action '${action}': list, add, passwd or rm`, 2);
+  if (!['list', 'add', 'passwd', 'rename', 'rm'].includes(action)) {
+    throw new CliError(`unknown action '${action}': list, add, passwd, rename or rm`, 2);
   }
+  if (action !== 'list' && !name) throw new CliError(`users ${action} needs a NAME`, 2);
+  if (action === 'rename' && !newName) throw new CliError('users rename needs the NAME and the NEW name', 2);
   if (values.role && values.permissions) throw new CliError('give --role or --permissions, not both', 2);
-  const client = deviceClient(values);
-  const session = await logIn(client, values, io);
-  try {
+  await withSession(values, io, async (session) => {
+    const { client } = session;
     switch (action) {
       case 'list':
         for (const line of formatSlots(await slots(client))) io.out(line);
@@ -85,8 +80,15 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
       }
       case 'passwd': {
         const password = await newPassword(values['new-password-file']);
-        if (name === session.username) {
-          await client.changeOwnPassword(session.username, session.password, password);
+        if (name === session.username && session.kind !== 'api-key') {
+          const current =
+            session.password ??
+            (await readSecret(
+              `current password of ${session.username}`,
+              values['password-file'],
+              'METERGATE_PASSWORD',
+            ));
+          await client.changeOwnPassword(session.username, current, password);
         } else {
           const slot = await slotNamed(client, name as string);
           expect(
@@ -99,6 +101,22 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
         io.out(`password of ${name} changed`);
         break;
       }
+      case 'rename': {
+        const slot = await slotNamed(client, name as string);
+        const response = await client.request<{ csrfToken?: string }>('PATCH', `/api/v1/users/${slot}`, {
+          name: newName,
+        });
+        expect(response, 200);
+        const kept = client.session;
+        if (response.body.csrfToken && kept) {
+          client.resumeSession({ cookie: kept.cookie, csrfToken: response.body.csrfToken });
+          session.renamed?.(newName as string);
+          io.out(`${name} (slot ${slot}) renamed to ${newName}; you stay logged in as ${newName}`);
+        } else {
+          io.out(`${name} (slot ${slot}) renamed to ${newName}`);
+        }
+        break;
+      }
       case 'rm': {
         const slot = await slotNamed(client, name as string);
         expect(await client.request('DELETE', `/api/v1/users/${slot}`), 200);
@@ -106,10 +124,7 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
         break;
       }
     }
-    await client.logout();
-  } catch (error) {
-    throw asCliError(error);
-  }
+  });
   return 0;
 }
 

@@ -46,6 +46,17 @@ export class DeviceClient {
     return this.cookie !== null;
   }
 
+  /** The session cookie and CSRF token, to be kept (the CLI's session file) and resumed later. */
+  get session(): { readonly cookie: string; readonly csrfToken: string } | null {
+    return this.cookie && this.csrfToken ? { cookie: this.cookie, csrfToken: this.csrfToken } : null;
+  }
+
+  /** Continues a session kept from an earlier login (see `session`). */
+  resumeSession(session: { readonly cookie: string; readonly csrfToken: string }): void {
+    this.cookie = session.cookie;
+    this.csrfToken = session.csrfToken;
+  }
+
   /** Any request; the session cookie and CSRF token are added when there is a session. */
   async request<T = unknown>(
     method: string,

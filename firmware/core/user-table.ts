@@ -30,6 +30,8 @@ import {
   type PresetName,
   permissionBit,
   permissionNames,
+  ROLE_TEMPLATES,
+  type RoleName,
   SECURITY_READ,
   SECURITY_WRITE,
 } from './permission-table.ts';
@@ -45,6 +47,8 @@ export interface UserEntry {
   readonly localOnly: boolean;
   /** Every session of this user may do nothing but set a new password. */
   readonly mustChangePassword: boolean;
+  /** The IEC 62351-8 role template the user was created from, if any (kept as its origin). */
+  readonly role?: RoleName;
 }
 
 export interface ApiKeyEntry {
@@ -209,6 +213,8 @@ export interface NewUser {
   readonly permissions: PermissionSet;
   readonly localOnly?: boolean;
   readonly mustChangePassword?: boolean;
+  /** The role template `permissions` were taken from. */
+  readonly role?: RoleName;
 }
 
 /** Adds a user in the first free slot of 3–7. Needs security.write. */
@@ -223,6 +229,7 @@ export function addUser(table: UserTable, actor: Actor, user: NewUser): { table:
     verifier: user.verifier,
     localOnly: user.localOnly ?? false,
     mustChangePassword: user.mustChangePassword ?? false,
+    ...(user.role !== undefined && { role: user.role }),
   });
 }
 
@@ -486,6 +493,11 @@ export function describeEntry(
   if (entry.type === 'user' && entry.localOnly) flags.push('local-only');
   if (entry.type === 'user' && entry.mustChangePassword) flags.push('must-change-password');
   if (entry.type === 'api-key') flags.push(`preset:${entry.preset}`);
+  if (entry.type === 'user' && entry.role !== undefined) {
+    // The role it was created from; `from-role` once its permissions were changed away from it.
+    const asCreated = entry.permissions === ROLE_TEMPLATES[entry.role].permissions;
+    flags.push(`${asCreated ? 'role' : 'from-role'}:${entry.role}`);
+  }
   return {
     slot,
     type: entry.type,

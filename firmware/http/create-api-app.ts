@@ -19,6 +19,7 @@ import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { registerPublicRoutes } from './routes/public-routes.ts';
 import { registerRegistryRoutes } from './routes/registry-routes.ts';
 import { registerSecurityRoutes } from './routes/security-routes.ts';
+import { registerSessionRoutes } from './routes/session-routes.ts';
 import { securityHeaders } from './security-headers.ts';
 import { registerWebSite } from './web-site.ts';
 
@@ -57,6 +58,7 @@ export function createApiApp(deps: ApiDeps): {
   registerMeteringRoutes(api, deps);
   registerSecurityRoutes(api, deps);
   registerRegistryRoutes(api, deps);
+  registerSessionRoutes(api, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',

@@ -14,7 +14,7 @@ import { ChangeSignal } from '../core/change-signal.ts';
 import { CoreError, isCoreError } from '../core/core-error.ts';
 import { checkPassword } from '../core/password-rules.ts';
 import type { PasswordVerifier } from '../core/password-verifier-record.ts';
-import type { PermissionSet, PresetName } from '../core/permission-table.ts';
+import type { PermissionSet, PresetName, RoleName } from '../core/permission-table.ts';
 import type { CommunicationSettings, SecuritySettings } from '../core/security-settings.ts';
 import { PRINCIPAL_FIELDS, principalAt, validateSecuritySettings } from '../core/security-settings-rules.ts';
 import { ANONYMOUS_SLOT } from '../core/slots.ts';
@@ -54,6 +54,8 @@ export interface NewUserInput {
   readonly permissions: PermissionSet;
   readonly localOnly?: boolean;
   readonly mustChangePassword?: boolean;
+  /** The IEC 62351-8 role template `permissions` came from (kept and shown as the user's origin). */
+  readonly role?: RoleName;
 }
 
 export interface EntryPatch {

@@ -4,7 +4,12 @@
  * format, a bug) is refused instead of crashing the device deep inside.
  */
 import type { PasswordVerifier } from '../core/password-verifier-record.ts';
-import { isPresetName, normalizePermissions } from '../core/permission-table.ts';
+import {
+  isPresetName,
+  normalizePermissions,
+  ROLE_TEMPLATES,
+  type RoleName,
+} from '../core/permission-table.ts';
 import { DEFAULT_SECURITY_SETTINGS, HTTP_MODES, type SecuritySettings } from '../core/security-settings.ts';
 import { ANONYMOUS_SLOT, SLOT_COUNT } from '../core/slots.ts';
 import type { SlotEntry, UserTable } from '../core/user-table.ts';
@@ -56,6 +61,7 @@ function encodeFields(entry: SlotEntry): Record<string, unknown> {
         f:
           (entry.localOnly ? FLAG_LOCAL_ONLY : 0) |
           (entry.mustChangePassword ? FLAG_MUST_CHANGE_PASSWORD : 0),
+        ...(entry.role !== undefined && { o: entry.role }),
         i: entry.verifier.iterations,
         a: entry.verifier.salt,
         k: entry.verifier.publicKey,
@@ -143,6 +149,7 @@ function decodeEntry(value: unknown, slot: number): SlotEntry | null {
         verifier,
         localOnly: (flags & FLAG_LOCAL_ONLY) !== 0,
         mustChangePassword: (flags & FLAG_MUST_CHANGE_PASSWORD) !== 0,
+        ...(entry.o !== undefined && { role: roleName(entry.o, `${at}.o`) }),
       };
     }
     case TYPE_API_KEY: {
@@ -162,6 +169,13 @@ function decodeEntry(value: unknown, slot: number): SlotEntry | null {
     default:
       throw new RecordShapeError(`${at}.t: unknown entry type ${String(entry.t)}`);
   }
+}
+
+/** A user's role of origin (`o`, optional: records from before it was kept have none). */
+function roleName(value: unknown, at: string): RoleName {
+  const name = string(value, at);
+  if (!Object.hasOwn(ROLE_TEMPLATES, name)) throw new RecordShapeError(`${at}: unknown role '${name}'`);
+  return name as RoleName;
 }
 
 /** Settings are merged over the defaults, so a record from before a setting existed still loads. */

@@ -127,6 +127,16 @@ export class TlsService {
   }
 
   /**
+   * Back to a certificate of the device's own: a new self-signed certificate and key replace whatever
+   * was there (an uploaded one included); listeners reload it as after an upload.
+   */
+  async reset(): Promise<TlsInfo> {
+    this.store(await generateDeviceCertificate(this.now()), 'self-signed');
+    void this.changed.emit('certificate');
+    return this.info();
+  }
+
+  /**
    * PEM of the Modbus/TCP Security client CA, or null when none was uploaded (or it is unreadable).
    * Also null while any Modbus trust file (the CA, the CRL: every file here but the HTTPS certificate
    * and key) was refused at boot as not the committed version: Modbus/TCP Security then refuses every

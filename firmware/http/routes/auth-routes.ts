@@ -198,7 +198,8 @@ function proof(body: { nonce: string; signature: string }): { nonce: Uint8Array;
   return { nonce, signature };
 }
 
-function setSessionCookie(c: Context<AppEnv>, token: string): void {
+/** Sets the session cookie of a new session (login, own password change, own rename). */
+export function setSessionCookie(c: Context<AppEnv>, token: string): void {
   const secure = c.get('context').interface === 'https';
   setCookie(c, sessionCookieName(secure), token, {
     path: '/',

@@ -5,7 +5,12 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { openSealedPassword } from '../../auth/sealed-secret.ts';
-import { type PresetName, permissionsFromNames, rolePermissions } from '../../core/permission-table.ts';
+import {
+  type PresetName,
+  permissionsFromNames,
+  type RoleName,
+  rolePermissions,
+} from '../../core/permission-table.ts';
 import type { HttpMode } from '../../core/security-settings.ts';
 import { displayFingerprint, parseWhitelistEntry } from '../../core/security-settings-rules.ts';
 import { SLOT_COUNT } from '../../core/slots.ts';
@@ -26,6 +31,7 @@ import {
   SlotParamSchema,
   UsernameFieldSchema,
 } from '../schemas.ts';
+import { setSessionCookie } from './auth-routes.ts';
 
 const SlotSchema = z
   .object({
@@ -68,6 +74,17 @@ const EntryPatchSchema = z
   })
   .strict()
   .openapi('EntryPatch');
+
+const PatchedSlotSchema = SlotSchema.extend({
+  csrfToken: z.string().optional().openapi({
+    description:
+      'your own entry renamed: your session goes on as a new one (new cookie); send this CSRF token from now on',
+  }),
+  sessionEnded: z.boolean().optional().openapi({
+    description:
+      'true: this changed your own password or permissions, which ends your sessions (this one too): log in again',
+  }),
+}).openapi('PatchedSlot');
 
 const LockoutSchema = z.object({
   delayAfterFailures: z.number().int(),
@@ -307,6 +324,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
           password: sealed(body.password, body.name, 'password'),
           permissions,
           localOnly: body.localOnly,
+          ...(body.role !== undefined && { role: body.role as RoleName }),
         },
         ctx,
       );
@@ -319,9 +337,10 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
     {
       method: 'patch',
       path: '/api/v1/users/{slot}',
-      summary: 'Changes name, password (sealed for the name after the change), permissions or local-only',
+      summary:
+        'Changes name, password (sealed for the name after the change), permissions or local-only; renaming yourself keeps your session (renewed)',
       request: { params: SlotParamSchema, ...jsonBody(EntryPatchSchema) },
-      responses: { 200: jsonResponse(SlotSchema, 'The changed slot') },
+      responses: { 200: jsonResponse(PatchedSlotSchema, 'The changed slot') },
     },
     async (c) => {
       const { slot } = c.req.valid('param');
@@ -342,7 +361,25 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
         },
         c.get('context'),
       );
-      return c.json(listSlots()[slot] as z.infer<typeof SlotSchema>, 200);
+      const changed = listSlots()[slot] as z.infer<typeof SlotSchema>;
+      const principal = c.get('principal');
+      const own = principal.kind === 'session' && principal.actor.slot === slot;
+      if (!own || changed.epoch === principal.session?.epoch) return c.json(changed, 200);
+      // A change of one's own credentials or rights ends one's sessions (their epoch); a rename
+      // alone is neither, so the renamer's session goes on as a new one rather than ending unsaid.
+      if (body.password !== undefined || body.permissions !== undefined || body.localOnly === true)
+        return c.json({ ...changed, sessionEnded: true }, 200);
+      const ctx = c.get('context');
+      const renewed = deps.sessions.create(
+        slot,
+        changed.epoch,
+        ctx.source ?? '',
+        deps.now(),
+        ctx.interface === 'https' ? 'https' : 'http',
+      );
+      deps.sessions.end(principal.token ?? '');
+      setSessionCookie(c, renewed.token);
+      return c.json({ ...changed, csrfToken: renewed.session.csrfToken }, 200);
     },
   );
 

@@ -248,6 +248,29 @@ describe('metergate provision', () => {
     assert.deepEqual(readdir(dataDir), []);
   });
 
+  it('reports every error of a file in one pass: fields, names across entries, the meter profile', () => {
+    const file = join(root, 'many-errors.yaml');
+    const dataDir = join(root, 'many-errors-device');
+    writeFileSync(
+      file,
+      `${COMMISSIONING.replace(`password: "${AUDITOR_PASSWORD}"`, 'password: short')
+        .replace('name: electrician', 'name: Engineer1')
+        .replace(
+          'preset: read-only',
+          'preset: readonly',
+        )}meter: modbus-tcp://127.0.0.1:502?unit=1&profile=${join(root, 'no-such-profile.json')}\n`,
+    );
+    const result = runCli(['provision', '--data-dir', dataDir, '--file', file]);
+    assert.equal(result.status, 2, result.stderr);
+    const lines = result.stderr.trim().split('\n');
+    assert.match(lines.join('\n'), /users\[1\]\.password: password must be at least 10 characters/);
+    assert.match(lines.join('\n'), /apiKeys\[0\]\.preset: unknown preset 'readonly'/);
+    assert.match(lines.join('\n'), /users\[2\]\.name: the name 'Engineer1' is already used by users\[0\]/);
+    assert.match(lines.join('\n'), /:\d+: meter: profile '.*no-such-profile\.json'/);
+    assert.equal(lines.at(-1), `metergate provision: 4 errors in ${file}; nothing was created`);
+    assert.ok(!existsSync(dataDir), 'no data dir');
+  });
+
   it('refuses a data dir that already holds a flash image or keys, and changes nothing', () => {
     const file = join(root, 'minimal.yaml');
     writeFileSync(file, `version: 1\nadmin:\n  password: "${ADMIN_PASSWORD}"\n`);

@@ -193,6 +193,16 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
     };
   },
   'GET /api/v1/audit': async () => ({ path: '/api/v1/audit?limit=5' }),
+  'GET /api/v1/sessions': async () => ({ path: '/api/v1/sessions' }),
+  'DELETE /api/v1/sessions': async () => ({
+    path: '/api/v1/sessions?id=no-such-session',
+    anonymous: { status: 401 },
+  }),
+  'GET /api/v1/users/{slot}/sessions': async () => ({ path: '/api/v1/users/2/sessions' }),
+  'DELETE /api/v1/users/{slot}/sessions': async ({ admin }) => {
+    const slot = await createBareUser(admin, 'matrix_sessions');
+    return { path: `/api/v1/users/${slot}/sessions`, cleanup: () => deleteSlot(admin, slot) };
+  },
   'GET /api/v1/tls': async () => ({ path: '/api/v1/tls' }),
   // The device's own key is not to be had, so a certificate made here replaces it; clients trust both.
   'PUT /api/v1/tls': async ({ admin, freshCertificate }) => ({
