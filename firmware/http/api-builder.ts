@@ -17,9 +17,10 @@ import type { AppEnv } from './app-env.ts';
 
 /**
  * `public`: anyone. `authenticated`: a session or an API key. `user-session`: a logged-in user (a
- * cookie session), allowed even while the password must be changed. Otherwise a permission.
+ * cookie session), allowed even while the password must be changed. `user`: a logged-in user whose
+ * password need not be changed (its own account, no permission). Otherwise a permission.
  */
-export type Requirement = 'public' | 'authenticated' | 'user-session' | PermissionName;
+export type Requirement = 'public' | 'authenticated' | 'user-session' | 'user' | PermissionName;
 
 export interface RouteDeclaration {
   readonly method: string;
@@ -94,16 +95,21 @@ function checkAccess(c: Context<AppEnv>, requires: Requirement, names: DeviceNam
     }
   }
   if (requires === 'public') return;
-  if (requires === 'user-session' || requires === 'authenticated') {
+  const userOnly = requires === 'user-session' || requires === 'user';
+  if (userOnly || requires === 'authenticated') {
     if (principal.kind === 'anonymous')
       throw new ApiError(401, 'authentication-required', 'log in or send an API key');
-    if (requires === 'user-session' && principal.kind !== 'session') {
+    if (userOnly && principal.kind !== 'session') {
       throw new ApiError(403, 'user-session-required', 'only a logged-in user can do this');
     }
   }
   // A user session may change its own password while it must (`own-password`); nothing else may.
   const need: Need =
-    requires === 'user-session' ? 'own-password' : requires === 'authenticated' ? 'act' : requires;
+    requires === 'user-session'
+      ? 'own-password'
+      : requires === 'authenticated' || requires === 'user'
+        ? 'act'
+        : requires;
   try {
     authorize(principal.actor, need, c.get('context').interface);
   } catch (error) {

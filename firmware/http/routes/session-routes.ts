@@ -58,7 +58,7 @@ export function registerSessionRoutes(api: ApiBuilder, deps: ApiDeps): void {
   };
 
   api.route(
-    'user-session',
+    'user',
     {
       method: 'get',
       path: '/api/v1/sessions',
@@ -72,7 +72,7 @@ export function registerSessionRoutes(api: ApiBuilder, deps: ApiDeps): void {
   );
 
   api.route(
-    'user-session',
+    'user',
     {
       method: 'delete',
       path: '/api/v1/sessions',
