@@ -550,6 +550,28 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
   );
 
   api.route(
+    'security.write',
+    {
+      method: 'delete',
+      path: '/api/v1/tls',
+      summary:
+        'Back to a new self-signed certificate (new key; an uploaded certificate is dropped): the fingerprint changes',
+      responses: { 200: jsonResponse(TlsInfoSchema, 'The new certificate') },
+    },
+    async (c) => {
+      const info = await recorded(c, 'tls.reset', () => deps.tls.reset());
+      if (security.state.settings.tls !== 'self-signed') {
+        await security.updateSettings(
+          c.get('principal').actor,
+          { ...security.state.settings, tls: 'self-signed' },
+          c.get('context'),
+        );
+      }
+      return c.json(info, 200);
+    },
+  );
+
+  api.route(
     'security.read',
     {
       method: 'get',

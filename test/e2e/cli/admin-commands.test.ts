@@ -153,7 +153,19 @@ describe('metergate settings, security, audit against a running device', () => {
       `the kept session trusts the uploaded certificate: ${afterUpload.stderr}`,
     );
 
-    fingerprint = issued.fingerprint256;
+    assert.equal((await cli(['tls', 'reset'], session)).code, 2, 'reset needs --yes');
+    const reset = await cli(['tls', 'reset', '--yes'], session);
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stdout, /source: self-signed/);
+    const fresh = /fingerprint: (\S+)/.exec(reset.stdout)?.[1];
+    assert.ok(fresh && fresh !== fingerprint && fresh !== issued.fingerprint256, 'a new certificate');
+    // The device presents it now: a client pinning the new fingerprint gets through, the old one not.
+    const pinned = new DeviceClient(httpsUrl, { fingerprint: fresh });
+    assert.equal((await pinned.request('GET', '/api/v1/info')).status, 200);
+    await assert.rejects(new DeviceClient(httpsUrl, { fingerprint }).request('GET', '/api/v1/info'), /not/);
+    const settings = await cli(['tls', 'show'], session);
+    assert.equal(settings.code, 0, settings.stderr);
+    fingerprint = fresh;
   });
 
   it('audit list, export as JSON lines and CSV (0600, oldest first)', async () => {

@@ -10,13 +10,13 @@
  */
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bootDevice } from '../../../firmware/boot/boot-device.ts';
-import type { ApiResponse, DeviceClient } from '../../../firmware/client/device-client.ts';
+import { type ApiResponse, DeviceClient } from '../../../firmware/client/device-client.ts';
 import { PERMISSIONS, type PermissionName } from '../../../firmware/core/permission-table.ts';
 import { DEFAULT_SCREEN_SIZE } from '../../../firmware/display/screen-renderer.ts';
 import type { RouteDeclaration } from '../../../firmware/http/api-builder.ts';
@@ -53,6 +53,10 @@ interface SampleEnv {
   /** Another CA and a CRL it issued, for the CRL upload. */
   readonly crlCa: FreshCertificate;
   readonly crl: string;
+  /** The device's current HTTPS certificate, read from its data dir (after a reset no client trusts it). */
+  readonly deviceCertificate: () => string;
+  /** A new client trusting only the certificate with this SHA-256 fingerprint. */
+  readonly pinned: (fingerprint: string) => DeviceClient;
 }
 
 /** One concrete request of a declared route, and how to see what it changes. */
@@ -214,6 +218,36 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
       assert.equal(after, freshCertificate.fingerprint256);
     },
   }),
+  // A reset gives the device a key nobody knows yet: the cleanup pins the new certificate by its
+  // fingerprint and puts back the one the matrix clients trust.
+  'DELETE /api/v1/tls': async ({ admin: trusting, freshCertificate, deviceCertificate, pinned }) => {
+    const initial = new X509Certificate(deviceCertificate()).fingerprint256;
+    return {
+      path: '/api/v1/tls',
+      observe: async () => new X509Certificate(deviceCertificate()).fingerprint256,
+      verifyChange: (before, after, response) => {
+        assert.notEqual(after, before);
+        assert.equal((response.body as { fingerprint256: string }).fingerprint256, after);
+      },
+      cleanup: async () => {
+        const current = new X509Certificate(deviceCertificate()).fingerprint256;
+        if (current === initial) return;
+        await presenting(() => pinned(current));
+        const admin = pinned(current);
+        await admin.login('admin', ADMIN_PASSWORD);
+        await send(
+          admin,
+          'PUT',
+          '/api/v1/tls',
+          { certificate: freshCertificate.certificate, privateKey: freshCertificate.privateKey },
+          200,
+        );
+        // No logout: that client trusts only the certificate just replaced. The listeners take the
+        // uploaded one up after the answer; the next sample's client must see it.
+        await presenting(() => trusting);
+      },
+    };
+  },
   'GET /api/v1/registry': async () => ({ path: '/api/v1/registry' }),
   'POST /api/v1/registry/open': async ({ admin }) => ({
     path: '/api/v1/registry/open',
@@ -427,6 +461,22 @@ function assertError(response: ApiResponse, status: number, code: string, contex
 }
 
 /** Prepares the sample, calls it, and checks status, body and the state it would change. */
+/** Waits (bounded) until the device's HTTPS listener presents the certificate with this fingerprint. */
+async function presenting(client: () => DeviceClient): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client().request('GET', '/api/v1/info');
+      return;
+    } catch (error) {
+      // Mid-switch a pinned client may read one certificate and be served the other.
+      const code = (error as { code?: string }).code ?? '';
+      if (attempt >= 200 || !['fingerprint-mismatch', 'DEPTH_ZERO_SELF_SIGNED_CERT'].includes(code))
+        throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
 async function exercise(
   env: SampleEnv,
   client: DeviceClient,
@@ -509,7 +559,15 @@ describe('REST authorization matrix', () => {
     trust = `${fixture.ca}\n${freshCertificate.certificate}`;
     const admin = https();
     await admin.login('admin', ADMIN_PASSWORD);
-    env = { admin, freshCertificate, freshCa, crlCa, crl };
+    env = {
+      admin,
+      freshCertificate,
+      freshCa,
+      crlCa,
+      crl,
+      deviceCertificate: () => readFileSync(join(fixture.dataDir, 'tls', 'cert.pem'), 'utf8'),
+      pinned: (fingerprint) => new DeviceClient(fixture.httpsUrl, { fingerprint }),
+    };
     anonymousPermissions = (await slots(admin))[2]?.permissions ?? [];
     const created = await send(
       admin,
@@ -553,7 +611,8 @@ describe('REST authorization matrix', () => {
       );
       for (const d of declared) {
         assert.ok(
-          ['public', 'authenticated', 'user-session'].includes(d.requires) || isPermission(d.requires),
+          ['public', 'authenticated', 'user-session', 'user'].includes(d.requires) ||
+            isPermission(d.requires),
           `${routeKey(d)} requires '${d.requires}', which is neither a permission nor a known requirement`,
         );
       }
