@@ -40,4 +40,24 @@ describe('dashboard at 390 px, in chromium', () => {
     const height = page.viewportSize()?.height ?? 0;
     assert.ok(header && header.height <= height / 8, `header ${header?.height} px of ${height} px`);
   });
+
+  it('header: the serial number has at least 4.5:1 contrast on the dark header (1280 px)', async () => {
+    const page = await site.open({ width: 1280 });
+    const serial = page.locator('header .muted');
+    await serial.waitFor();
+    const ratio = (await serial.evaluate(`(() => {
+      const el = document.querySelector('header .muted');
+      const lum = (c) => {
+        const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map((v) => {
+          const s = Number(v) / 255;
+          return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const a = lum(getComputedStyle(el).color);
+      const b = lum(getComputedStyle(document.querySelector('header')).backgroundColor);
+      return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    })()`)) as number;
+    assert.ok(ratio >= 4.5, `contrast ${ratio.toFixed(2)}:1`);
+  });
 });
