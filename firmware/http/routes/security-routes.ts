@@ -16,6 +16,7 @@ import { displayFingerprint, parseWhitelistEntry } from '../../core/security-set
 import { SLOT_COUNT } from '../../core/slots.ts';
 import { describeEntry, entryAt } from '../../core/user-table.ts';
 import { createAddressFilter } from '../../net/client-whitelist.ts';
+import type { TlsInfo } from '../../tls/tls-service.ts';
 import type { ApiBuilder } from '../api-builder.ts';
 import type { ApiDeps } from '../api-deps.ts';
 import { ApiError } from '../api-error.ts';
@@ -270,6 +271,22 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       security.record({ ...event, result: 'failed', detail: (error as { code?: string }).code });
       throw error;
     }
+  };
+  /** Installs a new HTTPS certificate (logged as tls.upload / tls.reset) and records its source in the settings. */
+  const replaceCertificate = async (
+    c: Context<AppEnv>,
+    source: 'uploaded' | 'self-signed',
+    install: () => TlsInfo | Promise<TlsInfo>,
+  ): Promise<TlsInfo> => {
+    const info = await recorded(c, source === 'uploaded' ? 'tls.upload' : 'tls.reset', install);
+    if (security.state.settings.tls !== source) {
+      await security.updateSettings(
+        c.get('principal').actor,
+        { ...security.state.settings, tls: source },
+        c.get('context'),
+      );
+    }
+    return info;
   };
   const requireHttps = (c: Context<AppEnv>, what: string) => {
     if (c.get('context').interface !== 'https')
@@ -537,14 +554,9 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
         );
       }
       const body = c.req.valid('json');
-      const info = await recorded(c, 'tls.upload', () => deps.tls.upload(body.certificate, body.privateKey));
-      if (security.state.settings.tls !== 'uploaded') {
-        await security.updateSettings(
-          c.get('principal').actor,
-          { ...security.state.settings, tls: 'uploaded' },
-          ctx,
-        );
-      }
+      const info = await replaceCertificate(c, 'uploaded', () =>
+        deps.tls.upload(body.certificate, body.privateKey),
+      );
       return c.json(info, 200);
     },
   );
@@ -559,14 +571,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       responses: { 200: jsonResponse(TlsInfoSchema, 'The new certificate') },
     },
     async (c) => {
-      const info = await recorded(c, 'tls.reset', () => deps.tls.reset());
-      if (security.state.settings.tls !== 'self-signed') {
-        await security.updateSettings(
-          c.get('principal').actor,
-          { ...security.state.settings, tls: 'self-signed' },
-          c.get('context'),
-        );
-      }
+      const info = await replaceCertificate(c, 'self-signed', () => deps.tls.reset());
       return c.json(info, 200);
     },
   );
