@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { createHash } from 'node:crypto';
 // Builds everything the device runs into dist/, bundled by esbuild:
 // - dist/device.mjs (the board's firmware: file flash, upstream meter), dist/sim-device.mjs (the same
 //   device with the simulator's meter and power-cut flash: `npm start`, the tests) and dist/cli.mjs
@@ -82,10 +83,41 @@ const worker = await build({
 });
 const workerName = basename(worker.outputFiles[0].path);
 
+/** FNV-1a over the UTF-16 code units, in base 36: web/src/i18n.ts's textKey, which the packs are keyed by. */
+function textKey(text) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(36);
+}
+
+// The language packs (web/i18n/<code>.json, web/src/i18n.ts): minified, content-hashed, fetched only
+// when their language is chosen; the app learns their names through I18N_PACKS.
+const packs = readdirSync(join(root, 'web/i18n'))
+  .filter((name) => name.endsWith('.json'))
+  .map((name) => {
+    const code = name.slice(0, -'.json'.length);
+    const source = JSON.parse(readFileSync(join(root, 'web/i18n', name), 'utf8'));
+    // Keyed by a short hash of the English (textKey, as web/src/i18n.ts computes it), not the English
+    // itself: that halves a pack.
+    const keyed = {};
+    for (const [english, translation] of Object.entries(source)) {
+      const key = textKey(english);
+      if (key in keyed) throw new Error(`web/i18n/${name}: two texts share the key ${key}; reword one`);
+      keyed[key] = translation;
+    }
+    const content = Buffer.from(JSON.stringify(keyed));
+    const hash = createHash('sha256').update(content).digest('hex').slice(0, 10);
+    return { code, file: `i18n-${code}-${hash}.json`, content };
+  });
+const packUrls = Object.fromEntries(packs.map((p) => [p.code, `/assets/${p.file}`]));
+
 const web = await build({
   absWorkingDir: root,
   entryPoints: { app: 'web/src/main.tsx' },
-  define: { PBKDF2_WORKER_URL: JSON.stringify(`/assets/${workerName}`) },
+  define: {
+    PBKDF2_WORKER_URL: JSON.stringify(`/assets/${workerName}`),
+    I18N_PACKS: JSON.stringify(packUrls),
+  },
   outdir: 'dist/web/assets',
   entryNames: '[name]-[hash]',
   bundle: true,
@@ -128,12 +160,18 @@ for (const file of web.outputFiles) {
 for (const file of worker.outputFiles) {
   manifest.push({ file: `assets/${basename(file.path)}`, ...(await write(file.path, file.contents)) });
 }
+for (const pack of packs) {
+  manifest.push({
+    file: `assets/${pack.file}`,
+    ...(await write(join(webDir, 'assets', pack.file), pack.content)),
+  });
+}
 const html = readFileSync(join(root, 'web/index.html'), 'utf8').replace(
   '<!-- assets -->',
   tags.join('\n    '),
 );
 manifest.push({ file: 'index.html', ...(await write(join(webDir, 'index.html'), Buffer.from(html))) });
-const onDemand = [`assets/${workerName}`];
+const onDemand = [`assets/${workerName}`, ...packs.map((p) => `assets/${p.file}`)];
 writeFileSync(join(webDir, 'manifest.json'), `${JSON.stringify({ assets: manifest, onDemand }, null, 2)}\n`);
 
 const initial = manifest.filter((a) => a.file.startsWith('assets/') && !onDemand.includes(a.file));

@@ -35,6 +35,9 @@ export function launchChromium(pin: string | null, extraArgs: readonly string[] 
       '--disable-sync',
       '--no-first-run',
       '--disable-quic',
+      // The website speaks the browser's language (web/src/i18n.ts): English unless a test asks for
+      // another (a context's `locale`), whatever the machine's LANG.
+      '--lang=en-US',
       ...(pin === null ? [] : [`--ignore-certificate-errors-spki-list=${pin}`]),
       ...extraArgs,
     ],

@@ -2,7 +2,7 @@
  * The website's size budget, measured on the built files (scripts/build.mjs) rather than on what the
  * build reports: every JS and CSS asset index.html loads, gzipped as the device sends it. Also that
  * the build left no asset that neither index.html loads nor the app names as loaded on demand (the key
- * derivation's worker, plain HTTP only), that manifest.json describes the files as they are, and that
+ * derivation's worker, plain HTTP only; the language packs), that manifest.json describes the files as they are, and that
  * each precompressed sibling decodes to its file.
  */
 import assert from 'node:assert/strict';
@@ -27,6 +27,8 @@ interface Manifest {
 const readManifest = () => JSON.parse(readFileSync(join(WEB_DIR, 'manifest.json'), 'utf8')) as Manifest;
 
 const isCode = (name: string) => /\.(js|css)$/.test(name);
+/** What the build writes under assets/: code, and the language packs (JSON). */
+const isAsset = (name: string) => /\.(js|css|json)$/.test(name);
 
 /** The asset names index.html loads, in the order it names them. */
 function referencedAssets(): string[] {
@@ -47,7 +49,7 @@ describe('website bundle', () => {
     );
     assert.ok(referenced.every(isCode), `only JS and CSS under /assets: ${referenced.join(', ')}`);
     const onDemand = readManifest().onDemand.map((file) => file.replace(/^assets\//, ''));
-    const onDisk = readdirSync(ASSET_DIR).filter(isCode);
+    const onDisk = readdirSync(ASSET_DIR).filter(isAsset);
     assert.deepEqual([...referenced, ...onDemand].sort(), onDisk.sort());
     const app = referenced
       .filter((name) => name.endsWith('.js'))
@@ -98,7 +100,7 @@ describe('website bundle', () => {
     const files = [
       'index.html',
       ...readdirSync(ASSET_DIR)
-        .filter(isCode)
+        .filter(isAsset)
         .map((name) => `assets/${name}`),
     ];
     for (const file of files) {

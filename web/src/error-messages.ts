@@ -3,40 +3,42 @@
  * the wrong field (`measurement.vtRatio`, `whitelist[2]`) and says what is wrong in its own terms: a
  * schema's "Too small: expected number to be >=1", or a rule's sentence ("'x' is not an IPv4/IPv6
  * address or CIDR range"). Each known form is matched here and rewritten from MESSAGES, the one table
- * of the sentences the page shows; a language is added by translating that table. A message of no
- * known form is shown as the device wrote it.
+ * of the sentences the page shows, each translated into the language shown (web/src/i18n.ts). A
+ * message of no known form is shown as the device wrote it.
  */
 
-/** Every sentence the page makes of a refusal; `{0}`, `{1}` are filled in. English for now. */
+import { mark, t } from './i18n.ts';
+
+/** Every sentence the page makes of a refusal, in English; `{0}`, `{1}` are filled in. */
 export const MESSAGES = {
-  atLeast: 'Enter {0} or more.',
-  moreThan: 'Enter more than {0}.',
-  atMost: 'Enter {0} or less.',
-  lessThan: 'Enter less than {0}.',
-  atLeastCharacters: 'Enter at least {0} characters.',
-  atMostCharacters: 'Enter at most {0} characters.',
-  empty: 'Fill this in.',
-  tooFewEntries: 'Too few entries: at least {0}.',
-  tooManyEntries: 'Too many entries: at most {0}.',
-  number: 'Enter a number.',
-  wholeNumber: 'Enter a whole number.',
-  text: 'Enter text.',
-  choice: 'Choose one of the offered values.',
-  oneOf: 'Choose one of: {0}.',
-  invalid: 'This value is not accepted.',
-  notAddress: "'{0}' is not an IP address or network (such as 192.168.1.10 or 192.168.1.0/24).",
-  notHostName: "'{0}' is not a host name (letters, digits, '-' and '.') or an IP address.",
-  wholeNumberRange: 'Enter a whole number from {0} to {1}.',
-  occupiedSlot: 'Choose an entry of the user table.',
-  entry: 'Entry {0}: {1}',
-  unknownField: 'The meter does not know the setting {0}: reload the page.',
-  nothingChanged: 'Nothing to save: no setting was changed.',
+  atLeast: mark('Enter {0} or more.'),
+  moreThan: mark('Enter more than {0}.'),
+  atMost: mark('Enter {0} or less.'),
+  lessThan: mark('Enter less than {0}.'),
+  atLeastCharacters: mark('Enter at least {0} characters.'),
+  atMostCharacters: mark('Enter at most {0} characters.'),
+  empty: mark('Fill this in.'),
+  tooFewEntries: mark('Too few entries: at least {0}.'),
+  tooManyEntries: mark('Too many entries: at most {0}.'),
+  number: mark('Enter a number.'),
+  wholeNumber: mark('Enter a whole number.'),
+  text: mark('Enter text.'),
+  choice: mark('Choose one of the offered values.'),
+  oneOf: mark('Choose one of: {0}.'),
+  invalid: mark('This value is not accepted.'),
+  notAddress: mark("'{0}' is not an IP address or network (such as 192.168.1.10 or 192.168.1.0/24)."),
+  notHostName: mark("'{0}' is not a host name (letters, digits, '-' and '.') or an IP address."),
+  wholeNumberRange: mark('Enter a whole number from {0} to {1}.'),
+  occupiedSlot: mark('Choose an entry of the user table.'),
+  entry: mark('Entry {0}: {1}'),
+  unknownField: mark('The meter does not know the setting {0}: reload the page.'),
+  nothingChanged: mark('Nothing to save: no setting was changed.'),
 } as const;
 
 export type MessageId = keyof typeof MESSAGES;
 
 export function say(id: MessageId, ...values: (string | number)[]): string {
-  return MESSAGES[id].replace(/\{(\d)\}/g, (_, i) => String(values[Number(i)] ?? ''));
+  return t(MESSAGES[id], Object.fromEntries(values.map((value, i) => [i, value])));
 }
 
 /** `whitelist[2]` and `whitelist.2` both as `whitelist.2`: one form for every page to match on. */

@@ -21,6 +21,7 @@ import {
   whenStale,
 } from './api.ts';
 import { logout } from './auth.ts';
+import { initialLanguage, LANGUAGES, type Language, language, mark, setLanguage, t } from './i18n.ts';
 import { AccountPage } from './pages/account-page.tsx';
 import { CertificatesPage } from './pages/certificates-page.tsx';
 import { DashboardPage } from './pages/dashboard-page.tsx';
@@ -45,17 +46,27 @@ interface Page {
 const PAGES: Page[] = [
   {
     path: '/',
-    title: 'Dashboard',
+    title: mark('Dashboard'),
     requires: [ROUTES.measurements.requires, ROUTES.meters.requires],
     view: DashboardPage,
   },
-  { path: '/settings', title: 'Settings', requires: [ROUTES.config.requires], view: SettingsPage },
-  { path: '/users', title: 'Users', requires: [ROUTES.users.requires], view: UsersPage },
-  { path: '/security', title: 'Security', requires: [ROUTES.security.requires], view: SecurityPage },
-  { path: '/registry', title: 'Registry', requires: [ROUTES.registry.requires], view: RegistryPage },
-  { path: '/certificates', title: 'Certificates', requires: [ROUTES.tls.requires], view: CertificatesPage },
-  { path: '/events', title: 'Event log', requires: [ROUTES.audit.requires], view: EventsPage },
-  { path: '/account', title: 'Account', requires: [ROUTES.changeOwnPassword.requires], view: AccountPage },
+  { path: '/settings', title: mark('Settings'), requires: [ROUTES.config.requires], view: SettingsPage },
+  { path: '/users', title: mark('Users'), requires: [ROUTES.users.requires], view: UsersPage },
+  { path: '/security', title: mark('Security'), requires: [ROUTES.security.requires], view: SecurityPage },
+  { path: '/registry', title: mark('Registry'), requires: [ROUTES.registry.requires], view: RegistryPage },
+  {
+    path: '/certificates',
+    title: mark('Certificates'),
+    requires: [ROUTES.tls.requires],
+    view: CertificatesPage,
+  },
+  { path: '/events', title: mark('Event log'), requires: [ROUTES.audit.requires], view: EventsPage },
+  {
+    path: '/account',
+    title: mark('Account'),
+    requires: [ROUTES.changeOwnPassword.requires],
+    view: AccountPage,
+  },
 ];
 
 const offered = (page: Page, me: Me) => page.requires.some((r) => allowed(me, r));
@@ -63,8 +74,9 @@ const offered = (page: Page, me: Me) => page.requires.some((r) => allowed(me, r)
 /** Where `me` lands: the first page it may use (the dashboard when none). */
 const firstPage = (me: Me) => PAGES.find((p) => offered(p, me))?.path ?? '/';
 
-const SESSION_ENDED =
-  'Your session has ended (timed out, logged out elsewhere, or your password or permissions were changed). Log in again.';
+const SESSION_ENDED = mark(
+  'Your session has ended (timed out, logged out elsewhere, or your password or permissions were changed). Log in again.',
+);
 
 function useHashPath(): string {
   const read = () => location.hash.slice(1) || '/';
@@ -84,10 +96,10 @@ function Header(props: { session: Session; path: string }) {
       <div>
         <b>{info.model}</b> <span class="muted">{info.serialNumber}</span>
       </div>
-      <nav aria-label="Pages">
+      <nav aria-label={t('Pages')}>
         {PAGES.filter((p) => offered(p, me)).map((p) => (
           <a href={`#${p.path}`} aria-current={props.path === p.path ? 'page' : undefined}>
-            {p.title}
+            {t(p.title)}
           </a>
         ))}
       </nav>
@@ -97,8 +109,8 @@ function Header(props: { session: Session; path: string }) {
             <span>{me.name}</span>
             <Button
               class="secondary"
-              label="Log out"
-              busy="Logging out…"
+              label={t('Log out')}
+              busy={t('Logging out…')}
               run={async () => {
                 // Who the page acts as is asked before it leaves the page, and a page the person
                 // opened meanwhile (the login, say) is not taken away from under the typing.
@@ -111,7 +123,7 @@ function Header(props: { session: Session; path: string }) {
           </>
         ) : (
           <a class="button" href="#/login">
-            Log in
+            {t('Log in')}
           </a>
         )}
       </div>
@@ -126,7 +138,8 @@ function HttpWarning(props: { info: Info }) {
   const other = port && port !== 443 ? `:${port}` : '';
   return (
     <p class="notice" role="note">
-      This connection is not encrypted. <a href={`https://${location.hostname}${other}/`}>Use HTTPS</a>.
+      {t('This connection is not encrypted.')}{' '}
+      <a href={`https://${location.hostname}${other}/`}>{t('Use HTTPS')}</a>
     </p>
   );
 }
@@ -137,7 +150,7 @@ function DegradedNotice(props: { info: Info }) {
   if (degraded.length === 0) return null;
   return (
     <div class="notice" role="alert">
-      <b>Degraded:</b>
+      <b>{t('Degraded:')}</b>
       <ul>
         {degraded.map((text) => (
           <li key={text}>{text}</li>
@@ -149,9 +162,10 @@ function DegradedNotice(props: { info: Info }) {
 
 /** The page's h1: what Content shows under it. */
 function pageTitle(me: Me, path: string): string {
-  if (me.mustChangePassword) return 'Account';
-  if (path === '/login') return 'Log in';
-  return PAGES.find((p) => p.path === path)?.title ?? 'No such page';
+  if (me.mustChangePassword) return t('Account');
+  if (path === '/login') return t('Log in');
+  const page = PAGES.find((p) => p.path === path);
+  return page ? t(page.title) : t('No such page');
 }
 
 function Content(props: { session: Session; path: string }) {
@@ -162,19 +176,19 @@ function Content(props: { session: Session; path: string }) {
   if (!page)
     return (
       <p class="card">
-        No such page. <a href="#/">Dashboard</a>
+        {t('No such page.')} <a href="#/">{t('Dashboard')}</a>
       </p>
     );
   if (!offered(page, me)) {
     return me.kind === 'anonymous' ? (
       <div class="card narrow">
-        <p>Log in to see more of this meter.</p>
+        <p>{t('Log in to see more of this meter.')}</p>
         <a class="button" href="#/login">
-          Log in
+          {t('Log in')}
         </a>
       </div>
     ) : (
-      <p class="card narrow">Your permissions do not include this page.</p>
+      <p class="card narrow">{t('Your permissions do not include this page.')}</p>
     );
   }
   const View = page.view;
@@ -191,6 +205,8 @@ function Redirect(props: { to: string }) {
 
 function App() {
   const path = useHashPath();
+  // Which language is shown: set again by the switch, so every page renders anew in it.
+  const [, setShown] = useState(language());
   const [ended, setEnded] = useState<string | null>(null);
   const {
     data: state,
@@ -214,7 +230,7 @@ function App() {
       whenSessionEnded(() => {
         // Until the device says who the page now acts as, it shows the login and asks for nothing else.
         setData(null);
-        setEnded(SESSION_ENDED);
+        setEnded(t(SESSION_ENDED));
         location.hash = '#/login';
         load();
       }),
@@ -237,10 +253,10 @@ function App() {
     return (
       <main>
         <p class="card" aria-busy={!error}>
-          {error?.message ?? 'Connecting to the meter…'}{' '}
+          {error?.message ?? t('Connecting to the meter…')}{' '}
           {error && (
             <button type="button" onClick={load}>
-              Retry
+              {t('Retry')}
             </button>
           )}
         </p>
@@ -260,14 +276,51 @@ function App() {
         <Content session={session} path={path} />
       </main>
       <footer class="muted">
-        firmware {state.info.firmwareVersion} · {me(state.me)}
+        {t('firmware {version}', { version: state.info.firmwareVersion })} · {me(state.me)} ·{' '}
+        <LanguageSwitch onChange={() => setShown(language())} />
       </footer>
     </SessionContext.Provider>
   );
 }
 
 function me(principal: Me): string {
-  return principal.kind === 'anonymous' ? 'not logged in' : `logged in as ${principal.name}`;
+  return principal.kind === 'anonymous'
+    ? t('not logged in')
+    : t('logged in as {name}', { name: principal.name });
 }
 
-render(<App />, document.getElementById('app') as HTMLElement);
+/** The language switch: each language named in itself; the choice is kept in this browser. */
+function LanguageSwitch(props: { onChange(): void }) {
+  const [failed, setFailed] = useState(false);
+  return (
+    <span>
+      <select
+        class="language"
+        aria-label={t('Language')}
+        value={language()}
+        onChange={async (e) => {
+          const code = (e.currentTarget as HTMLSelectElement).value as Language;
+          try {
+            await setLanguage(code, true);
+            setFailed(false);
+          } catch {
+            setFailed(true);
+          }
+          props.onChange();
+        }}
+      >
+        {Object.entries(LANGUAGES).map(([code, name]) => (
+          <option value={code} lang={code}>
+            {name}
+          </option>
+        ))}
+      </select>
+      {failed && <span role="alert"> {t('The language could not be loaded.')}</span>}
+    </span>
+  );
+}
+
+// The page starts in its language (no English flash before a translation): the pack comes first.
+setLanguage(initialLanguage())
+  .catch(() => undefined)
+  .finally(() => render(<App />, document.getElementById('app') as HTMLElement));

@@ -6,6 +6,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
+import { formatDateTime, t } from './i18n.ts';
 
 function toApiError(error: unknown): ApiError {
   return error instanceof ApiError
@@ -333,7 +334,7 @@ export function ConfirmButton(props: {
             {props.confirm}
           </button>
           <button ref={focus} type="button" class="secondary" onClick={cancel}>
-            Cancel
+            {t('Cancel')}
           </button>
         </div>
       ) : (
@@ -399,11 +400,11 @@ export function Loading(props: { error: ApiError | null }) {
     </p>
   ) : (
     <p class="muted" aria-busy="true">
-      Loading…
+      {t('Loading…')}
     </p>
   );
 }
 
 export function formatTime(iso: string): string {
-  return new Date(iso).toLocaleString();
+  return formatDateTime(new Date(iso));
 }

@@ -1,4 +1,5 @@
 /** The logged-in user's own account: the password change and logout. */
+import { t } from '../i18n.ts';
 import { useSession } from '../session.ts';
 import { PasswordForm } from './password-form.tsx';
 
@@ -6,9 +7,10 @@ export function AccountPage() {
   const { me } = useSession();
   return (
     <div class="grid">
-      <section class="card narrow" aria-label="Account">
+      <section class="card narrow" aria-label={t('Account')}>
         <p>
-          Logged in as <b>{me.name}</b> (slot {me.slot}). Permissions: {me.permissions.join(', ') || 'none'}.
+          {t('Logged in as {name} (slot {slot}).', { name: me.name, slot: me.slot })}{' '}
+          {t('Permissions: {list}.', { list: me.permissions.join(', ') || t('none') })}
         </p>
       </section>
       <PasswordForm />

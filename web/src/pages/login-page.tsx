@@ -4,6 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import { login } from '../auth.ts';
+import { t } from '../i18n.ts';
 import { useSession } from '../session.ts';
 import { Input, Submit, useAction, useForm } from '../ui.tsx';
 
@@ -15,7 +16,7 @@ export function LoginPage() {
   return (
     <form
       class="card narrow"
-      aria-label="Log in"
+      aria-label={t('Log in')}
       onSubmit={async (e) => {
         e.preventDefault();
         const { username, password } = form.value;
@@ -30,22 +31,29 @@ export function LoginPage() {
           {ended}
         </p>
       )}
-      <Input form={form} action={action} path="username" label="User name" autocomplete="username" required />
+      <Input
+        form={form}
+        action={action}
+        path="username"
+        label={t('User name')}
+        autocomplete="username"
+        required
+      />
       <Input
         form={form}
         path="password"
-        label="Password"
+        label={t('Password')}
         type="password"
         autocomplete="current-password"
         required
       />
-      <Submit action={action} label="Log in" busy="Checking password…" fields={['username']} />
+      <Submit action={action} label={t('Log in')} busy={t('Checking password…')} fields={['username']} />
       {action.pending && (
-        <progress aria-label="Checking password" max={1} value={progress ?? undefined}>
+        <progress aria-label={t('Checking password…')} max={1} value={progress ?? undefined}>
           {progress === null ? '' : `${Math.round(progress * 100)} %`}
         </progress>
       )}
-      <p class="muted">The password never leaves this browser: it only signs a one-time challenge.</p>
+      <p class="muted">{t('The password never leaves this browser: it only signs a one-time challenge.')}</p>
     </form>
   );
 }

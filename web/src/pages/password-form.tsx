@@ -1,5 +1,6 @@
 /** The own password: the forced change of the factory password and the Account page use this form. */
 import { changeOwnPassword } from '../auth.ts';
+import { t } from '../i18n.ts';
 import { useSession } from '../session.ts';
 import { fail, Input, Submit, useAction, useForm } from '../ui.tsx';
 
@@ -12,39 +13,39 @@ export function PasswordForm(props: { forced?: boolean }) {
   return (
     <form
       class="card narrow"
-      aria-label="Change password"
+      aria-label={t('Change password')}
       onSubmit={async (e) => {
         e.preventDefault();
         const { current, password, repeat } = form.value;
         const ok = await action.run(async () => {
-          if (password !== repeat) fail('repeat', 'The two new passwords differ.');
+          if (password !== repeat) fail('repeat', t('The two new passwords differ.'));
           await changeOwnPassword(me.name, current, password);
-        }, 'Password changed.');
+        }, t('Password changed.'));
         if (ok) {
           form.set('', empty);
           await refresh();
         }
       }}
     >
-      <h2>{props.forced ? 'Set a new password' : 'Change your password'}</h2>
+      <h2>{props.forced ? t('Set a new password') : t('Change your password')}</h2>
       {props.forced && (
         <p class="notice" role="status">
-          You logged in with the factory password: everything else is locked until you choose your own.
+          {t('You logged in with the factory password: everything else is locked until you choose your own.')}
         </p>
       )}
-      <Input {...bound} path="current" label="Current password" autocomplete="current-password" />
+      <Input {...bound} path="current" label={t('Current password')} autocomplete="current-password" />
       <Input
         {...bound}
         path="password"
-        label="New password"
+        label={t('New password')}
         autocomplete="new-password"
-        hint="At least 8 characters; not a common password, not like your user name."
+        hint={t('At least 8 characters; not a common password, not like your user name.')}
       />
-      <Input {...bound} path="repeat" label="Repeat the new password" autocomplete="new-password" />
+      <Input {...bound} path="repeat" label={t('Repeat the new password')} autocomplete="new-password" />
       <Submit
         action={action}
-        label="Change password"
-        busy="Changing password…"
+        label={t('Change password')}
+        busy={t('Changing password…')}
         fields={['current', 'password', 'repeat']}
       />
     </form>

@@ -6,6 +6,7 @@
  */
 import { useState } from 'preact/hooks';
 import { allowed, call, ROUTES, type Route } from '../api.ts';
+import { t } from '../i18n.ts';
 import { useSession } from '../session.ts';
 import { Button, formatTime, Loading, Pairs, Section, useEvery, useForm, useLoad } from '../ui.tsx';
 import { PresetSelect } from './users-page.tsx';
@@ -34,9 +35,9 @@ function Pending(props: { request: Request; writable: boolean; onDecided(note: s
       <h3>{r.name}</h3>
       <Pairs
         rows={[
-          ['From', r.source],
-          ['Asked at', formatTime(r.time)],
-          ['Key fingerprint', <code class="label">{r.fingerprint}</code>],
+          [t('From'), r.source],
+          [t('Asked at'), formatTime(r.time)],
+          [t('Key fingerprint'), <code class="label">{r.fingerprint}</code>],
         ]}
       />
       {props.writable && (
@@ -44,25 +45,31 @@ function Pending(props: { request: Request; writable: boolean; onDecided(note: s
           <PresetSelect form={form} />
           <div class="actions">
             <Button
-              label="Allow"
-              busy="Allowing…"
+              label={t('Allow')}
+              busy={t('Allowing…')}
               run={async () => {
                 const { slot } = await call<{ slot: number }>(ROUTES.allowRequest, {
                   id: r.id,
                   body: form.value,
                 });
                 await onDecided(
-                  `${r.name} allowed (slot ${slot}): the application receives its key sealed; this page never sees it.`,
+                  t(
+                    '{name} allowed (slot {slot}): the application receives its key sealed; this page never sees it.',
+                    {
+                      name: r.name,
+                      slot,
+                    },
+                  ),
                 );
               }}
             />
             <Button
-              label="Deny"
-              busy="Denying…"
+              label={t('Deny')}
+              busy={t('Denying…')}
               class="danger"
               run={async () => {
                 await call(ROUTES.denyRequest, { id: r.id });
-                await onDecided(`${r.name} denied.`);
+                await onDecided(t('{name} denied.', { name: r.name }));
               }}
             />
           </div>
@@ -92,30 +99,32 @@ export function RegistryPage() {
   if (!data) return <Loading error={error} />;
   const left = Math.max(0, Math.ceil((data.until - Date.now()) / 1000));
   return (
-    <Section title="Client registry">
+    <Section title={t('Client registry')}>
       <p>
         {open ? (
           <>
-            Open for {/* mm:ss of an ISO time: the window is shorter than an hour */}
-            <b role="timer">{new Date(left * 1000).toISOString().slice(14, 19)}</b>: applications may ask for
-            an API key.
+            {t('Open for')} {/* mm:ss of an ISO time: the window is shorter than an hour */}
+            <b role="timer">{new Date(left * 1000).toISOString().slice(14, 19)}</b>
+            {t(': applications may ask for an API key.')}
           </>
         ) : (
-          'Closed: applications cannot ask for an API key.'
+          t('Closed: applications cannot ask for an API key.')
         )}
       </p>
       {writable ? (
         <div class="actions">
           <Button
-            label={open ? 'Close registration' : 'Open for 5 minutes'}
-            busy={open ? 'Closing…' : 'Opening…'}
+            label={open ? t('Close registration') : t('Open for 5 minutes')}
+            busy={open ? t('Closing…') : t('Opening…')}
             run={async () => setData(await status(open ? ROUTES.closeRegistry : ROUTES.openRegistry))}
           />
         </div>
       ) : (
-        <p class="muted">Read only: deciding requests needs security.write.</p>
+        <p class="muted">
+          {t('Read only: deciding requests needs {permission}.', { permission: 'security.write' })}
+        </p>
       )}
-      <p class="muted">Allow a request only if its fingerprint is the one the application shows.</p>
+      <p class="muted">{t('Allow a request only if its fingerprint is the one the application shows.')}</p>
       <p class="ok" role="status">
         {note}
       </p>
@@ -136,7 +145,7 @@ export function RegistryPage() {
           ))}
         </div>
       ) : (
-        <p class="muted">No requests pending.</p>
+        <p class="muted">{t('No requests pending.')}</p>
       )}
     </Section>
   );
