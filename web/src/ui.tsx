@@ -362,17 +362,26 @@ export function Section(props: { title: string; wide?: boolean; children: Compon
   );
 }
 
-/** A table with its column headings (false: left out), scrolling inside its card when too wide. */
-export function Table(props: { head: (string | false)[]; class?: string; children: ComponentChildren }) {
+/**
+ * A table with its column headings (false: left out), scrolling inside its card when too wide. The
+ * scrolling box takes the focus, so a keyboard can scroll it too (WCAG 2.1.1); `label` names it.
+ */
+export function Table(props: {
+  head: (string | false)[];
+  class?: string;
+  label?: string;
+  children: ComponentChildren;
+}) {
   return (
-    <div class="scroll">
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+    <section class="scroll" tabIndex={0} aria-label={props.label ?? t('Table')}>
       <table class={props.class}>
         <thead>
           <tr>{props.head.map((h) => h && <th scope="col">{h}</th>)}</tr>
         </thead>
         <tbody>{props.children}</tbody>
       </table>
-    </div>
+    </section>
   );
 }
 
