@@ -55,7 +55,10 @@ describe('form errors in words, next to their field, in chromium', () => {
     await page.getByRole('status').getByText('Nothing to save: no setting was changed.').waitFor();
   });
 
-  it('users: "all slots are in use" goes once an entry is deleted', async () => {
+  it('users: the "slots in use" refusal is said in the dialog, and nothing of it stands once a slot is free', async () => {
+    const page = await site.open({ hash: '#/users', login: admin });
+    await page.locator('[data-slot="7"]', { hasText: 'Free' }).waitFor();
+    // Another client takes every free slot after the page loaded: the device refuses the add.
     for (let i = 0; i < 5; i++) {
       const r = await site.rest.admin.request('POST', '/api/v1/users', {
         type: 'api-key',
@@ -64,20 +67,29 @@ describe('form errors in words, next to their field, in chromium', () => {
       });
       assert.equal(r.status, 201, JSON.stringify(r.body));
     }
-    const page = await site.open({ hash: '#/users', login: admin });
+    const open = page.getByRole('button', { name: 'Add a user or API key' });
+    await open.click();
     const add = page.getByRole('form', { name: 'Add user or API key' });
     await add.getByLabel('Type').selectOption('api-key');
     await add.getByLabel('Name').fill('key9');
     await add.getByRole('button', { name: 'Create API key' }).click();
+    const refusal = page.getByRole('dialog').getByText(/slots are in use/);
+    await refusal.waitFor();
+    assert.doesNotMatch(await text(refusal), CODE_LIKE);
+    await page.keyboard.press('Escape');
+    // Closing asks the device again: the page says why adding is not possible now.
     const full = page.getByText(/slots are in use/);
-    await full.waitFor();
-    assert.doesNotMatch(await text(full), CODE_LIKE);
+    await page.getByText(/^All slots are in use/).waitFor();
+    assert.equal(await open.isDisabled(), true);
     await page.locator('[data-slot="7"]').getByRole('button', { name: 'Revoke' }).click();
     await page
       .getByRole('alertdialog')
       .getByRole('button', { name: /^Yes|Revoke/ })
       .click();
     await page.locator('[data-slot="7"]', { hasText: 'Free' }).waitFor();
-    assert.equal(await full.count(), 0, 'the refusal no longer stands');
+    assert.equal(await full.count(), 0, 'no "slots in use" stands any more');
+    await open.click();
+    await page.getByRole('form', { name: 'Add user or API key' }).waitFor();
+    assert.equal(await page.getByRole('dialog').getByRole('alert').count(), 0, 'the dialog starts afresh');
   });
 });
