@@ -406,6 +406,20 @@ export function Pairs(props: { rows: [string, ComponentChildren][] }) {
   );
 }
 
+/**
+ * Over values shown before a reload failed (the device does not answer, say): they are not current.
+ * Every card of polled values carries one, so an offline device marks all of them, not only some.
+ */
+export function NotUpdating(props: { error: ApiError | null }) {
+  return (
+    props.error && (
+      <p class="error" role="status" data-not-updating>
+        Not updating: {props.error.message} The values below are from before.
+      </p>
+    )
+  );
+}
+
 /** Where a load failed or is still under way. */
 export function Loading(props: { error: ApiError | null }) {
   return props.error ? (
