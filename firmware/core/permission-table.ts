@@ -31,25 +31,94 @@ export const AUDIT_READ = 1 << 9;
 export interface PermissionDeclaration {
   readonly bit: number;
   readonly name: PermissionName;
+  /** A few words for a person (the website's chips), where `name` is for programs. */
+  readonly label: string;
   readonly description: string;
+  /**
+   * Whether it lets the holder change the device (settings, counters, users), not only look. The
+   * website warns before such a set goes to an interface without login (a Modbus principal).
+   */
+  readonly writes: boolean;
 }
 
 export const PERMISSIONS = [
-  { bit: MEASUREMENTS_READ, name: 'measurements.read', description: 'Read instantaneous values and min/max' },
-  { bit: METERS_READ, name: 'meters.read', description: 'Read energy meters' },
-  { bit: METERS_RESET, name: 'meters.reset', description: 'Reset energy meters' },
-  { bit: MINMAX_RESET, name: 'minmax.reset', description: 'Reset min/max values' },
-  { bit: CONFIG_READ, name: 'config.read', description: 'Read measurement and communication settings' },
-  { bit: CONFIG_WRITE, name: 'config.write', description: 'Change measurement and communication settings' },
-  { bit: SERVICE, name: 'service', description: 'Service functions (clock, output simulation)' },
-  { bit: SECURITY_READ, name: 'security.read', description: 'See users, permissions and security settings' },
+  {
+    bit: MEASUREMENTS_READ,
+    name: 'measurements.read',
+    label: 'View measurements',
+    description: 'Read instantaneous values and min/max',
+    writes: false,
+  },
+  {
+    bit: METERS_READ,
+    name: 'meters.read',
+    label: 'View energy',
+    description: 'Read energy meters',
+    writes: false,
+  },
+  {
+    bit: METERS_RESET,
+    name: 'meters.reset',
+    label: 'Reset energy',
+    description: 'Reset energy meters',
+    writes: true,
+  },
+  {
+    bit: MINMAX_RESET,
+    name: 'minmax.reset',
+    label: 'Reset min/max',
+    description: 'Reset min/max values',
+    writes: true,
+  },
+  {
+    bit: CONFIG_READ,
+    name: 'config.read',
+    label: 'View settings',
+    description: 'Read measurement and communication settings',
+    writes: false,
+  },
+  {
+    bit: CONFIG_WRITE,
+    name: 'config.write',
+    label: 'Change settings',
+    description: 'Change measurement and communication settings',
+    writes: true,
+  },
+  {
+    bit: SERVICE,
+    name: 'service',
+    label: 'Service',
+    description: 'Service functions (clock, output simulation)',
+    writes: true,
+  },
+  {
+    bit: SECURITY_READ,
+    name: 'security.read',
+    label: 'View security',
+    description: 'See users, permissions and security settings',
+    writes: false,
+  },
   {
     bit: SECURITY_WRITE,
     name: 'security.write',
+    label: 'Change security',
     description: 'Change users, permissions and security settings (implies security.read)',
+    writes: true,
   },
-  { bit: AUDIT_READ, name: 'audit.read', description: 'Read the security event log' },
-] as const satisfies readonly { bit: number; name: string; description: string }[];
+  {
+    bit: AUDIT_READ,
+    name: 'audit.read',
+    label: 'Event log',
+    description: 'Read the security event log',
+    writes: false,
+  },
+] as const satisfies readonly {
+  bit: number;
+  name: string;
+  label: string;
+  description: string;
+  writes: boolean;
+}[];
 
 export type PermissionName = (typeof PERMISSIONS)[number]['name'];
 

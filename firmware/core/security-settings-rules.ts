@@ -9,7 +9,7 @@
 import { isIP } from 'node:net';
 import { CoreError } from './core-error.ts';
 import { HTTP_MODES, type SecuritySettings } from './security-settings.ts';
-import { isSlotNumber } from './slots.ts';
+import { isSlotNumber, LOCALGUI_SLOT } from './slots.ts';
 import { slotOfEntry, type UserTable } from './user-table.ts';
 
 /** The Modbus principals as stored (entry identities) and as interfaces name them (slots). */
@@ -129,7 +129,8 @@ export function displayFingerprint(fingerprint: string): string {
 
 /**
  * The identity of the entry in `slot`, for a Modbus principal set by slot (`field` names the setting
- * in errors). Refused: no slot 0–7, an empty slot, a local-only user (it acts at the display only).
+ * in errors). Refused: no slot 0–7, an empty slot, localgui and a local-only user (they act at the
+ * display only).
  */
 export function principalAt(table: UserTable, slot: number, field: string): number {
   const id = isSlotNumber(slot) ? table.ids[slot] : null;
@@ -142,6 +143,14 @@ export function principalAt(table: UserTable, slot: number, field: string): numb
 
 function principalProblem(table: UserTable, slot: number, field: string): void {
   const entry = table.slots[slot];
+  // localgui's rights are what the display allows without login: a person standing at the meter.
+  if (slot === LOCALGUI_SLOT) {
+    throw new CoreError(
+      'invalid-setting',
+      `${field}: localgui (slot 1) is what the display may do without login, never a Modbus principal`,
+      { field },
+    );
+  }
   if (entry?.type === 'user' && entry.localOnly) {
     throw new CoreError(
       'invalid-setting',

@@ -85,6 +85,9 @@ export class ApiError extends Error {
   }
 }
 
+/** How long a read waits for the device's answer. */
+const READ_TIMEOUT_MS = 8000;
+
 let csrfToken: string | undefined;
 let onStale: () => void = () => undefined;
 let sessionExpected = false;
@@ -128,6 +131,10 @@ export async function call<T>(
   const headers: Record<string, string> = {};
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   if (target.method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  // A device that stops answering leaves a request open forever: a read gives up, so the page can say
+  // its values are not current. A change is left to finish (a password's KDF takes its time).
+  const abort = new AbortController();
+  const timer = target.method === 'GET' ? setTimeout(() => abort.abort(), READ_TIMEOUT_MS) : undefined;
   let response: Response;
   try {
     response = await fetch(url, {
@@ -136,9 +143,12 @@ export async function call<T>(
       body: options.body === undefined ? null : JSON.stringify(options.body),
       credentials: 'same-origin',
       cache: 'no-store',
+      signal: abort.signal,
     });
   } catch {
     throw new ApiError(0, 'offline', 'The meter did not answer. Check the network connection.');
+  } finally {
+    clearTimeout(timer);
   }
   // An answer without a body (204) reads as null.
   const body = await response.json().catch(() => null);

@@ -19,7 +19,8 @@ export interface Info {
 }
 
 export interface PermissionTable {
-  permissions: { bit: number; name: string; description: string }[];
+  /** `label` for people, `writes`: lets the holder change the device (GET /permissions). */
+  permissions: { bit: number; name: string; label: string; description: string; writes: boolean }[];
   presets: Record<string, string[]>;
   roles: Record<string, { description: string; permissions: string[] }>;
 }

@@ -285,9 +285,41 @@ export function Submit(props: { action: Action; label: string; busy: string; fie
 const focus = (element: HTMLElement | null) => element?.focus();
 
 /**
- * A button that asks "are you sure?" in place before it runs `onConfirm`, a danger. The question says
- * what will be lost. The focus goes to Cancel, so Enter, Enter does nothing irreversible; Escape
- * cancels; after a cancel the focus is back on the button.
+ * An "are you sure?" in place: the question (which says what will be lost or given away), a danger
+ * button and Cancel. The focus goes to Cancel, so Enter, Enter does nothing irreversible; Escape
+ * cancels.
+ */
+export function Confirm(props: {
+  question: string;
+  confirm: string;
+  onConfirm(): unknown;
+  onCancel(): void;
+}) {
+  return (
+    <div
+      role="alertdialog"
+      aria-label={props.question}
+      class="actions"
+      onKeyDown={(e) => {
+        if (e.key !== 'Escape') return;
+        e.preventDefault();
+        props.onCancel();
+      }}
+    >
+      <span>{props.question}</span>
+      <button type="button" class="danger" onClick={props.onConfirm}>
+        {props.confirm}
+      </button>
+      <button ref={focus} type="button" class="secondary" onClick={props.onCancel}>
+        {t('Cancel')}
+      </button>
+    </div>
+  );
+}
+
+/**
+ * A button that asks (Confirm) before it runs `onConfirm`, a danger; after a cancel the focus is back
+ * on the button.
  */
 export function ConfirmButton(props: {
   label: string;
@@ -305,38 +337,21 @@ export function ConfirmButton(props: {
     if (!asking && cancelled.current) trigger.current?.focus();
     cancelled.current = false;
   }, [asking]);
-  const cancel = () => {
-    cancelled.current = true;
-    setAsking(false);
-  };
   return (
     <div>
       {asking ? (
-        <div
-          role="alertdialog"
-          aria-label={props.question}
-          class="actions"
-          onKeyDown={(e) => {
-            if (e.key !== 'Escape') return;
-            e.preventDefault();
-            cancel();
+        <Confirm
+          question={props.question}
+          confirm={props.confirm}
+          onConfirm={async () => {
+            setAsking(false);
+            await action.run(props.onConfirm, props.done);
           }}
-        >
-          <span>{props.question}</span>
-          <button
-            type="button"
-            class="danger"
-            onClick={async () => {
-              setAsking(false);
-              await action.run(props.onConfirm, props.done);
-            }}
-          >
-            {props.confirm}
-          </button>
-          <button ref={focus} type="button" class="secondary" onClick={cancel}>
-            {t('Cancel')}
-          </button>
-        </div>
+          onCancel={() => {
+            cancelled.current = true;
+            setAsking(false);
+          }}
+        />
       ) : (
         <button
           ref={trigger}
@@ -398,6 +413,20 @@ export function Pairs(props: { rows: [string, ComponentChildren][] }) {
           </div>
         ))}
     </dl>
+  );
+}
+
+/**
+ * Over values shown before a reload failed (the device does not answer, say): they are not current.
+ * Every card of polled values carries one, so an offline device marks all of them, not only some.
+ */
+export function NotUpdating(props: { error: ApiError | null }) {
+  return (
+    props.error && (
+      <p class="error" role="status" data-not-updating>
+        Not updating: {props.error.message} The values below are from before.
+      </p>
+    )
   );
 }
 

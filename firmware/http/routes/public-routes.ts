@@ -48,7 +48,15 @@ const InfoSchema = z
 
 const PermissionTableSchema = z
   .object({
-    permissions: z.array(z.object({ bit: z.number(), name: z.string(), description: z.string() })),
+    permissions: z.array(
+      z.object({
+        bit: z.number(),
+        name: z.string(),
+        label: z.string().openapi({ description: 'a few words for a person' }),
+        description: z.string(),
+        writes: z.boolean().openapi({ description: 'lets the holder change the device, not only look' }),
+      }),
+    ),
     presets: z.record(z.string(), z.array(z.string())),
     roles: z.record(z.string(), z.object({ description: z.string(), permissions: z.array(z.string()) })),
   })
@@ -113,7 +121,13 @@ export function registerPublicRoutes(api: ApiBuilder, deps: ApiDeps): void {
     (c) =>
       c.json(
         {
-          permissions: PERMISSIONS.map((p) => ({ bit: p.bit, name: p.name, description: p.description })),
+          permissions: PERMISSIONS.map(({ bit, name, label, description, writes }) => ({
+            bit,
+            name,
+            label,
+            description,
+            writes,
+          })),
           presets: Object.fromEntries(
             Object.entries(PRESETS).map(([name, set]) => [name, permissionNames(set)]),
           ),

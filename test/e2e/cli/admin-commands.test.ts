@@ -85,9 +85,12 @@ describe('metergate settings, security, audit against a running device', () => {
 
   it('modbus enable, principal, unit id, CA and CRL upload; show reports them', async (t) => {
     assert.equal((await cli(['modbus', 'enable', 'tcp'], session)).code, 0);
-    const principal = await cli(['modbus', 'principal', 'localgui'], session);
+    const display = await cli(['modbus', 'principal', 'localgui'], session);
+    assert.equal(display.code, 1, 'localgui is the display’s slot, never a Modbus principal');
+    assert.match(display.stderr, /localgui \(slot 1\) is what the display may do/);
+    const principal = await cli(['modbus', 'principal', 'admin'], session);
     assert.equal(principal.code, 0, principal.stderr);
-    assert.match(principal.stdout, /act as slot 1 \(localgui\)/);
+    assert.match(principal.stdout, /act as slot 0 \(admin\)/);
     assert.equal((await cli(['modbus', 'unit-id', '9'], session)).code, 0);
     const ca = createOpensslCa(t);
     const caFile = join(root, 'modbus-ca.pem');
@@ -101,7 +104,7 @@ describe('metergate settings, security, audit against a running device', () => {
     assert.match(crl.stdout, /CRL installed: 0 revoked/);
     const show = JSON.parse((await cli(['modbus', 'show'], session)).stdout);
     assert.equal(show.modbusTcp, true);
-    assert.equal(show.modbusSlot, 1);
+    assert.equal(show.modbusSlot, 0);
     assert.equal(show.unitId, 9);
     assert.ok(show.ca?.fingerprint256);
     assert.equal(show.crl?.revoked, 0);

@@ -175,4 +175,18 @@ describe('the Modbus principal bound to an entry, on the device process', () => 
     const config = await fx.admin.request<Config>('GET', '/api/v1/config');
     assert.deepEqual([config.body.communication.modbusSlot, config.body.communication.rtuSlot], [2, 2]);
   });
+
+  it('localgui, the display’s slot without login, cannot be named Modbus principal (400 naming the field)', async () => {
+    for (const field of ['modbusSlot', 'rtuSlot']) {
+      const refused = await fx.admin.request<ErrorBody>('PATCH', '/api/v1/config', {
+        communication: { [field]: 1 },
+      });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, 'invalid-setting');
+      assert.equal(refused.body.error.field, `communication.${field}`);
+      assert.match(refused.body.error.message, /localgui.*display/);
+    }
+    const config = await fx.admin.request<Config>('GET', '/api/v1/config');
+    assert.deepEqual([config.body.communication.modbusSlot, config.body.communication.rtuSlot], [2, 2]);
+  });
 });

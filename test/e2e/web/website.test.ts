@@ -161,17 +161,18 @@ describe('device website in chromium', () => {
     const page = await open(`${httpsUrl}/#/users`);
     await logIn(page, 'admin', ADMIN_PASSWORD);
     await page.goto(`${httpsUrl}/#/users`);
+    await page.getByRole('button', { name: 'Add a user or API key' }).click();
     const add = page.getByRole('form', { name: 'Add user or API key' });
     await add.getByLabel('Name').fill('viewer1');
     await add.getByLabel('Password', { exact: true }).fill(VIEWER_PASSWORD);
     await add.getByLabel('Repeat the password').fill(VIEWER_PASSWORD);
     for (const box of await add.getByRole('checkbox').all()) {
-      const name = (await box.getAttribute('aria-label')) ?? (await text(box.locator('xpath=..')));
-      if (name.trim().startsWith('measurements.read') !== (await box.isChecked())) await box.click();
+      const name = await box.getAttribute('data-permission-name');
+      if ((name === 'measurements.read') !== (await box.isChecked())) await box.click();
     }
     await add.getByRole('button', { name: 'Add user' }).click();
     await page.locator('tr[data-slot="3"]', { hasText: 'viewer1' }).waitFor({ timeout: 20_000 });
-    assert.equal(await text(page.locator('tr[data-slot="3"] td.perms')), 'measurements.read');
+    assert.equal(await text(page.locator('tr[data-slot="3"] td.perms')), 'View measurements');
     await logOut(page);
 
     await logIn(page, 'viewer1', VIEWER_PASSWORD);
@@ -212,6 +213,7 @@ describe('device website in chromium', () => {
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: httpsUrl });
     await logIn(page, 'admin', ADMIN_PASSWORD);
     await page.goto(`${httpsUrl}/#/users`);
+    await page.getByRole('button', { name: 'Add a user or API key' }).click();
     const add = page.getByRole('form', { name: 'Add user or API key' });
     await add.getByLabel('Type').selectOption('api-key');
     await add.getByLabel('Name').fill('scada1');
@@ -250,10 +252,10 @@ describe('device website in chromium', () => {
     await admin.goto(`${httpsUrl}/#/users`);
     await admin.locator('tr[data-slot="2"]').getByRole('button', { name: 'Permissions' }).click();
     const edit = admin.getByRole('form', { name: 'Edit anonymous' });
-    await edit.getByRole('checkbox', { name: /^meters\.read:/ }).uncheck();
-    await edit.getByRole('checkbox', { name: /^config\.read:/ }).check();
+    await edit.locator('[data-permission-name="meters.read"]').uncheck();
+    await edit.locator('[data-permission-name="config.read"]').check();
     await edit.getByRole('button', { name: 'Save' }).click();
-    await admin.locator('tr[data-slot="2"]', { hasText: 'config.read' }).waitFor();
+    await admin.locator('tr[data-slot="2"]', { hasText: 'View settings' }).waitFor();
 
     await visitor.reload();
     await heading(visitor, 'Measurements').waitFor();

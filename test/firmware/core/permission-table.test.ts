@@ -30,6 +30,7 @@ import {
   SECURITY_WRITE,
   SERVICE,
 } from '../../../firmware/core/permission-table.ts';
+import { REGISTER_MAP } from '../../../firmware/modbus/register-map.ts';
 
 /** DESIGN §3, in table order. */
 const DESIGN_NAMES = [
@@ -92,6 +93,17 @@ describe('PERMISSIONS', () => {
   it('gives each a unique name and a description', () => {
     assert.equal(new Set(PERMISSIONS.map((p) => p.name)).size, PERMISSIONS.length);
     for (const p of PERMISSIONS) assert.ok(p.description.length > 0, p.name);
+  });
+
+  it('gives each a unique short label, and flags as writing exactly what a register write needs or is not a .read', () => {
+    assert.equal(new Set(PERMISSIONS.map((p) => p.label)).size, PERMISSIONS.length);
+    for (const p of PERMISSIONS) assert.ok(p.label.length > 0 && p.label.length <= 20, p.name);
+    const registerWrites = new Set(REGISTER_MAP.flatMap((b) => (b.write ? [b.write] : [])));
+    for (const p of PERMISSIONS) {
+      if (registerWrites.has(p.name))
+        assert.equal(p.writes, true, `${p.name}: a Modbus master writes with it`);
+      assert.equal(p.writes, !p.name.endsWith('.read'), p.name);
+    }
   });
 
   it('exports a constant per permission matching the table', () => {

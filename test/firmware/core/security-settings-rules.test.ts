@@ -119,9 +119,10 @@ describe('validateSecuritySettings', () => {
       ['rtuPrincipal', 'rtuSlot'],
     ] as const;
     for (const [stored, field] of fields) {
-      for (const id of [0, 1, 2]) accepts({ communication: { [stored]: id } });
-      // 3–7: no entry has these identities in the factory table; 8 is the next one to be made.
-      for (const id of [3, 7, 8, -1, 1.5])
+      for (const id of [0, 2]) accepts({ communication: { [stored]: id } });
+      // 1: localgui, the display's rights. 3–7: no entry has these identities in the factory table;
+      // 8 is the next one to be made.
+      for (const id of [1, 3, 7, 8, -1, 1.5])
         rejects({ communication: { [stored]: id } }, `communication.${field}`);
     }
   });
@@ -139,6 +140,7 @@ describe('validateSecuritySettings', () => {
       },
     );
     assert.equal(principalAt(TABLE, 2, 'communication.modbusSlot'), 2);
+    assert.throws(() => principalAt(TABLE, 1, 'communication.modbusSlot'), /localgui \(slot 1\)/);
     for (const slot of [3, 8, -1, 1.5]) {
       assert.throws(() => principalAt(TABLE, slot, 'communication.modbusSlot'), /must name an occupied slot/);
     }

@@ -14,12 +14,26 @@ interface CertificateInfo {
   validTo: string;
 }
 
+/** `AB:CD:…` that wraps only between bytes: each byte with its colon is one unbreakable box. */
+function Fingerprint(props: { hex: string }) {
+  return (
+    <span class="mono fingerprint">
+      {props.hex.split(':').map((byte, i, all) => (
+        <span>
+          {byte}
+          {i < all.length - 1 ? ':' : ''}
+        </span>
+      ))}
+    </span>
+  );
+}
+
 function Details(props: { cert: CertificateInfo }) {
   const { cert } = props;
   return (
     <Pairs
       rows={[
-        ['SHA-256 fingerprint', <span class="mono">{cert.fingerprint256}</span>],
+        ['SHA-256 fingerprint', <Fingerprint hex={cert.fingerprint256} />],
         ['Subject', cert.subject],
         ['Issuer', cert.issuer],
         ['Names', cert.subjectAltName],

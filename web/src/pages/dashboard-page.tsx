@@ -4,8 +4,9 @@
  * does not answer) are not shown: the cards say there is no data, and since when.
  */
 import { allowed, call, ROUTES, type Route } from '../api.ts';
+import { formatEnergy } from '../energy-format.ts';
 import { useSession } from '../session.ts';
-import { ConfirmButton, formatTime, Loading, Pairs, Section, Table, useLoad } from '../ui.tsx';
+import { ConfirmButton, formatTime, Loading, NotUpdating, Pairs, Section, Table, useLoad } from '../ui.tsx';
 
 /** null: not available, or not current (see `state`). */
 type Value = number | null;
@@ -79,6 +80,7 @@ function MeasurementsCard() {
   if (!data) return <Loading error={error} />;
   return (
     <Section title="Measurements" wide>
+      <NotUpdating error={error} />
       <NoData data={data} />
       <Table class="values" head={['Quantity', 'L1', 'L2', 'L3', 'Total']}>
         {ROWS.map(([label, key, unit, total, digits]) => (
@@ -97,7 +99,6 @@ function MeasurementsCard() {
       <p class="muted">
         Primary values
         {data.state === 'fresh' && data.time && `, measured ${new Date(data.time).toLocaleTimeString()}`}
-        {error && <span class="error"> · not updating: {error.message}</span>}
       </p>
     </Section>
   );
@@ -119,6 +120,7 @@ function ResetCard<T>(props: {
   if (!data) return <Loading error={error} />;
   return (
     <Section title={props.title}>
+      <NotUpdating error={error} />
       {props.state && <NoData data={props.state(data)} />}
       <Pairs rows={props.rows(data)} />
       {allowed(me, props.reset.requires) && (
@@ -153,10 +155,10 @@ export function DashboardPage() {
           done="Energy meters reset."
           state={(m) => m}
           rows={(m) => [
-            ['Active energy import', si(m.activeImportWh, 'Wh', 3)],
-            ['Active energy export', si(m.activeExportWh, 'Wh', 3)],
-            ['Reactive energy import', si(m.reactiveImportVarh, 'varh', 3)],
-            ['Reactive energy export', si(m.reactiveExportVarh, 'varh', 3)],
+            ['Active energy import', formatEnergy(m.activeImportWh)],
+            ['Active energy export', formatEnergy(m.activeExportWh)],
+            ['Reactive energy import', formatEnergy(m.reactiveImportVarh, 'varh')],
+            ['Reactive energy export', formatEnergy(m.reactiveExportVarh, 'varh')],
             ['Last reset', m.resetAt ? formatTime(m.resetAt) : 'never'],
           ]}
         />

@@ -1,15 +1,17 @@
 /**
- * The 8 slots at a glance; adding a user or an API key, editing and deleting entries, and the
- * permissions of the standard users localgui and anonymous. Read-only with security.read alone.
+ * The 8 slots at a glance, permissions as the permission table's labels; adding a user or an API key
+ * and editing an entry (or the permissions of the standard users localgui and anonymous) in a dialog;
+ * deleting and revoking in place. Read-only with security.read alone. From 360 px up without sideways
+ * scrolling: below 40rem each row is a block of its own.
  */
 import { useState } from 'preact/hooks';
 import { allowed, call, ROUTES } from '../api.ts';
 import { sealPassword } from '../crypto/password-proof.ts';
-import { useSession } from '../session.ts';
+import { ModalDialog } from '../modal-dialog.tsx';
+import { type PermissionTable, useSession } from '../session.ts';
 import {
   type Action,
   Button,
-  Check,
   ConfirmButton,
   type Form,
   fail,
@@ -17,8 +19,6 @@ import {
   Loading,
   Section,
   Select,
-  Submit,
-  Table,
   Toggle,
   useAction,
   useForm,
@@ -68,15 +68,24 @@ function PermissionPicker(props: { form: Form<EntryForm>; error?: string | undef
           ...Object.entries(table.roles).map(([n, r]): [string, string] => [n, `${n}: ${r.description}`]),
         ]}
       />
-      {table.permissions.map(({ name, description }) => (
-        <Check
-          label={`${name}: ${description}`}
-          checked={chosen.includes(name)}
-          onChange={(on) =>
-            form.set('permissions', on ? [...chosen, name] : chosen.filter((n) => n !== name))
-          }
-        />
-      ))}
+      <div class="perm-picker">
+        {table.permissions.map(({ name, label, description }) => (
+          <label class="check" title={name}>
+            <input
+              type="checkbox"
+              data-permission-name={name}
+              checked={chosen.includes(name)}
+              onChange={(e) =>
+                form.set(
+                  'permissions',
+                  e.currentTarget.checked ? [...chosen, name] : chosen.filter((n) => n !== name),
+                )
+              }
+            />{' '}
+            <b>{label}</b> <small>{description}</small>
+          </label>
+        ))}
+      </div>
       {props.error && (
         <span class="error" role="alert">
           {props.error}
@@ -93,6 +102,33 @@ function useRoleFill(form: Form<EntryForm>): void {
   if (role) form.set('', { ...form.value, role: '', permissions: [...role.permissions] });
 }
 
+/** Permission names as their labels, in table order. */
+const labels = (table: PermissionTable, names: string[]) =>
+  table.permissions
+    .filter((p) => names.includes(p.name))
+    .map((p) => p.label)
+    .join(', ');
+
+/** A slot's permissions as chips with the permission table's labels (the description on hover). */
+function PermissionChips(props: { names: string[] }) {
+  const { table } = useSession();
+  const { names } = props;
+  if (names.length === 0) return <span class="muted">none</span>;
+  const shown =
+    names.length === table.permissions.length
+      ? [{ name: 'all', label: 'All permissions', description: '' }]
+      : table.permissions.filter((p) => names.includes(p.name));
+  return (
+    <ul class="chips">
+      {shown.map((p) => (
+        <li title={p.description} data-permission={p.name}>
+          {p.label}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 /** The API-key presets of the permission table, bound to `preset`, each with what it grants. */
 export function PresetSelect(props: { form: Form<object>; action?: Action }) {
   const { table } = useSession();
@@ -101,7 +137,7 @@ export function PresetSelect(props: { form: Form<object>; action?: Action }) {
       {...props}
       path="preset"
       label="Preset"
-      options={Object.entries(table.presets).map(([id, names]) => [id, `${id}: ${names.join(', ')}`])}
+      options={Object.entries(table.presets).map(([id, names]) => [id, `${id}: ${labels(table, names)}`])}
     />
   );
 }
@@ -109,7 +145,7 @@ export function PresetSelect(props: { form: Form<object>; action?: Action }) {
 /** A new API key, shown this once. */
 function KeyReveal(props: { name: string; secret: string; onClose(): void }) {
   return (
-    <section class="card" aria-label="New API key">
+    <section aria-label="New API key">
       <h3>API key for {props.name}</h3>
       <p class="notice">Copy it now: the meter keeps only a hash of it and cannot show it again.</p>
       <input
@@ -139,7 +175,11 @@ function KeyReveal(props: { name: string; secret: string; onClose(): void }) {
 }
 
 /** The add form (slot undefined) and the edit form of one slot. */
-function EntryEditor(props: { slot?: Slot; onDone(created?: { name: string; key: string }): void }) {
+function EntryEditor(props: {
+  slot?: Slot;
+  onDone(created?: { name: string; key: string }): void;
+  onCancel(): void;
+}) {
   const { table, info } = useSession();
   const { slot } = props;
   const form = useForm<EntryForm>({
@@ -185,11 +225,7 @@ function EntryEditor(props: { slot?: Slot; onDone(created?: { name: string; key:
         if (ok) props.onDone(created);
       }}
     >
-      {slot ? (
-        <h3>
-          Slot {slot.slot}: {slot.name}
-        </h3>
-      ) : (
+      {!slot && (
         <Select
           {...bound}
           path="type"
@@ -237,17 +273,17 @@ function EntryEditor(props: { slot?: Slot; onDone(created?: { name: string; key:
       {user && (
         <Toggle {...bound} path="localOnly" label="Local only: may log in only at the meter's display" />
       )}
-      <Submit
-        action={action}
-        label={slot ? 'Save' : user ? 'Add user' : 'Create API key'}
-        busy="Saving…"
-        fields={['name', 'password', 'repeat', 'permissions', 'preset']}
-      />
-      {slot && (
-        <button type="button" class="secondary" onClick={() => props.onDone()}>
+      <div class="actions">
+        <Button
+          action={action}
+          label={slot ? 'Save' : user ? 'Add user' : 'Create API key'}
+          busy="Saving…"
+          fields={['name', 'password', 'repeat', 'permissions', 'preset']}
+        />
+        <button type="button" class="secondary" onClick={props.onCancel}>
           Cancel
         </button>
-      )}
+      </div>
     </form>
   );
 }
@@ -282,69 +318,79 @@ function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void>
   );
 }
 
+const COLUMNS = ['Slot', 'Name', 'Type', 'Permissions'];
+
+/** What the dialog shows: the add form, the edit form of a slot, or a new key to copy. */
+type Open = { add: true } | { slot: number } | { created: { name: string; key: string } };
+
 export function UsersPage() {
   const { me, refresh } = useSession();
   const { data, error, reload } = useLoad(() => call<{ slots: Slot[] }>(ROUTES.users), []);
-  const [editing, setEditing] = useState<number | null>(null);
-  const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
-  const [adding, setAdding] = useState(0);
+  const [open, setOpen] = useState<Open | null>(null);
   if (!data) return <Loading error={error} />;
   const writable = allowed(me, ROUTES.changeEntry.requires);
-  const done = async () => {
-    setEditing(null);
-    // A refusal of the add form ("all slots are in use") no longer stands once the table changed.
-    setAdding((n) => n + 1);
+  // Asked again on every close: the table may have changed behind a refusal ("all slots are in use").
+  const close = async () => {
+    setOpen(null);
     await reload();
     await refresh();
   };
-  const editSlot = data.slots.find((s) => s.slot === editing);
+  const editSlot = open && 'slot' in open ? data.slots.find((s) => s.slot === open.slot) : undefined;
+  const full = data.slots.every((s) => s.type !== 'empty');
   return (
-    <div class="grid">
-      <Section title="Users and API keys">
-        <Table head={['Slot', 'Name', 'Type', 'Permissions', writable && 'Actions']}>
+    <Section title="Users and API keys" wide>
+      <table class="slots">
+        <thead>
+          <tr>{[...COLUMNS, writable && 'Actions'].map((h) => h && <th scope="col">{h}</th>)}</tr>
+        </thead>
+        <tbody>
           {data.slots.map((s) => (
             <tr key={s.slot} data-slot={s.slot}>
-              <td>{s.slot}</td>
-              <td>{s.name ?? '—'}</td>
-              <td>
+              <td data-label={COLUMNS[0]}>{s.slot}</td>
+              <td data-label={COLUMNS[1]}>{s.name ?? '—'}</td>
+              <td data-label={COLUMNS[2]}>
                 {TYPE_NAMES[s.type]}
                 {s.flags.includes('local-only') && ' (local only)'}
               </td>
-              <td class="perms">{s.permissions.join(', ')}</td>
+              <td data-label={COLUMNS[3]} class="perms">
+                {s.type !== 'empty' && <PermissionChips names={s.permissions} />}
+              </td>
               {writable && (
-                <td>
-                  <Actions slot={s} onEdit={() => setEditing(s.slot)} onDeleted={done} />
+                <td class="slot-actions">
+                  <Actions slot={s} onEdit={() => setOpen({ slot: s.slot })} onDeleted={close} />
                 </td>
               )}
             </tr>
           ))}
-        </Table>
-        <p class="muted">
-          <b>localgui</b> is what the meter's display may do without login, <b>anonymous</b> what this website
-          and Modbus may do without login.
-        </p>
-      </Section>
-      {editSlot && (
-        <Section title="Edit entry">
-          <EntryEditor key={editSlot.slot} slot={editSlot} onDone={done} />
-        </Section>
-      )}
+        </tbody>
+      </table>
+      <p class="muted">
+        <b>localgui</b> is what the meter's display may do without login, <b>anonymous</b> what this website
+        and Modbus may do without login.
+      </p>
       {writable && (
-        <Section title="Add a user or API key">
-          {created ? (
-            <KeyReveal name={created.name} secret={created.key} onClose={() => setCreated(null)} />
-          ) : (
-            <EntryEditor
-              key={adding}
-              onDone={(key) => {
-                setCreated(key ?? null);
-                setAdding(adding + 1);
-                reload();
-              }}
-            />
-          )}
-        </Section>
+        <div class="actions">
+          <button type="button" disabled={full} onClick={() => setOpen({ add: true })}>
+            Add a user or API key
+          </button>
+          {full && <span>All slots are in use: delete a user or revoke a key to add another.</span>}
+        </div>
       )}
-    </div>
+      {editSlot && (
+        <ModalDialog title={`Edit ${editSlot.name}`} onClose={close}>
+          <EntryEditor slot={editSlot} onDone={close} onCancel={close} />
+        </ModalDialog>
+      )}
+      {open && 'add' in open && (
+        <ModalDialog title="Add a user or API key" onClose={close}>
+          <EntryEditor onDone={(created) => (created ? setOpen({ created }) : close())} onCancel={close} />
+        </ModalDialog>
+      )}
+      {open && 'created' in open && (
+        <ModalDialog title="New API key" onClose={close}>
+          <KeyReveal name={open.created.name} secret={open.created.key} onClose={close} />
+        </ModalDialog>
+      )}
+    </Section>
   );
 }
