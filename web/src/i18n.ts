@@ -3,8 +3,9 @@
  * English text in the source is the key: `t('Log in')` looks it up in the pack of the language shown
  * and falls back to the English. Packs (web/i18n/<code>.json, English → translation) are built into
  * content-hashed assets keyed by a short hash of the English (textKey), fetched only when their
- * language is chosen: English costs nothing, each other language one request. The language comes from the browser (navigator.languages) until the
- * person picks one, which is remembered in this browser. Numbers and dates follow the language.
+ * language is chosen: English costs nothing, each other language one request. The language comes
+ * from the browser (navigator.languages) until the person picks one, which is remembered in this
+ * browser. Numbers and dates follow the language.
  * test/web/i18n-packs.test.ts keeps every pack complete: each `t('…')` and `mark('…')` literal of
  * web/src has its translation, and no pack holds a text the page no longer shows.
  */

@@ -22,16 +22,10 @@ import {
 } from './api.ts';
 import { logout } from './auth.ts';
 import { initialLanguage, LANGUAGES, type Language, language, mark, setLanguage, t } from './i18n.ts';
-import { AccountPage } from './pages/account-page.tsx';
-import { CertificatesPage } from './pages/certificates-page.tsx';
+import { lazyPage } from './lazy-page.tsx';
 import { DashboardPage } from './pages/dashboard-page.tsx';
-import { EventsPage } from './pages/events-page.tsx';
 import { LoginPage } from './pages/login-page.tsx';
 import { PasswordForm } from './pages/password-form.tsx';
-import { RegistryPage } from './pages/registry-page.tsx';
-import { SecurityPage } from './pages/security-page.tsx';
-import { SettingsPage } from './pages/settings-page.tsx';
-import { UsersPage } from './pages/users-page.tsx';
 import { type Info, type PermissionTable, type Session, SessionContext } from './session.ts';
 import { Button, useLoad } from './ui.tsx';
 
@@ -42,6 +36,17 @@ interface Page {
   requires: Requires[];
   view: ComponentType;
 }
+
+// The pages but the dashboard and the login (what a first visit shows) load when first opened.
+const SettingsPage = lazyPage(() => import('./pages/settings-page.tsx').then((m) => m.SettingsPage));
+const UsersPage = lazyPage(() => import('./pages/users-page.tsx').then((m) => m.UsersPage));
+const SecurityPage = lazyPage(() => import('./pages/security-page.tsx').then((m) => m.SecurityPage));
+const RegistryPage = lazyPage(() => import('./pages/registry-page.tsx').then((m) => m.RegistryPage));
+const CertificatesPage = lazyPage(() =>
+  import('./pages/certificates-page.tsx').then((m) => m.CertificatesPage),
+);
+const EventsPage = lazyPage(() => import('./pages/events-page.tsx').then((m) => m.EventsPage));
+const AccountPage = lazyPage(() => import('./pages/account-page.tsx').then((m) => m.AccountPage));
 
 const PAGES: Page[] = [
   {

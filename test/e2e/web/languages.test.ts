@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
+import { waitUntil } from '../../support/browser.ts';
 import { ADMIN_PASSWORD, startWebsite, type WebsiteFixture } from './website-fixture.ts';
 
 describe('website languages', { timeout: 180_000 }, () => {
@@ -59,12 +60,12 @@ describe('website languages', { timeout: 180_000 }, () => {
     // A date as German writes it: day.month.year, 24-hour clock.
     await page.goto(`${site.rest.httpsUrl}/#/certificates`);
     await page.getByRole('heading', { name: 'Zertifikate', exact: true }).waitFor();
-    await page.waitForFunction(
-      '/\\d{2}\\.\\d{2}\\.\\d{2}, \\d{2}:\\d{2}:\\d{2}/.test(document.body.innerText)',
-      {
-        timeout: 10_000,
-      },
-    );
+    const germanDate = /\d{2}\.\d{2}\.\d{2}, \d{2}:\d{2}:\d{2}/;
+    const shown = await waitUntil(async () => {
+      const text = await page.getByRole('main').innerText();
+      return germanDate.test(text) ? text : null;
+    });
+    assert.ok(shown, 'a date written day.month.year, 24-hour clock');
 
     // The page's own check, in German, next to its field.
     await page.goto(`${site.rest.httpsUrl}/#/account`);
