@@ -62,7 +62,7 @@ describe('website languages', { timeout: 180_000 }, () => {
     await page.getByRole('heading', { name: 'Zertifikate', exact: true }).waitFor();
     const germanDate = /\d{2}\.\d{2}\.\d{2}, \d{2}:\d{2}:\d{2}/;
     const shown = await waitUntil(async () => {
-      const text = await page.getByRole('main').innerText();
+      const text = (await page.getByRole('main').textContent()) ?? '';
       return germanDate.test(text) ? text : null;
     });
     assert.ok(shown, 'a date written day.month.year, 24-hour clock');
