@@ -30,6 +30,7 @@ export const ROUTES = {
   me: route('GET', '/me', 'public'),
   changeOwnPassword: route('POST', '/me/password', 'user-session'),
   measurements: route('GET', '/measurements', 'measurements.read'),
+  history: route('GET', '/measurements/history', 'measurements.read'),
   meters: route('GET', '/meters', 'meters.read'),
   resetMeters: route('POST', '/meters/reset', 'meters.reset'),
   minmax: route('GET', '/minmax', 'measurements.read'),

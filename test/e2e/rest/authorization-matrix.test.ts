@@ -106,6 +106,7 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
     },
   }),
   'GET /api/v1/measurements': async () => ({ path: '/api/v1/measurements' }),
+  'GET /api/v1/measurements/history': async () => ({ path: '/api/v1/measurements/history?resolution=1min' }),
   'GET /api/v1/meters': async () => ({ path: '/api/v1/meters' }),
   'POST /api/v1/meters/reset': async ({ admin }) => ({
     path: '/api/v1/meters/reset',
