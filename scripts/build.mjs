@@ -4,8 +4,9 @@
 //   device with the simulator's meter and power-cut flash: `npm start`, the tests) and dist/cli.mjs
 //   (the `metergate` command line);
 // - dist/web/: the Preact website. Assets get content-hashed names and gzip + brotli siblings;
-//   index.html names them (all but the on-demand ones: the key derivation's worker); manifest.json lists
-//   each asset's raw, gzip and brotli size, and which are loaded on demand.
+//   index.html names them (all but the on-demand ones: the key derivation's worker and the chunks pages
+//   load with import()); manifest.json lists each asset's raw, gzip and brotli size, and which are
+//   loaded on demand.
 // `--if-stale` skips the build when dist is newer than every source file, so `npm start` stays fast.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -82,12 +83,18 @@ const worker = await build({
 });
 const workerName = basename(worker.outputFiles[0].path);
 
+// Split: what a page imports with `import()` (the dashboard's trend chart, the status page) is a chunk
+// of its own, loaded when first shown; code it shares with the app is a chunk index.html preloads.
 const web = await build({
   absWorkingDir: root,
   entryPoints: { app: 'web/src/main.tsx' },
   define: { PBKDF2_WORKER_URL: JSON.stringify(`/assets/${workerName}`) },
   outdir: 'dist/web/assets',
   entryNames: '[name]-[hash]',
+  chunkNames: '[name]-[hash]',
+  splitting: true,
+  publicPath: '/assets/',
+  metafile: true,
   bundle: true,
   minify: true,
   platform: 'browser',
@@ -118,12 +125,28 @@ const write = async (path, content) => {
   writeFileSync(`${path}.br`, brotli);
   return { raw: content.length, gzip: gzip.length, brotli: brotli.length };
 };
+// The first load: the entry, its CSS and the chunks it imports statically; the rest comes on demand.
+const webOutputs = web.metafile.outputs;
+const entry = Object.keys(webOutputs).find((out) => webOutputs[out].entryPoint === 'web/src/main.tsx');
+const firstLoad = new Set();
+const visit = (out) => {
+  if (firstLoad.has(out)) return;
+  firstLoad.add(out);
+  if (webOutputs[out].cssBundle) firstLoad.add(webOutputs[out].cssBundle);
+  for (const imported of webOutputs[out].imports)
+    if (imported.kind === 'import-statement') visit(imported.path);
+};
+visit(entry);
 const tags = [];
+const lazy = [];
 for (const file of web.outputFiles) {
   const name = basename(file.path);
   manifest.push({ file: `assets/${name}`, ...(await write(file.path, file.contents)) });
-  if (name.endsWith('.css')) tags.push(`<link rel="stylesheet" href="/assets/${name}">`);
-  if (name.endsWith('.js')) tags.push(`<script type="module" src="/assets/${name}"></script>`);
+  const out = `dist/web/assets/${name}`;
+  if (!firstLoad.has(out)) lazy.push(`assets/${name}`);
+  else if (name.endsWith('.css')) tags.push(`<link rel="stylesheet" href="/assets/${name}">`);
+  else if (out === entry) tags.push(`<script type="module" src="/assets/${name}"></script>`);
+  else if (name.endsWith('.js')) tags.push(`<link rel="modulepreload" href="/assets/${name}">`);
 }
 for (const file of worker.outputFiles) {
   manifest.push({ file: `assets/${basename(file.path)}`, ...(await write(file.path, file.contents)) });
@@ -133,7 +156,7 @@ const html = readFileSync(join(root, 'web/index.html'), 'utf8').replace(
   tags.join('\n    '),
 );
 manifest.push({ file: 'index.html', ...(await write(join(webDir, 'index.html'), Buffer.from(html))) });
-const onDemand = [`assets/${workerName}`];
+const onDemand = [`assets/${workerName}`, ...lazy];
 writeFileSync(join(webDir, 'manifest.json'), `${JSON.stringify({ assets: manifest, onDemand }, null, 2)}\n`);
 
 const initial = manifest.filter((a) => a.file.startsWith('assets/') && !onDemand.includes(a.file));

@@ -10,7 +10,8 @@
  * quantity the source does not measure (NaN) is a gap in that series only.
  *
  * A minute's average is taken over the seconds of that minute that hold a value; a minute without any
- * is a gap. The minute in progress is not reported until it has ended.
+ * is a gap. The second or minute in progress is not reported until it has ended (a window read then
+ * stays as it was read).
  *
  * Memory, fixed at construction: 1 s ring 600 slots × 10 series × 4 bytes = 24,000 bytes + 600 × 8
  * bytes of slot times = 4,800; 1 min ring 1,440 × 10 × 4 = 57,600 + 1,440 × 8 = 11,520; the minute's
@@ -106,8 +107,8 @@ export class MeasurementHistory {
   read(resolution: HistoryResolution, now: number): HistoryWindow {
     const { stepMs, slots } = HISTORY_RESOLUTIONS[resolution];
     const ring = resolution === '1s' ? this.seconds : this.minutes;
-    // The 1 s window ends with the current second; the 1 min window with the last completed minute.
-    const last = resolution === '1s' ? Math.floor(now / stepMs) : Math.floor(now / stepMs) - 1;
+    // Both windows end with the last completed step: the one in progress may not be recorded yet.
+    const last = Math.floor(now / stepMs) - 1;
     const earliest = this.firstSecond === null ? last + 1 : Math.floor((this.firstSecond * 1000) / stepMs);
     const first = Math.max(last - slots + 1, earliest);
     const time: number[] = [];

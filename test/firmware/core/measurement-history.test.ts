@@ -31,7 +31,7 @@ describe('MeasurementHistory, 1 s', () => {
   it('holds the seconds recorded, oldest first, with their times', () => {
     const history = new MeasurementHistory();
     for (let k = 0; k < 5; k++) history.record(T0 + k * 1000 + 500, sample(230 + k));
-    const window = history.read('1s', T0 + 4 * 1000 + 700);
+    const window = history.read('1s', T0 + 5 * 1000 + 100);
     assert.deepEqual(
       window.time,
       [0, 1, 2, 3, 4].map((k) => T0 + k * 1000),
@@ -47,7 +47,7 @@ describe('MeasurementHistory, 1 s', () => {
     // second 1 missed (no call), second 2 stale
     history.record(T0 + 2500, null);
     history.record(T0 + 3500, sample(233));
-    const window = history.read('1s', T0 + 3600);
+    const window = history.read('1s', T0 + 4000);
     assert.deepEqual(window.values.u1, [230, null, null, 233]);
     assert.deepEqual(window.values.pTotal, [3000, null, null, 3000]);
   });
@@ -55,7 +55,7 @@ describe('MeasurementHistory, 1 s', () => {
   it('a quantity the source lacks (NaN) is a gap in that series only', () => {
     const history = new MeasurementHistory();
     history.record(T0, sample(230, { i2: Number.NaN }));
-    const window = history.read('1s', T0);
+    const window = history.read('1s', T0 + 1000);
     assert.deepEqual(window.values.i2, [null]);
     assert.deepEqual(window.values.i1, [5]);
   });
@@ -63,7 +63,7 @@ describe('MeasurementHistory, 1 s', () => {
   it('keeps the last 600 seconds; older slots, overwritten, do not come back as values', () => {
     const history = new MeasurementHistory();
     for (let k = 0; k < 700; k++) history.record(T0 + k * 1000, sample(k));
-    const window = history.read('1s', T0 + 699 * 1000);
+    const window = history.read('1s', T0 + 700 * 1000);
     assert.equal(window.time.length, 600);
     assert.equal(window.time[0], T0 + 100 * 1000);
     assert.equal(window.values.u1[0], 100);
@@ -79,14 +79,15 @@ describe('MeasurementHistory, 1 s', () => {
     assert.equal(history.read('1s', T0).time.length, 0);
     history.record(T0 + 120_000, sample(230));
     history.record(T0, sample(999));
-    const window = history.read('1s', T0 + 120_000);
+    assert.deepEqual(history.read('1s', T0 + 120_500).time, [], 'the second in progress is not given');
+    const window = history.read('1s', T0 + 121_000);
     assert.deepEqual(window.values.u1, [230]);
   });
 
   it('gives float32 values at their precision (no conversion noise)', () => {
     const history = new MeasurementHistory();
     history.record(T0, sample(230.1));
-    assert.equal(history.read('1s', T0).values.u1[0], 230.1);
+    assert.equal(history.read('1s', T0 + 1000).values.u1[0], 230.1);
   });
 });
 
