@@ -194,12 +194,13 @@ async function startListeners(
     allowed: graph.allowed,
   });
   cleanups.push(() => listeners.close());
-  graph.ports.announce({ https: listeners.https });
+  graph.ports.announce({ http: listeners.http, https: listeners.https });
   const applyHttpMode = async () => {
     const open = security.state.settings.http !== 'off';
     if (open === (listeners.http !== null) || options.httpPort === null) return;
     try {
       await listeners.setHttpOpen(open);
+      graph.ports.announce({ http: listeners.http });
       hooks.log(
         open
           ? `plain HTTP opened on port ${listeners.http}`

@@ -224,6 +224,8 @@ export async function buildDevice(parts: DeviceParts): Promise<BuiltDevice> {
         deviceKey: identity.publicKey,
         ports: (): BoundPorts => ports.current(),
         degraded,
+        startedAt: bootedAt,
+        configuration: () => configStore.health.state,
       },
       now,
     });

@@ -36,6 +36,7 @@ export const ROUTES = {
   minmax: route('GET', '/minmax', 'measurements.read'),
   resetMinmax: route('POST', '/minmax/reset', 'minmax.reset'),
   config: route('GET', '/config', 'config.read'),
+  status: route('GET', '/status', 'config.read'),
   changeConfig: route('PATCH', '/config', 'config.write'),
   users: route('GET', '/users', 'security.read'),
   addEntry: route('POST', '/users', 'security.write'),

@@ -32,7 +32,7 @@ import { SecurityPage } from './pages/security-page.tsx';
 import { SettingsPage } from './pages/settings-page.tsx';
 import { UsersPage } from './pages/users-page.tsx';
 import { type Info, type PermissionTable, type Session, SessionContext } from './session.ts';
-import { Button, useLoad } from './ui.tsx';
+import { Button, lazy, useLoad } from './ui.tsx';
 
 interface Page {
   path: string;
@@ -40,6 +40,8 @@ interface Page {
   /** Offered when the principal may use any of these. */
   requires: Requires[];
   view: ComponentType;
+  /** Linked from the footer rather than the menu. */
+  footer?: boolean;
 }
 
 const PAGES: Page[] = [
@@ -56,6 +58,14 @@ const PAGES: Page[] = [
   { path: '/certificates', title: 'Certificates', requires: [ROUTES.tls.requires], view: CertificatesPage },
   { path: '/events', title: 'Event log', requires: [ROUTES.audit.requires], view: EventsPage },
   { path: '/account', title: 'Account', requires: [ROUTES.changeOwnPassword.requires], view: AccountPage },
+  {
+    path: '/status',
+    title: 'Device status',
+    requires: [ROUTES.status.requires],
+    // Few visitors open it: a chunk of its own.
+    view: lazy(() => import('./pages/status-page.tsx').then((m) => m.StatusPage)),
+    footer: true,
+  },
 ];
 
 const offered = (page: Page, me: Me) => page.requires.some((r) => allowed(me, r));
@@ -85,7 +95,7 @@ function Header(props: { session: Session; path: string }) {
         <b>{info.model}</b> <span class="muted">{info.serialNumber}</span>
       </div>
       <nav aria-label="Pages">
-        {PAGES.filter((p) => offered(p, me)).map((p) => (
+        {PAGES.filter((p) => !p.footer && offered(p, me)).map((p) => (
           <a href={`#${p.path}`} aria-current={props.path === p.path ? 'page' : undefined}>
             {p.title}
           </a>
@@ -261,6 +271,12 @@ function App() {
       </main>
       <footer class="muted">
         firmware {state.info.firmwareVersion} · {me(state.me)}
+        {PAGES.filter((p) => p.footer && offered(p, state.me)).map((p) => (
+          <>
+            {' · '}
+            <a href={`#${p.path}`}>{p.title}</a>
+          </>
+        ))}
       </footer>
     </SessionContext.Provider>
   );

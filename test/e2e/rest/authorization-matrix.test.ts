@@ -123,6 +123,7 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
     verifyChange: (before, after) => assert.notEqual(after, before, 'min/max start again'),
   }),
   'GET /api/v1/config': async () => ({ path: '/api/v1/config' }),
+  'GET /api/v1/status': async () => ({ path: '/api/v1/status' }),
   'PATCH /api/v1/config': async ({ admin }) => {
     const vtRatio = async () =>
       (await get<{ measurement: { vtRatio: number } }>(admin, '/api/v1/config')).measurement.vtRatio;
