@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 //   device with the simulator's meter and power-cut flash: `npm start`, the tests) and dist/cli.mjs
 //   (the `metergate` command line);
 // - dist/web/: the Preact website. Assets get content-hashed names and gzip + brotli siblings;
-//   index.html names them (all but the on-demand ones: the key derivation's worker); manifest.json lists
-//   each asset's raw, gzip and brotli size, and which are loaded on demand.
+//   index.html names them (all but the on-demand ones: the key derivation's worker and the chunks pages
+//   load with import()); manifest.json lists each asset's raw, gzip and brotli size, and which are
+//   loaded on demand.
 // `--if-stale` skips the build when dist is newer than every source file, so `npm start` stays fast.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';

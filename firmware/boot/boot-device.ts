@@ -2,7 +2,7 @@
  * Boot: builds the device from its options and starts it. Opens what the device keeps in the data dir
  * (flash image, key files, TLS files, serial number), hands it as parts to the one factory that builds
  * the object graph (device-factory.ts), then adds what the graph does not hold: the HTTP/HTTPS and
- * Modbus listeners, syslog export and the periodic log flush. The display driver is the process's.
+ * Modbus listeners, syslog export, the periodic log flush and the measurement history's sampling. The display driver is the process's.
  */
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -183,6 +183,7 @@ async function startListeners(
   const logFlush = setInterval(() => store.flushLog(), 60_000);
   logFlush.unref();
   cleanups.push(() => clearInterval(logFlush));
+  cleanups.push(sampleEverySecond(() => metering.recordHistory(), hooks.now));
 
   const listeners = await startHttpListeners(app.fetch, {
     host: options.host,
@@ -193,12 +194,13 @@ async function startListeners(
     allowed: graph.allowed,
   });
   cleanups.push(() => listeners.close());
-  graph.ports.announce({ https: listeners.https });
+  graph.ports.announce({ http: listeners.http, https: listeners.https });
   const applyHttpMode = async () => {
     const open = security.state.settings.http !== 'off';
     if (open === (listeners.http !== null) || options.httpPort === null) return;
     try {
       await listeners.setHttpOpen(open);
+      graph.ports.announce({ http: listeners.http });
       hooks.log(
         open
           ? `plain HTTP opened on port ${listeners.http}`
@@ -263,6 +265,28 @@ async function startListeners(
       registered: app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`),
     },
   };
+}
+
+/**
+ * Calls `sample` once a second, in the middle of each second: the history keys samples by their
+ * second, and a timer that fired near the boundary would land twice in one second and skip the next.
+ * A second the event loop misses stays a gap in the history. Returns the stop.
+ */
+function sampleEverySecond(sample: () => void, now: () => number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const next = () => {
+    timer = setTimeout(
+      () => {
+        sample();
+        next();
+      },
+      1500 - (now() % 1000),
+    );
+    timer.unref();
+  };
+  // 1500 - (now % 1000) is the middle of the next second, at least half a second away.
+  next();
+  return () => clearTimeout(timer);
 }
 
 /**

@@ -4,7 +4,7 @@
  * Modbus gate, the REST application (a hono app: `app.fetch`, no listener), the local display's model
  * and the security event log. No sockets, no files, no timers: the parts bring the hardware (flash,
  * meter source, key provider, TLS file store) and the clock, and the boot (boot-device.ts) adds the
- * listeners, the display driver, syslog and the data dir. Test fixtures and the bench build the
+ * listeners, the display driver, syslog, the data dir and the once-a-second history sampling. Test fixtures and the bench build the
  * device with this same function, so what they test is what the device runs.
  */
 import { deriveDeviceIdentity } from '../auth/device-identity.ts';
@@ -12,6 +12,7 @@ import { LoginChallenges } from '../auth/login-challenges.ts';
 import { LoginThrottle } from '../auth/login-throttle.ts';
 import { SessionStore } from '../auth/session-store.ts';
 import { StaleNonceLimit } from '../auth/stale-nonce-limit.ts';
+import { MeasurementHistory } from '../core/measurement-history.ts';
 import { actorFields } from '../core/user-table.ts';
 import { DisplayApp } from '../display/display-app.ts';
 import type { ScreenSize } from '../display/screen-renderer.ts';
@@ -186,7 +187,8 @@ export async function buildDevice(parts: DeviceParts): Promise<BuiltDevice> {
     record: (event) => store.record({ time: now(), interface: 'system', ...event }),
   });
   try {
-    const metering = new MeteringService(meter, configStore, security, now);
+    // The trends' history lives in RAM only (~96 KiB, core/measurement-history.ts); the boot feeds it.
+    const metering = new MeteringService(meter, configStore, security, now, new MeasurementHistory());
     const registry = new ClientRegistry(security, now);
     const tls = new TlsService(files, rootKey, now);
     const ensured = await tls.ensure();
@@ -222,6 +224,8 @@ export async function buildDevice(parts: DeviceParts): Promise<BuiltDevice> {
         deviceKey: identity.publicKey,
         ports: (): BoundPorts => ports.current(),
         degraded,
+        startedAt: bootedAt,
+        configuration: () => configStore.health.state,
       },
       now,
     });

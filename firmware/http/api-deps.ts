@@ -5,6 +5,7 @@ import type { ClientRegistry } from '../services/client-registry.ts';
 import type { LoginService } from '../services/login-service.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { SecurityService } from '../services/security-service.ts';
+import type { ConfigHealth } from '../store/config-store.ts';
 import type { SecurityLog } from '../store/security-log.ts';
 import type { TlsService } from '../tls/tls-service.ts';
 import type { WebSite } from './web-site.ts';
@@ -14,14 +15,19 @@ export interface DeviceFacts {
   readonly serialNumber: string;
   readonly firmwareVersion: string;
   readonly deviceKey: Uint8Array;
-  /** Bound ports right now (null = off), for `info`. */
+  /** Bound ports right now (null = off), for `info` and `status`. */
   readonly ports: () => {
+    readonly http?: number | null;
     readonly https: number | null;
     readonly modbusTcp: number | null;
     readonly modbusTls: number | null;
   };
   /** What is not as the committed state says, one sentence each (boot-device.ts `degraded`). */
   readonly degraded?: () => readonly string[];
+  /** When this boot started (ms): `status` gives the uptime from it. */
+  readonly startedAt?: number;
+  /** The configuration record's health (store/config-store.ts), for `status`. */
+  readonly configuration?: () => ConfigHealth['state'];
 }
 
 export interface ApiDeps {

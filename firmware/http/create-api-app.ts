@@ -20,6 +20,7 @@ import { registerPublicRoutes } from './routes/public-routes.ts';
 import { registerRegistryRoutes } from './routes/registry-routes.ts';
 import { registerSecurityRoutes } from './routes/security-routes.ts';
 import { registerSessionRoutes } from './routes/session-routes.ts';
+import { registerStatusRoutes } from './routes/status-routes.ts';
 import { securityHeaders } from './security-headers.ts';
 import { registerWebSite } from './web-site.ts';
 
@@ -59,6 +60,7 @@ export function createApiApp(deps: ApiDeps): {
   registerSecurityRoutes(api, deps);
   registerRegistryRoutes(api, deps);
   registerSessionRoutes(api, deps);
+  registerStatusRoutes(api, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',

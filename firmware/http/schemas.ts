@@ -61,3 +61,16 @@ export function jsonBody<T extends z.ZodType>(schema: T) {
 export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
   return { content: { 'application/json': { schema } }, description };
 }
+
+/** A text/csv answer (http/csv-text.ts), offered beside JSON by `?format=csv`. */
+export function csvResponse(description: string) {
+  return { content: { 'text/csv': { schema: z.string().openapi({ description }) } }, description };
+}
+
+/** The headers of a CSV download named `filename` (letters, digits, `.`, `-` and `_` only). */
+export function csvHeaders(filename: string): Record<string, string> {
+  return {
+    'Content-Type': 'text/csv; charset=utf-8',
+    'Content-Disposition': `attachment; filename="${filename.replace(/[^\w.-]/g, '_')}"`,
+  };
+}

@@ -15,6 +15,11 @@ import { authorize } from '../core/access.ts';
 import { ChangeSignal } from '../core/change-signal.ts';
 import { CoreError } from '../core/core-error.ts';
 import type { DeviceConfig, EnergyOffset } from '../core/device-config.ts';
+import {
+  type HistoryResolution,
+  type HistoryWindow,
+  MeasurementHistory,
+} from '../core/measurement-history.ts';
 import { type Actor, actorFields } from '../core/user-table.ts';
 import {
   type EnergyMeters,
@@ -37,6 +42,7 @@ export class MeteringService {
     private readonly configStore: ConfigStore,
     private readonly security: SecurityService,
     private readonly now: () => number,
+    private readonly history: MeasurementHistory = new MeasurementHistory(),
   ) {}
 
   get config(): DeviceConfig {
@@ -67,6 +73,37 @@ export class MeteringService {
   minMax(actor: Actor, ctx: RequestContext): MinMax {
     authorize(actor, 'measurements.read', ctx.interface);
     return this.primaryMinMax();
+  }
+
+  /** The trend history (core/measurement-history.ts) of `resolution`, ending now. */
+  measurementHistory(actor: Actor, ctx: RequestContext, resolution: HistoryResolution): HistoryWindow {
+    authorize(actor, 'measurements.read', ctx.interface);
+    return this.history.read(resolution, this.now());
+  }
+
+  /**
+   * Records this second in the history (the boot calls it once a second): the primary values while the
+   * meter's are current, else a gap. Never a value the meter did not give.
+   */
+  recordHistory(): void {
+    const now = this.now();
+    if (this.meter.status(now).state !== 'fresh') {
+      this.history.record(now, null);
+      return;
+    }
+    const m = this.primaryMeasurements();
+    this.history.record(now, {
+      u1: m.u[0],
+      u2: m.u[1],
+      u3: m.u[2],
+      i1: m.i[0],
+      i2: m.i[1],
+      i3: m.i[2],
+      p1: m.p[0],
+      p2: m.p[1],
+      p3: m.p[2],
+      pTotal: m.pTotal,
+    });
   }
 
   /**

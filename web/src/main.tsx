@@ -22,12 +22,11 @@ import {
 } from './api.ts';
 import { logout } from './auth.ts';
 import { initialLanguage, LANGUAGES, type Language, language, mark, setLanguage, t } from './i18n.ts';
-import { lazyPage } from './lazy-page.tsx';
 import { DashboardPage } from './pages/dashboard-page.tsx';
 import { LoginPage } from './pages/login-page.tsx';
 import { PasswordForm } from './pages/password-form.tsx';
 import { type Info, type PermissionTable, type Session, SessionContext } from './session.ts';
-import { Button, useLoad } from './ui.tsx';
+import { Button, lazy, useLoad } from './ui.tsx';
 
 interface Page {
   path: string;
@@ -35,18 +34,18 @@ interface Page {
   /** Offered when the principal may use any of these. */
   requires: Requires[];
   view: ComponentType;
+  /** Linked from the footer rather than the menu. */
+  footer?: boolean;
 }
 
 // The pages but the dashboard and the login (what a first visit shows) load when first opened.
-const SettingsPage = lazyPage(() => import('./pages/settings-page.tsx').then((m) => m.SettingsPage));
-const UsersPage = lazyPage(() => import('./pages/users-page.tsx').then((m) => m.UsersPage));
-const SecurityPage = lazyPage(() => import('./pages/security-page.tsx').then((m) => m.SecurityPage));
-const RegistryPage = lazyPage(() => import('./pages/registry-page.tsx').then((m) => m.RegistryPage));
-const CertificatesPage = lazyPage(() =>
-  import('./pages/certificates-page.tsx').then((m) => m.CertificatesPage),
-);
-const EventsPage = lazyPage(() => import('./pages/events-page.tsx').then((m) => m.EventsPage));
-const AccountPage = lazyPage(() => import('./pages/account-page.tsx').then((m) => m.AccountPage));
+const SettingsPage = lazy(() => import('./pages/settings-page.tsx').then((m) => m.SettingsPage));
+const UsersPage = lazy(() => import('./pages/users-page.tsx').then((m) => m.UsersPage));
+const SecurityPage = lazy(() => import('./pages/security-page.tsx').then((m) => m.SecurityPage));
+const RegistryPage = lazy(() => import('./pages/registry-page.tsx').then((m) => m.RegistryPage));
+const CertificatesPage = lazy(() => import('./pages/certificates-page.tsx').then((m) => m.CertificatesPage));
+const EventsPage = lazy(() => import('./pages/events-page.tsx').then((m) => m.EventsPage));
+const AccountPage = lazy(() => import('./pages/account-page.tsx').then((m) => m.AccountPage));
 
 const PAGES: Page[] = [
   {
@@ -71,6 +70,14 @@ const PAGES: Page[] = [
     title: mark('Account'),
     requires: [ROUTES.changeOwnPassword.requires],
     view: AccountPage,
+  },
+  {
+    path: '/status',
+    title: mark('Device status'),
+    requires: [ROUTES.status.requires],
+    // Few visitors open it: a chunk of its own.
+    view: lazy(() => import('./pages/status-page.tsx').then((m) => m.StatusPage)),
+    footer: true,
   },
 ];
 
@@ -102,7 +109,7 @@ function Header(props: { session: Session; path: string }) {
         <b>{info.model}</b> <span class="muted">{info.serialNumber}</span>
       </div>
       <nav aria-label={t('Pages')}>
-        {PAGES.filter((p) => offered(p, me)).map((p) => (
+        {PAGES.filter((p) => !p.footer && offered(p, me)).map((p) => (
           <a href={`#${p.path}`} aria-current={props.path === p.path ? 'page' : undefined}>
             {t(p.title)}
           </a>
@@ -281,8 +288,14 @@ function App() {
         <Content session={session} path={path} />
       </main>
       <footer class="muted">
-        {t('firmware {version}', { version: state.info.firmwareVersion })} · {me(state.me)} ·{' '}
-        <LanguageSwitch onChange={() => setShown(language())} />
+        {t('firmware {version}', { version: state.info.firmwareVersion })} · {me(state.me)}
+        {PAGES.filter((p) => p.footer && offered(p, state.me)).map((p) => (
+          <>
+            {' · '}
+            <a href={`#${p.path}`}>{t(p.title)}</a>
+          </>
+        ))}{' '}
+        · <LanguageSwitch onChange={() => setShown(language())} />
       </footer>
     </SessionContext.Provider>
   );

@@ -3,7 +3,7 @@
  * progress and errors placed next to the field they concern, labelled fields, buttons that show their
  * action's progress (one asks before it acts), tables and label–value pairs.
  */
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, ComponentType } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 import { formatDateTime, t } from './i18n.ts';
@@ -441,6 +441,29 @@ export function Loading(props: { error: ApiError | null }) {
       {t('Loading…')}
     </p>
   );
+}
+
+/**
+ * A component loaded with `import()` when it is first shown: a chunk of its own (scripts/build.mjs),
+ * so what few visitors open does not weigh on every first load.
+ */
+export function lazy<P extends object>(load: () => Promise<ComponentType<P>>): ComponentType<P> {
+  let loaded: ComponentType<P> | null = null;
+  return (props: P) => {
+    const [View, setView] = useState(() => loaded);
+    const [error, setError] = useState<ApiError | null>(null);
+    useEffect(() => {
+      if (View) return;
+      load().then(
+        (view) => {
+          loaded = view;
+          setView(() => view);
+        },
+        (e) => setError(toApiError(e)),
+      );
+    }, []);
+    return View ? <View {...props} /> : <Loading error={error} />;
+  };
 }
 
 export function formatTime(iso: string): string {

@@ -1,11 +1,13 @@
 /** Measurements, energy meters, min/max and their resets, and the device configuration. */
 import { z } from '@hono/zod-openapi';
 import { BAUD_RATES } from '../../core/device-config.ts';
+import { HISTORY_RESOLUTIONS, type HistoryWindow } from '../../core/measurement-history.ts';
 import { slotOfEntry } from '../../core/user-table.ts';
 import type { MeterStatus } from '../../meter/meter-source.ts';
 import type { ApiBuilder } from '../api-builder.ts';
 import type { ApiDeps } from '../api-deps.ts';
-import { jsonBody, jsonResponse, OkSchema } from '../schemas.ts';
+import { type CsvField, csvText } from '../csv-text.ts';
+import { csvHeaders, csvResponse, jsonBody, jsonResponse, OkSchema } from '../schemas.ts';
 
 /** A value, or null: not available (the source lacks it) or not current (state is not `fresh`). */
 const Value = z.number().nullable();
@@ -116,6 +118,61 @@ const ConfigPatchSchema = z
   .strict()
   .openapi('ConfigPatch');
 
+const HistoryQuerySchema = z.object({
+  resolution: z.enum(['1s', '1min']).default('1s').openapi({
+    description: '1s: every second of the last 10 minutes; 1min: minute averages of the last 24 hours',
+  }),
+  format: z
+    .enum(['json', 'csv'])
+    .default('json')
+    .openapi({ description: 'csv: text/csv, one line per step' }),
+});
+
+/** null: a gap (the meter's values were not current, or the source lacks the quantity). */
+const HistoryValue = z.number().nullable();
+const HistorySchema = z
+  .object({
+    resolution: z.enum(['1s', '1min']),
+    intervalSeconds: z.number().openapi({ description: 'the step: 1 or 60' }),
+    points: z.array(
+      z.object({
+        time: z
+          .string()
+          .openapi({ description: 'start of the step (for 1min: the average over that minute)' }),
+        voltage: z.array(HistoryValue).length(3).openapi({ description: 'U1N, U2N, U3N in V' }),
+        current: z.array(HistoryValue).length(3).openapi({ description: 'I1, I2, I3 in A' }),
+        activePower: z.array(HistoryValue).length(3).openapi({ description: 'W per phase' }),
+        totalActivePower: HistoryValue.openapi({ description: 'W' }),
+      }),
+    ),
+  })
+  .openapi('MeasurementHistory', {
+    description:
+      'oldest first, from the first second recorded since boot (the history is kept in RAM); a step without a current value is a gap (null), never filled in',
+  });
+
+const HISTORY_CSV_HEADER = [
+  'time',
+  'U1 V',
+  'U2 V',
+  'U3 V',
+  'I1 A',
+  'I2 A',
+  'I3 A',
+  'P1 W',
+  'P2 W',
+  'P3 W',
+  'P total W',
+];
+
+function historyCsvRows(window: HistoryWindow): CsvField[][] {
+  const v = window.values;
+  return window.time.map((time, k) => [
+    new Date(time).toISOString(),
+    ...[v.u1, v.u2, v.u3, v.i1, v.i2, v.i3, v.p1, v.p2, v.p3, v.pTotal].map((series) => series[k] ?? null),
+  ]);
+}
+
 /** The state fields, and the value of `v` as the state allows: null when not current or not available. */
 function stateOf(status: MeterStatus) {
   const fresh = status.state === 'fresh';
@@ -162,6 +219,49 @@ export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
             powerFactor: value(m.pfTotal),
           },
           frequency: value(m.f),
+        },
+        200,
+      );
+    },
+  );
+
+  api.route(
+    'measurements.read',
+    {
+      method: 'get',
+      path: '/api/v1/measurements/history',
+      summary: 'Trend history kept in RAM: 1 s values (10 min) or 1 min averages (24 h), as JSON or CSV',
+      request: { query: HistoryQuerySchema },
+      responses: {
+        200: {
+          description: 'The history, oldest first',
+          content: {
+            'application/json': { schema: HistorySchema },
+            ...csvResponse('one line per step: time, U1-U3, I1-I3, P1-P3, P total; an empty field is a gap')
+              .content,
+          },
+        },
+      },
+    },
+    (c) => {
+      const { resolution, format } = c.req.valid('query');
+      const window = metering.measurementHistory(c.get('principal').actor, c.get('context'), resolution);
+      if (format === 'csv') {
+        const name = `metergate-${deps.device.serialNumber}-history-${resolution}.csv`;
+        return c.body(csvText(HISTORY_CSV_HEADER, historyCsvRows(window)), 200, csvHeaders(name));
+      }
+      const v = window.values;
+      return c.json(
+        {
+          resolution,
+          intervalSeconds: HISTORY_RESOLUTIONS[resolution].stepMs / 1000,
+          points: window.time.map((time, k) => ({
+            time: new Date(time).toISOString(),
+            voltage: [v.u1[k] ?? null, v.u2[k] ?? null, v.u3[k] ?? null],
+            current: [v.i1[k] ?? null, v.i2[k] ?? null, v.i3[k] ?? null],
+            activePower: [v.p1[k] ?? null, v.p2[k] ?? null, v.p3[k] ?? null],
+            totalActivePower: v.pTotal[k] ?? null,
+          })),
         },
         200,
       );

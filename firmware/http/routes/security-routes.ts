@@ -21,7 +21,10 @@ import type { ApiBuilder } from '../api-builder.ts';
 import type { ApiDeps } from '../api-deps.ts';
 import { ApiError } from '../api-error.ts';
 import type { AppEnv } from '../app-env.ts';
+import { csvText } from '../csv-text.ts';
 import {
+  csvHeaders,
+  csvResponse,
   jsonBody,
   jsonResponse,
   OkSchema,
@@ -151,7 +154,13 @@ const AuditQuerySchema = z.object({
     .max(40)
     .optional()
     .openapi({ description: 'only events of this type (prefix match: "login")' }),
+  format: z.enum(['json', 'csv']).default('json').openapi({
+    description:
+      'csv: every event that matches `before` and `type` (no paging, `limit` does not apply), newest first, as text/csv; it does not count as reading the log (`lost` is JSON only)',
+  }),
 });
+
+const AUDIT_CSV_HEADER = ['id', 'time', 'type', 'interface', 'result', 'slot', 'role', 'source', 'detail'];
 const AuditSchema = z
   .object({
     events: z.array(
@@ -485,22 +494,47 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       path: '/api/v1/audit',
       summary: 'The security event log, newest first, paged',
       request: { query: AuditQuerySchema },
-      responses: { 200: jsonResponse(AuditSchema, 'A page of events') },
+      responses: {
+        200: {
+          description: 'A page of events, or with format=csv all of them',
+          content: {
+            ...jsonResponse(AuditSchema, 'A page of events').content,
+            ...csvResponse(
+              'id, time, type, interface, result, slot, role, source, detail; one line per event',
+            ).content,
+          },
+        },
+      },
     },
     (c) => {
-      const { limit, before, type } = c.req.valid('query');
+      const { limit, before, type, format } = c.req.valid('query');
       const log = deps.eventLog;
       // The refusals counted so far become summary events now, so the reader sees them.
       log.flush(deps.now(), true);
       const events = log.readAll();
-      const lost = log.lost();
-      const integrity = log.integrity();
-      if (before === undefined) log.markRead(events.at(-1)?.id ?? 0);
       const all = events
         .filter(
           (e) => (before === undefined || e.id < before) && (type === undefined || e.type.startsWith(type)),
         )
         .reverse();
+      if (format === 'csv') {
+        const rows = all.map((e) => [
+          e.id,
+          new Date(e.time).toISOString(),
+          e.type,
+          e.interface,
+          e.result,
+          e.slot ?? null,
+          e.role ?? null,
+          e.source ?? null,
+          e.detail ?? null,
+        ]);
+        const name = `metergate-${deps.device.serialNumber}-events.csv`;
+        return c.body(csvText(AUDIT_CSV_HEADER, rows), 200, csvHeaders(name));
+      }
+      const lost = log.lost();
+      const integrity = log.integrity();
+      if (before === undefined) log.markRead(events.at(-1)?.id ?? 0);
       const page = all.slice(0, limit);
       return c.json(
         {

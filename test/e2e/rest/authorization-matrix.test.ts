@@ -106,6 +106,7 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
     },
   }),
   'GET /api/v1/measurements': async () => ({ path: '/api/v1/measurements' }),
+  'GET /api/v1/measurements/history': async () => ({ path: '/api/v1/measurements/history?resolution=1min' }),
   'GET /api/v1/meters': async () => ({ path: '/api/v1/meters' }),
   'POST /api/v1/meters/reset': async ({ admin }) => ({
     path: '/api/v1/meters/reset',
@@ -122,6 +123,7 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
     verifyChange: (before, after) => assert.notEqual(after, before, 'min/max start again'),
   }),
   'GET /api/v1/config': async () => ({ path: '/api/v1/config' }),
+  'GET /api/v1/status': async () => ({ path: '/api/v1/status' }),
   'PATCH /api/v1/config': async ({ admin }) => {
     const vtRatio = async () =>
       (await get<{ measurement: { vtRatio: number } }>(admin, '/api/v1/config')).measurement.vtRatio;

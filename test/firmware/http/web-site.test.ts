@@ -102,12 +102,16 @@ describe('website served by the device process', () => {
     assert.doesNotMatch(html, /\sstyle\s*=/i);
     assert.doesNotMatch(html, /<style\b/i);
     assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'no inline event handlers');
-    // The page names its entry assets; the PBKDF2 worker is started by the app's script, which names it.
-    const app = assets.filter((a) => /^app-.+\.js$/.test(a.name));
-    assert.equal(app.length, 1);
-    const appScript = readFileSync(join(WEB_DIR, 'assets', app[0]?.name ?? ''), 'utf8');
+    // The page names its entry assets (script, preloaded chunks, CSS); those loaded on demand (the
+    // PBKDF2 worker, the chunks pages import()) are named by the scripts the page loads.
+    const onDemand: string[] = JSON.parse(readFileSync(join(WEB_DIR, 'manifest.json'), 'utf8')).onDemand;
+    const scripts = [...html.matchAll(/"\/assets\/([^"]+\.js)"/g)]
+      .map((m) => readFileSync(join(WEB_DIR, 'assets', m[1] as string), 'utf8'))
+      .join('\n');
+    assert.equal(assets.filter((a) => /^app-.+\.js$/.test(a.name)).length, 1);
     for (const asset of assets) {
-      if (asset.name.startsWith('pbkdf2-worker-')) assert.ok(appScript.includes(asset.name), asset.name);
+      if (onDemand.includes(`assets/${asset.name}`))
+        assert.ok(scripts.includes(`/assets/${asset.name}`), asset.name);
       else assert.ok(html.includes(`"/assets/${asset.name}"`), asset.name);
     }
   });

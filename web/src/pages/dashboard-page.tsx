@@ -1,12 +1,25 @@
 /**
- * Live measurements per phase (refreshed every second without reloading), energy meters, min/max, and
+ * Live measurements per phase (refreshed every second without reloading), their trends, energy meters, min/max, and
  * the reset actions for those allowed to use them. Values that are not current (the upstream meter
  * does not answer) are not shown: the cards say there is no data, and since when.
  */
 import { allowed, call, ROUTES, type Route } from '../api.ts';
 import { formatEnergy } from '../energy-format.ts';
 import { useSession } from '../session.ts';
-import { ConfirmButton, formatTime, Loading, NotUpdating, Pairs, Section, Table, useLoad } from '../ui.tsx';
+import {
+  ConfirmButton,
+  formatTime,
+  Loading,
+  lazy,
+  NotUpdating,
+  Pairs,
+  Section,
+  Table,
+  useLoad,
+} from '../ui.tsx';
+
+/** The trend chart is a chunk of its own, loaded once the dashboard shows (scripts/build.mjs). */
+const TrendCard = lazy(() => import('./trend-card.tsx').then((m) => m.TrendCard));
 
 /** null: not available, or not current (see `state`). */
 type Value = number | null;
@@ -146,6 +159,7 @@ export function DashboardPage() {
   return (
     <div class="grid">
       {measurements && <MeasurementsCard />}
+      {measurements && <TrendCard />}
       {allowed(me, ROUTES.meters.requires) && (
         <ResetCard<Meters>
           title="Energy meters"

@@ -1,5 +1,6 @@
 /**
- * The security event log: newest first, paged, filterable by type. When events were lost since the log
+ * The security event log: newest first, paged, filterable by type, and as a CSV download (every event
+ * of the chosen type). When events were lost since the log
  * was last read (the device's answer says so once: reading is acknowledging), a notice says how many.
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -107,6 +108,13 @@ export function EventsPage() {
         >
           Older
         </button>
+        <a
+          class="button secondary"
+          href={`${ROUTES.audit.path}?format=csv${type ? `&type=${encodeURIComponent(type)}` : ''}`}
+          download
+        >
+          Download CSV
+        </a>
       </div>
       {data ? (
         <Table head={['Time', 'Event', 'Result', 'Via', 'From', 'Slot / role', 'Detail']}>
