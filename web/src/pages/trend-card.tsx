@@ -6,7 +6,7 @@
  */
 import { useState } from 'preact/hooks';
 import { call, ROUTES } from '../api.ts';
-import { Loading, Section, useLoad } from '../ui.tsx';
+import { Loading, NotUpdating, Section, useLoad } from '../ui.tsx';
 
 type Value = number | null;
 
@@ -163,6 +163,8 @@ export function TrendCard() {
   const shown = data?.resolution === range.resolution ? data : null;
   return (
     <Section title="Trends" wide>
+      {/* Lines already drawn stay, marked as not current, like every other card. */}
+      {shown && <NotUpdating error={error} />}
       <div class="actions">
         {RANGES.map((r) => (
           <button
@@ -203,7 +205,6 @@ export function TrendCard() {
       <p class="muted">
         {range.resolution === '1s' ? 'Values of each second' : 'Averages of each minute'}; a gap: no current
         value (the meter did not answer).
-        {error && shown && <span class="error"> Not updating: {error.message}</span>}
       </p>
     </Section>
   );
