@@ -261,6 +261,14 @@ function App() {
     if (shown.current !== null && shown.current !== title) h1.current?.focus();
     if (state) shown.current = title;
   }, [title, state]);
+  // A meter that did not answer the first questions (restarting, link down) is asked again every few
+  // seconds: the page comes up by itself once it answers, as a display would.
+  const unanswered = !state && error !== null;
+  useEffect(() => {
+    if (!unanswered) return;
+    const timer = setTimeout(load, 3000);
+    return () => clearTimeout(timer);
+  }, [unanswered, error]);
   if (!state) {
     return (
       <main>

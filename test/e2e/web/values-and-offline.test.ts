@@ -86,4 +86,22 @@ describe('values and offline state in chromium', () => {
     }
     assert.ok(await waitUntil(async () => (await marks.count()) === 0, 30_000), 'the marks go');
   });
+
+  it('a page whose first questions go unanswered comes up by itself once the device answers (no Retry click)', async () => {
+    const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
+    // The site's files load; its API calls fail as on a link that drops them (a meter restarting).
+    const refuse = (route: { abort(): Promise<void> }) => route.abort();
+    await page.route('**/api/v1/**', refuse);
+    try {
+      await page.goto(`${site.rest.httpsUrl}/`);
+      await page.getByText('The meter did not answer').waitFor({ timeout: 30_000 });
+    } finally {
+      await page.unroute('**/api/v1/**', refuse);
+    }
+    await page.getByRole('banner').getByRole('link', { name: 'Log in' }).waitFor({ timeout: 30_000 });
+    await heading(page, 'Dashboard').waitFor();
+    await context.close();
+  });
 });

@@ -14,7 +14,17 @@ export const navLinks = async (page: Page): Promise<string[]> =>
   (await page.getByRole('navigation').getByRole('link').allTextContents()).sort();
 
 export async function logIn(page: Page, username: string, password: string): Promise<void> {
-  await page.getByRole('banner').getByRole('link', { name: 'Log in' }).click();
+  try {
+    await page.getByRole('banner').getByRole('link', { name: 'Log in' }).click({ timeout: 45_000 });
+  } catch (error) {
+    const shown = await page
+      .locator('body')
+      .textContent()
+      .catch(() => null);
+    throw new Error(`no Log in link in the header; the page shows: ${shown ?? '(nothing)'}`, {
+      cause: error,
+    });
+  }
   // The page's first requests (info, me, permissions) answered: nothing re-renders under the typing.
   await page.waitForLoadState('networkidle');
   // Keyboard only: the fields are labelled and the form submits with Enter.
