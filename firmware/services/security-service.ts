@@ -27,8 +27,10 @@ import {
   type EntryActor,
   entryAt,
   entryIdAt,
+  isDisabled,
   removeEntry,
   renameEntry,
+  setDisabled,
   setLocalOnly,
   setPassword,
   setPermissions,
@@ -63,6 +65,8 @@ export interface EntryPatch {
   readonly password?: string;
   readonly permissions?: PermissionSet;
   readonly localOnly?: boolean;
+  /** Disable (true) or enable (false) the entry's logins. */
+  readonly disabled?: boolean;
 }
 
 /**
@@ -103,12 +107,13 @@ export class SecurityService {
 
   /**
    * The actor a Modbus principal setting names right now, found by the entry's identity; null when
-   * that entry is gone (then Modbus acts as nobody, never as whatever holds its slot now).
+   * that entry is gone or disabled (then Modbus acts as nobody, never as whatever holds its slot now).
    */
   principalActor(which: 'modbusPrincipal' | 'rtuPrincipal'): Actor | null {
     const { table, settings } = this.store.state;
     const slot = slotOfEntry(table, settings.communication[which]);
-    return slot === null ? null : actorFor(table, slot);
+    // A disabled entry acts for nobody, Modbus included.
+    return slot === null || isDisabled(table, slot) ? null : actorFor(table, slot);
   }
 
   /** Logs an event that changes nothing (a login, a denied request). */
@@ -189,6 +194,7 @@ export class SecurityService {
         if (patch.name !== undefined) table = renameEntry(table, actor, slot, patch.name);
         if (patch.permissions !== undefined) table = setPermissions(table, actor, slot, patch.permissions);
         if (patch.localOnly !== undefined) table = setLocalOnly(table, actor, slot, patch.localOnly);
+        if (patch.disabled !== undefined) table = setDisabled(table, actor, slot, patch.disabled);
         if (patch.password !== undefined) {
           const entry = entryAt(table, slot);
           const verifier = await this.verifierFor(patch.password, entry.name, state.settings);

@@ -1,6 +1,6 @@
 /**
  * The CLI for the REST resources, against the real device process, in one kept session: settings and
- * security get|set (what the device then reports), audit list / export (JSON lines, CSV) / follow.
+ * security get|set (what the device then reports), users disable|enable, audit list / export (JSON lines, CSV) / follow.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -49,6 +49,28 @@ describe('metergate settings, security, audit against a running device', () => {
   after(async () => {
     await device?.stop();
     rmSync(root, { recursive: true, force: true });
+  });
+
+  it('users disable|enable: the entry stays listed, its logins are refused until enabled; never the admin', async () => {
+    const password = 'Kilowatt-Lantern-5120';
+    const add = await cli(['users', 'add', 'meter.reader', '--role', 'VIEWER'], {
+      ...session,
+      METERGATE_NEW_PASSWORD: password,
+    });
+    assert.equal(add.code, 0, add.stderr);
+    const disable = await cli(['users', 'disable', 'meter.reader'], session);
+    assert.equal(disable.code, 0, disable.stderr);
+    assert.match(disable.stdout, /meter\.reader \(slot \d\) disabled/);
+    assert.match((await cli(['users', 'list'], session)).stdout, /meter\.reader .*disabled/);
+    await assert.rejects(new DeviceClient(httpsUrl, { fingerprint }).login('meter.reader', password), {
+      code: 'invalid-credentials',
+    });
+    const enable = await cli(['users', 'enable', 'meter.reader'], session);
+    assert.equal(enable.code, 0, enable.stderr);
+    await new DeviceClient(httpsUrl, { fingerprint }).login('meter.reader', password);
+    const admin = await cli(['users', 'disable', 'admin'], session);
+    assert.equal(admin.code, 1);
+    assert.match(admin.stderr, /recovery account.*\(HTTP 409 protected-slot\)/);
   });
 
   it('settings get|set: the config resource, whole or by key; a bad value is the device error', async () => {

@@ -262,6 +262,22 @@ function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void>
         {s.type === 'standard' ? 'Permissions' : 'Edit'}
       </button>
       {s.slot >= 3 && (
+        <button
+          type="button"
+          class="secondary"
+          data-action={s.flags.includes('disabled') ? 'enable' : 'disable'}
+          onClick={async () => {
+            await call(ROUTES.changeEntry, {
+              slot: s.slot,
+              body: { disabled: !s.flags.includes('disabled') },
+            });
+            await props.onDeleted();
+          }}
+        >
+          {s.flags.includes('disabled') ? 'Enable' : 'Disable'}
+        </button>
+      )}
+      {s.slot >= 3 && (
         <ConfirmButton
           label={key ? 'Revoke' : 'Delete'}
           question={
@@ -309,6 +325,7 @@ export function UsersPage() {
               <td>
                 {TYPE_NAMES[s.type]}
                 {s.flags.includes('local-only') && ' (local only)'}
+                {s.flags.includes('disabled') && ' (disabled)'}
               </td>
               <td class="perms">{s.permissions.join(', ')}</td>
               {writable && (
