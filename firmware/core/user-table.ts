@@ -211,6 +211,17 @@ export function assertOutranks(table: UserTable, actor: AccessActor, slot: numbe
   );
 }
 
+/**
+ * Throws `entry-more-privileged` unless `actor` holds every permission of every entry: what a backup
+ * (every verifier, open to offline guessing by whoever holds the passphrase) and a restore (every
+ * entry replaced, the admin's password too) need, so neither is a way up for a lesser administrator.
+ */
+export function assertOutranksEveryEntry(table: UserTable, actor: AccessActor): void {
+  table.slots.forEach((entry, slot) => {
+    if (entry) assertOutranks(table, actor, slot);
+  });
+}
+
 export interface NewUser {
   readonly name: string;
   readonly verifier: PasswordVerifier;

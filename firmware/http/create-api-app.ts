@@ -15,6 +15,7 @@ import { hostCheck } from './host-check.ts';
 import { httpsOnly } from './https-only.ts';
 import { resolvePrincipal } from './principal-middleware.ts';
 import { registerAuthRoutes } from './routes/auth-routes.ts';
+import { registerBackupRoutes } from './routes/backup-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { registerPublicRoutes } from './routes/public-routes.ts';
 import { registerRegistryRoutes } from './routes/registry-routes.ts';
@@ -59,6 +60,7 @@ export function createApiApp(deps: ApiDeps): {
   registerSecurityRoutes(api, deps);
   registerRegistryRoutes(api, deps);
   registerSessionRoutes(api, deps);
+  registerBackupRoutes(api, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',

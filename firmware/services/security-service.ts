@@ -24,6 +24,7 @@ import {
   actorFor,
   addApiKey,
   addUser,
+  assertSecurityAdminRemains,
   type EntryActor,
   entryAt,
   entryIdAt,
@@ -236,6 +237,34 @@ export class SecurityService {
         return { state: { ...state, table }, result: undefined };
       },
     );
+  }
+
+  /**
+   * Replaces the whole security state with one from a backup (backup-service.ts has opened and
+   * decoded it): one new commit under this device's own counter, never the backup's. Every slot's
+   * epoch moves past both tables' (no session of either survives it) and identities keep counting
+   * from the greater `nextId`. Needs security.write; the settings are validated against the restored
+   * table like any change.
+   */
+  async restoreState(
+    actor: Actor,
+    restored: SecurityState,
+    ctx: RequestContext,
+    detail: string,
+  ): Promise<void> {
+    return this.perform('backup.restore', 'security.write', actor, ctx, detail, async (state) => {
+      assertSecurityAdminRemains(restored.table);
+      const epochs = restored.table.epochs.map(
+        (epoch, slot) => Math.max(epoch, state.table.epochs[slot] ?? 0) + 1,
+      );
+      const table: UserTable = {
+        ...restored.table,
+        epochs,
+        nextId: Math.max(restored.table.nextId, state.table.nextId),
+      };
+      const settings = validateSecuritySettings(restored.settings, table);
+      return { state: { table, settings }, result: undefined };
+    });
   }
 
   /** Replaces the security settings (validated). Needs security.write. */

@@ -649,7 +649,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
  * whitelist without their address, plain HTTP switched away while they use it (or with no HTTPS to go
  * to), host names without the one they reached the device by.
  */
-function refuseSelfLockout(
+export function refuseSelfLockout(
   c: Context<AppEnv>,
   patch: { whitelist?: string[]; http?: HttpMode; hostnames?: string[] },
   deps: ApiDeps,

@@ -249,4 +249,40 @@ describe('metergate settings, security, audit against a running device', () => {
       child.kill('SIGKILL');
     }
   });
+
+  // Last: a restore ends every session, the kept one too.
+  it('backup --out and restore --file: a file of its own format, refused with a wrong passphrase, restored as a new commit', async () => {
+    const out = join(root, 'meter.mgbackup');
+    const passphraseFile = join(root, 'backup.pass');
+    writeFileSync(passphraseFile, 'Cabinet B spare meter 2026\n', { mode: 0o600 });
+    const weakFile = join(root, 'weak.pass');
+    writeFileSync(weakFile, 'too short\n');
+    const weak = await cli(['backup', '--out', out, '--passphrase-file', weakFile], session);
+    assert.equal(weak.code, 2);
+    assert.match(weak.stderr, /at least 12/);
+    const made = await cli(['backup', '--out', out, '--passphrase-file', passphraseFile], session);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(statSync(out).mode & 0o777, 0o600);
+    assert.equal(readFileSync(out).subarray(0, 16).toString('ascii'), 'metergate-backup');
+    const again = await cli(['backup', '--out', out, '--passphrase-file', passphraseFile], session);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /exists; not overwriting/);
+
+    const wrongFile = join(root, 'wrong.pass');
+    writeFileSync(wrongFile, 'Cabinet B spare meter 2025\n');
+    const wrong = await cli(['restore', '--file', out, '--passphrase-file', wrongFile], session);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /passphrase does not open this backup.*\(backup-wrong-passphrase\)/);
+
+    const counterFile = join(root, 'device', 'keys', 'rollback.counter');
+    const counterBefore = Number(readFileSync(counterFile, 'ascii'));
+    const restored = await cli(['restore', '--file', out, '--passphrase-file', passphraseFile], session);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(restored.stdout, /every session ended/);
+    assert.match(restored.stdout, new RegExp(`serves the backup's certificate: ${fingerprint}`));
+    assert.ok(Number(readFileSync(counterFile, 'ascii')) > counterBefore, 'the counter went forward');
+    const ended = await cli(['users', 'list'], session);
+    assert.equal(ended.code, 1);
+    assert.match(ended.stderr, /session .*ended/i);
+  });
 });
