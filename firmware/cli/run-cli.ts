@@ -6,6 +6,7 @@
 import { auditCommand } from './audit-command.ts';
 import { backupCommand } from './backup-command.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
+import { exportCommand } from './export-command.ts';
 import { factoryResetCommand } from './factory-reset-command.ts';
 import { inspectCommand } from './inspect-command.ts';
 import { keysCommand } from './keys-command.ts';
@@ -96,6 +97,10 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   restore: {
     summary: 'restore an encrypted backup onto a running device (the same or a replacement)',
     run: restoreCommand,
+  },
+  export: {
+    summary: 'write the running configuration of a device as a commissioning file (no secrets)',
+    run: exportCommand,
   },
 };
 

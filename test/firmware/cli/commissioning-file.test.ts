@@ -98,6 +98,7 @@ describe('commissioning file: a valid file becomes a plan', () => {
           password: 'Tulpen-Feld 77',
           permissions: permissionNames(ROLE_TEMPLATES.ENGINEER.permissions),
           localOnly: false,
+          role: 'ENGINEER',
         },
         {
           name: 'reader.2',
@@ -276,7 +277,6 @@ describe('commissioning file: errors name the line and the field', () => {
       ),
       [
         'commissioning.yaml:4: users[0].password: expected a string, got a number (put it in quotes)',
-        'commissioning.yaml:6: users[1].password: required',
         "commissioning.yaml:8: users[1].pasword: unknown field 'pasword'",
         'commissioning.yaml:10: modbus.tcp: expected true or false, got a string',
         'commissioning.yaml:12: lockout.lockSeconds: must be a whole number',
