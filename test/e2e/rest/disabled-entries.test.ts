@@ -135,7 +135,7 @@ describe('a disabled user or API key (device process)', () => {
     await fx.https().login(ENGINEER, ENGINEER_PASSWORD);
   });
 
-  it('refuses a disabled user at the display in the words of a wrong password', async (t) => {
+  it('refuses a disabled user at the display in the words of a wrong password, and ends its display session', async (t) => {
     const slot = (await slotOf(VIEWER)).slot;
     const terminal = await openTerminal(t, line.client);
     await terminal.repaint();
@@ -151,6 +151,10 @@ describe('a disabled user or API key (device process)', () => {
 
     assert.equal((await fx.admin.request('PATCH', `/api/v1/users/${slot}`, { disabled: false })).status, 200);
     assert.match(await displayLogin(terminal, VIEWER, VIEWER_PASSWORD), /Logged in as/);
+    // Disabled while logged in at the display: that session ends too.
+    assert.equal((await fx.admin.request('PATCH', `/api/v1/users/${slot}`, { disabled: true })).status, 200);
+    await terminal.waitFor(/Logged out: the\s+account was changed/);
+    assert.equal((await fx.admin.request('PATCH', `/api/v1/users/${slot}`, { disabled: false })).status, 200);
   });
 
   it('refuses a disabled API key like a revoked one', async () => {
