@@ -262,20 +262,18 @@ function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void>
         {s.type === 'standard' ? 'Permissions' : 'Edit'}
       </button>
       {s.slot >= 3 && (
-        <button
-          type="button"
+        <Button
           class="secondary"
-          data-action={s.flags.includes('disabled') ? 'enable' : 'disable'}
-          onClick={async () => {
+          label={s.flags.includes('disabled') ? 'Enable' : 'Disable'}
+          busy="Saving…"
+          run={async () => {
             await call(ROUTES.changeEntry, {
               slot: s.slot,
               body: { disabled: !s.flags.includes('disabled') },
             });
             await props.onDeleted();
           }}
-        >
-          {s.flags.includes('disabled') ? 'Enable' : 'Disable'}
-        </button>
+        />
       )}
       {s.slot >= 3 && (
         <ConfirmButton
