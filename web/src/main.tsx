@@ -22,6 +22,7 @@ import {
 } from './api.ts';
 import { logout } from './auth.ts';
 import { AccountPage } from './pages/account-page.tsx';
+import { BackupPage } from './pages/backup-page.tsx';
 import { CertificatesPage } from './pages/certificates-page.tsx';
 import { DashboardPage } from './pages/dashboard-page.tsx';
 import { EventsPage } from './pages/events-page.tsx';
@@ -55,6 +56,7 @@ const PAGES: Page[] = [
   { path: '/registry', title: 'Registry', requires: [ROUTES.registry.requires], view: RegistryPage },
   { path: '/certificates', title: 'Certificates', requires: [ROUTES.tls.requires], view: CertificatesPage },
   { path: '/events', title: 'Event log', requires: [ROUTES.audit.requires], view: EventsPage },
+  { path: '/backup', title: 'Backup', requires: [ROUTES.backup.requires], view: BackupPage },
   { path: '/account', title: 'Account', requires: [ROUTES.changeOwnPassword.requires], view: AccountPage },
 ];
 
