@@ -14,8 +14,12 @@ import type { AppEnv } from '../app-env.ts';
 import { jsonBody, jsonResponse } from '../schemas.ts';
 import { refuseSelfLockout } from './security-routes.ts';
 
-/** Base64 of a backup: the security record and the TLS files fit well inside (MAX_BODY_BYTES is 64 KiB). */
-const MAX_BACKUP_BASE64 = 60_000;
+/**
+ * Base64 of a backup: the security record (under 4 KiB) and the TLS files at their upload limits
+ * (certificate 32 KiB, key 16 KiB, CA 32 KiB, CRL 60,000 characters) fit (the restore body may be
+ * 256 KiB: create-api-app.ts).
+ */
+const MAX_BACKUP_BASE64 = 240_000;
 
 const PassphraseSchema = z
   .string()

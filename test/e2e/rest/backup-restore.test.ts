@@ -143,6 +143,8 @@ describe('backup and restore to a replacement meter (two device processes)', () 
       ['cut header', bytes.subarray(0, 30).toString('base64'), 'backup-truncated'],
       ['format version 2', otherVersion.toString('base64'), 'backup-format'],
       ['not a backup', Buffer.from('hello, meter').toString('base64'), 'backup-format'],
+      // Larger than other bodies may be (a backup holds certificates at their upload limits): read.
+      ['150 KB that are no backup', Buffer.alloc(150_000, 7).toString('base64'), 'backup-format'],
     ];
     for (const [what, backup, code] of attempts) {
       const passphrase = what === 'wrong passphrase' ? `${PASSPHRASE}!` : PASSPHRASE;
@@ -162,6 +164,11 @@ describe('backup and restore to a replacement meter (two device processes)', () 
     });
     assert.equal(denied.status, 403);
     assert.equal(denied.body.error.code, 'permission-denied');
+    const huge = await b.admin.request<{ error: { code: string } }>('POST', '/api/v1/restore', {
+      passphrase: PASSPHRASE,
+      backup: 'A'.repeat(300_000),
+    });
+    assert.equal(huge.status, 413, JSON.stringify(huge.body));
     // security.write alone does not replace entries holding more (the admin): no way up that way.
     const secadm = b.https();
     await secadm.login(SECADM, SECADM_PASSWORD);
@@ -193,6 +200,7 @@ describe('backup and restore to a replacement meter (two device processes)', () 
       'failed backup-damaged',
       'failed backup-truncated',
       'failed backup-truncated',
+      'failed backup-format',
       'failed backup-format',
       'failed backup-format',
       'denied entry-more-privileged',
