@@ -120,6 +120,12 @@ describe('commissioning file: a valid file becomes a plan', () => {
     });
   });
 
+  it('a user without a password (an exported file) is planned with none: provision generates it', () => {
+    const result = plan('version: 1\nusers:\n  - name: engineer1\n    role: ENGINEER\n');
+    assert.equal(result.users[0]?.password, null);
+    assert.equal(result.users[0]?.role, 'ENGINEER');
+  });
+
   it('reads the same from JSON', () => {
     assert.deepEqual(plan(VALID_JSON, { fileName: 'commissioning.json' }), plan(VALID_YAML));
   });
