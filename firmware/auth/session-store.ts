@@ -102,6 +102,11 @@ export class SessionStore {
     for (const [key, session] of this.sessions) if (session.slot === slot) this.sessions.delete(key);
   }
 
+  /** Ends every session (a restored backup: whoever was logged in, was so under another table). */
+  endAll(): void {
+    this.sessions.clear();
+  }
+
   /**
    * The live sessions of a slot at its current `epoch`, most recently used last. `id` names a session without being its token
    * (a prefix of the token's hash: 128 bits), for listing and ending one.

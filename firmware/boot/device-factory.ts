@@ -27,6 +27,7 @@ import { handleModbusPdu, type ModbusAccess, type ModbusDeps } from '../modbus/m
 import { type AddressFilter, createAddressFilter } from '../net/client-whitelist.ts';
 import { createDeviceNames } from '../net/device-names.ts';
 import { type BoundPorts, ListenerPorts } from '../net/listener-ports.ts';
+import { BackupService } from '../services/backup-service.ts';
 import { ClientRegistry } from '../services/client-registry.ts';
 import { createDenialRecorder } from '../services/denial-recorder.ts';
 import { LoginService } from '../services/login-service.ts';
@@ -204,6 +205,13 @@ export async function buildDevice(parts: DeviceParts): Promise<BuiltDevice> {
     } else if (ensured.created) log('HTTPS: self-signed certificate created');
 
     const ports = new ListenerPorts();
+    const backup = new BackupService({
+      security,
+      tls,
+      endSessions: () => sessions.endAll(),
+      device: { model: DEVICE_MODEL, serialNumber: parts.serialNumber, firmwareVersion: FIRMWARE_VERSION },
+      now,
+    });
     const { app, declarations } = createApiApp({
       website: parts.website ?? null,
       security,
@@ -213,6 +221,7 @@ export async function buildDevice(parts: DeviceParts): Promise<BuiltDevice> {
       registry,
       eventLog: store.log,
       tls,
+      backup,
       names: createDeviceNames({
         boundHost: parts.host,
         configured: () => security.state.settings.hostnames,

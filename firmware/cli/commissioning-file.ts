@@ -17,6 +17,7 @@ import {
   permissionBit,
   permissionsFromNames,
   presetPermissions,
+  type RoleName,
   rolePermissions,
 } from '../core/permission-table.ts';
 import {
@@ -58,9 +59,12 @@ const PREDEFINED_NAMES = ['admin', 'localgui', 'anonymous'];
 
 export interface CommissioningUser {
   readonly name: string;
-  readonly password: string;
+  /** Null: provisioning generates one, shows it once, and the user must change it at first login. */
+  readonly password: string | null;
   readonly permissions: PermissionSet;
   readonly localOnly: boolean;
+  /** The IEC 62351-8 role the permissions came from (kept on the device as the user's origin). */
+  readonly role?: RoleName;
 }
 
 export interface CommissioningPlan {
@@ -191,10 +195,11 @@ export function parseCommissioningFile(content: string, options: CommissioningOp
     adminPassword: options.adminPassword?.value ?? file.admin?.password ?? null,
     users: (file.users ?? []).map((user) => ({
       name: user.name,
-      password: user.password,
+      password: user.password ?? null,
       permissions:
         user.role !== undefined ? rolePermissions(user.role) : permissionsFromNames(user.permissions ?? []),
       localOnly: user.localOnly ?? false,
+      ...(user.role !== undefined && { role: user.role as RoleName }),
     })),
     apiKeys: (file.apiKeys ?? []).map((key) => ({ name: key.name, preset: key.preset as PresetName })),
     standardUsers: {
@@ -225,7 +230,7 @@ function commissioningSchema(minLength: number) {
   const UserSchema = z
     .strictObject({
       name: UsernameSchema,
-      password: z.string(),
+      password: z.string().optional(),
       role: z
         .string()
         .superRefine(deviceCheck((role) => rolePermissions(role)))
@@ -248,6 +253,7 @@ function commissioningSchema(minLength: number) {
             'a user needs a role (VIEWER, OPERATOR, ENGINEER, INSTALLER, SECADM, SECAUD) or permissions',
         });
       }
+      if (user.password === undefined) return;
       const problem = deviceRule(() => checkPassword(user.password, { username: user.name, minLength }));
       if (problem) ctx.addIssue({ code: 'custom', path: ['password'], message: problem });
     });

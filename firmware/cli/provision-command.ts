@@ -95,14 +95,22 @@ export async function provisionCommand(argv: readonly string[], io: CommandIo): 
   const keysFile = values['keys-file'];
   if (keysFile !== undefined) refuseUsedKeysFile(keysFile);
 
-  const adminPassword = plan.adminPassword ?? generatePassword(plan.settings.passwordMinLength);
-  const built = await buildDataDir(paths, plan, adminPassword, io);
+  const adminPassword = plan.adminPassword ?? generatePassword(plan.settings.passwordMinLength, 'admin');
+  // A user without a password in the file (an exported file has none) gets one to change at first login.
+  const generated = new Map(
+    plan.users
+      .filter((user) => user.password === null)
+      .map((user) => [user.name, generatePassword(plan.settings.passwordMinLength, user.name)]),
+  );
+  const built = await buildDataDir(paths, plan, adminPassword, generated, io);
 
   io.out(
     `provisioned ${paths.dir} (serial ${built.serial}): admin, ${plan.users.length} user${plan.users.length === 1 ? '' : 's'}, ` +
       `${built.keys.length} API key${built.keys.length === 1 ? '' : 's'}; boot it with: metergate run --data-dir ${paths.dir}`,
   );
   if (plan.adminPassword === null) io.out(`admin password (generated, shown only now): ${adminPassword}`);
+  for (const [name, password] of generated)
+    io.out(`password of ${name} (generated, shown only now; to be changed at first login): ${password}`);
   for (const { name, preset, key } of built.keys)
     io.out(`API key ${name} (${preset}, shown only now): ${key}`);
   if (keysFile !== undefined) {
@@ -127,6 +135,7 @@ async function buildDataDir(
   paths: DataDirPaths,
   plan: CommissioningPlan,
   adminPassword: string,
+  generated: ReadonlyMap<string, string>,
   io: CommandIo,
 ): Promise<{ serial: string; keys: { name: string; preset: string; key: string }[] }> {
   const dirExisted = existsSync(paths.dir);
@@ -164,7 +173,13 @@ async function buildDataDir(
       if (permissions !== undefined) await security.updateEntry(admin, slot, { permissions }, CLI_CONTEXT);
     }
     for (const user of plan.users) {
-      await security.addUser(admin, user, CLI_CONTEXT);
+      const password = user.password ?? generated.get(user.name);
+      if (password === undefined) throw new Error(`no password for ${user.name}`);
+      await security.addUser(
+        admin,
+        { ...user, password, mustChangePassword: user.password === null },
+        CLI_CONTEXT,
+      );
       io.err(`user ${user.name}: ${permissionNames(user.permissions).join(', ') || '(no permissions)'}`);
     }
     if (plan.meter !== null) {
@@ -244,7 +259,7 @@ function removeBuilt(paths: DataDirPaths, dirExisted: boolean, serialExisted: bo
 }
 
 /** A password from the OS CSPRNG that passes the device's own rules at the file's minimum length. */
-function generatePassword(minLength: number): string {
+function generatePassword(minLength: number, username: string): string {
   const length = Math.max(GENERATED_PASSWORD_LENGTH, minLength);
   for (;;) {
     const password = Array.from(
@@ -252,9 +267,9 @@ function generatePassword(minLength: number): string {
       () => PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)] as string,
     ).join('');
     try {
-      return checkPassword(password, { username: 'admin', minLength });
+      return checkPassword(password, { username, minLength });
     } catch (error) {
-      // Astronomically rare (the word "admin" drawn by chance): draw again.
+      // Astronomically rare (the user's name drawn by chance): draw again.
       if (!isCoreError(error, 'invalid-password')) throw error;
     }
   }

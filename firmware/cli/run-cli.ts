@@ -4,7 +4,9 @@
  */
 
 import { auditCommand } from './audit-command.ts';
+import { backupCommand } from './backup-command.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
+import { exportCommand } from './export-command.ts';
 import { factoryResetCommand } from './factory-reset-command.ts';
 import { inspectCommand } from './inspect-command.ts';
 import { keysCommand } from './keys-command.ts';
@@ -14,6 +16,7 @@ import { modbusCommand } from './modbus-command.ts';
 import { provisionCommand } from './provision-command.ts';
 import { registerCommand } from './register-command.ts';
 import { registryCommand } from './registry-command.ts';
+import { restoreCommand } from './restore-command.ts';
 import { runCommand } from './run-command.ts';
 import { sessionsCommand } from './sessions-command.ts';
 import { securityCommand, settingsCommand } from './settings-command.ts';
@@ -86,6 +89,18 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   audit: {
     summary: 'the security event log: list, follow, export as JSON lines or CSV',
     run: auditCommand,
+  },
+  backup: {
+    summary: 'write an encrypted backup of the security settings of a running device',
+    run: backupCommand,
+  },
+  restore: {
+    summary: 'restore an encrypted backup onto a running device (the same or a replacement)',
+    run: restoreCommand,
+  },
+  export: {
+    summary: 'write the running configuration of a device as a commissioning file (no secrets)',
+    run: exportCommand,
   },
 };
 

@@ -1,5 +1,5 @@
 /**
- * `metergate users list|add|passwd|rm` against a running device: the user table as the REST API has
+ * `metergate users list|add|passwd|rename|disable|enable|rm` against a running device: the user table as the REST API has
  * it. New passwords are sealed to the device key here (docs/auth-protocol.md) and come from a file, an
  * environment variable or a prompt, never from a flag.
  */
@@ -8,7 +8,7 @@ import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
 import { CONNECTION_FLAGS, CONNECTION_USAGE, readSecret, withSession } from './device-connection.ts';
 
-const USAGE = `usage: metergate users list|add|passwd|rename|rm [NAME] --url URL [options]
+const USAGE = `usage: metergate users list|add|passwd|rename|disable|enable|rm [NAME] --url URL [options]
 
   users list                        the 8 slots: names, types, permissions, flags
   users add NAME [--role ROLE | --permissions a,b,…] [--local-only] [--new-password-file FILE]
@@ -16,6 +16,9 @@ const USAGE = `usage: metergate users list|add|passwd|rename|rm [NAME] --url URL
   users passwd NAME [--new-password-file FILE]
                                     sets NAME's password (your own: proves the current one first)
   users rename NAME NEW             renames a user or API key (yourself: your session goes on)
+  users disable NAME                keeps the user (or API key) but refuses its logins and ends its
+                                    sessions (not the admin, not yourself)
+  users enable NAME                 lets a disabled user (or API key) log in again
   users rm NAME                     deletes a user (or revokes an API key) at once
 
 The new password comes from --new-password-file, else $METERGATE_NEW_PASSWORD, else a prompt.
@@ -45,8 +48,8 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
   }
   const newName = action === 'rename' ? extra.shift() : undefined;
   if (extra.length > 0) throw new CliError(`unexpected argument '${extra[0]}'`, 2);
-  if (!['list', 'add', 'passwd', 'rename', 'rm'].includes(action)) {
-    throw new CliError(`unknown action '${action}': list, add, passwd, rename or rm`, 2);
+  if (!['list', 'add', 'passwd', 'rename', 'disable', 'enable', 'rm'].includes(action)) {
+    throw new CliError(`unknown action '${action}': list, add, passwd, rename, disable, enable or rm`, 2);
   }
   if (action !== 'list' && !name) throw new CliError(`users ${action} needs a NAME`, 2);
   if (action === 'rename' && !newName) throw new CliError('users rename needs the NAME and the NEW name', 2);
@@ -115,6 +118,16 @@ export async function usersCommand(argv: readonly string[], io: CommandIo): Prom
         } else {
           io.out(`${name} (slot ${slot}) renamed to ${newName}`);
         }
+        break;
+      }
+      case 'disable':
+      case 'enable': {
+        const slot = await slotNamed(client, name as string);
+        const disabled = action === 'disable';
+        expect(await client.request('PATCH', `/api/v1/users/${slot}`, { disabled }), 200);
+        io.out(
+          `${name} (slot ${slot}) ${disabled ? 'disabled: its logins are refused, its sessions ended' : 'enabled'}`,
+        );
         break;
       }
       case 'rm': {

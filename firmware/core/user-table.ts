@@ -49,6 +49,8 @@ export interface UserEntry {
   readonly mustChangePassword: boolean;
   /** The IEC 62351-8 role template the user was created from, if any (kept as its origin). */
   readonly role?: RoleName;
+  /** Kept in its slot, but every login is refused (setDisabled); absent when enabled. */
+  readonly disabled?: true;
 }
 
 export interface ApiKeyEntry {
@@ -61,6 +63,8 @@ export interface ApiKeyEntry {
   readonly keyHash: Uint8Array;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;
+  /** Kept in its slot, but the key is refused like a revoked one (setDisabled); absent when enabled. */
+  readonly disabled?: true;
 }
 
 /** `localgui` and `anonymous`: no credentials, editable rights. */
@@ -205,6 +209,17 @@ export function assertOutranks(table: UserTable, actor: AccessActor, slot: numbe
     `slot ${slot} ('${entry.name}') holds permissions you lack (${missing.join(', ')}): only an actor holding all of them may change it`,
     { slot, permission: missing[0] },
   );
+}
+
+/**
+ * Throws `entry-more-privileged` unless `actor` holds every permission of every entry: what a backup
+ * (every verifier, open to offline guessing by whoever holds the passphrase) and a restore (every
+ * entry replaced, the admin's password too) need, so neither is a way up for a lesser administrator.
+ */
+export function assertOutranksEveryEntry(table: UserTable, actor: AccessActor): void {
+  table.slots.forEach((entry, slot) => {
+    if (entry) assertOutranks(table, actor, slot);
+  });
 }
 
 export interface NewUser {
@@ -390,6 +405,47 @@ export function setLocalOnly(table: UserTable, actor: Actor, slot: number, local
 }
 
 /**
+ * Disables a user or API key (or enables it again): the entry keeps its slot, name, verifier or key
+ * hash, permissions and role, but every login with it is refused (login-service.ts, the API-key check)
+ * and, since its epoch moves, its sessions end. Needs security.write and every permission of the
+ * entry. The admin cannot be disabled: it is the recovery account, and a device whose admin is
+ * disabled is one stolen SECADM password away from having no way back in but a factory reset. Nor can
+ * an actor disable itself (it would end its own session and maybe the last way in it has).
+ */
+export function setDisabled(table: UserTable, actor: Actor, slot: number, disabled: boolean): UserTable {
+  authorizeRights(actor, 'security.write');
+  const entry = entryAt(table, slot);
+  if (entry.type === 'standard') {
+    throw new CoreError(
+      'wrong-entry-type',
+      `'${entry.name}' is a standard user and has no login to disable`,
+      {
+        slot,
+        field: 'disabled',
+      },
+    );
+  }
+  if (slot === ADMIN_SLOT && disabled) {
+    throw new CoreError('protected-slot', 'the admin is the recovery account and cannot be disabled', {
+      slot,
+      field: 'disabled',
+    });
+  }
+  if (actor.slot === slot && disabled) {
+    throw new CoreError('protected-slot', 'you cannot disable your own entry', { slot, field: 'disabled' });
+  }
+  assertOutranks(table, actor, slot);
+  const { disabled: _was, ...rest } = entry;
+  return replace(table, slot, disabled ? { ...rest, disabled: true } : rest);
+}
+
+/** True when the entry in `slot` is a disabled user or API key. */
+export function isDisabled(table: UserTable, slot: number): boolean {
+  const entry = table.slots[slot];
+  return entry !== null && entry !== undefined && entry.type !== 'standard' && entry.disabled === true;
+}
+
+/**
  * The lock-out invariant: some entry with credentials holds security.write. The admin's fixed rights
  * keep it true through every operation above; a table that breaks it (a hand-made image, a bug) is
  * refused before it can be stored.
@@ -397,7 +453,10 @@ export function setLocalOnly(table: UserTable, actor: Actor, slot: number, local
 export function assertSecurityAdminRemains(table: UserTable): void {
   const holders = table.slots.filter(
     (entry, slot) =>
-      entry && entry.type !== 'standard' && (effectivePermissions(table, slot) & SECURITY_WRITE) !== 0,
+      entry &&
+      entry.type !== 'standard' &&
+      !isDisabled(table, slot) &&
+      (effectivePermissions(table, slot) & SECURITY_WRITE) !== 0,
   );
   if (holders.length === 0) {
     throw new CoreError('last-security-admin', 'the last entry holding security.write cannot lose it');
@@ -493,6 +552,7 @@ export function describeEntry(
   if (entry.type === 'user' && entry.localOnly) flags.push('local-only');
   if (entry.type === 'user' && entry.mustChangePassword) flags.push('must-change-password');
   if (entry.type === 'api-key') flags.push(`preset:${entry.preset}`);
+  if (entry.type !== 'standard' && entry.disabled) flags.push('disabled');
   if (entry.type === 'user' && entry.role !== undefined) {
     // The role it was created from; `from-role` once its permissions were changed away from it.
     const asCreated = entry.permissions === ROLE_TEMPLATES[entry.role].permissions;

@@ -1,6 +1,7 @@
 /** What the REST routes are given by boot: the services and a few device facts. Nothing is imported. */
 import type { SessionStore } from '../auth/session-store.ts';
 import type { DeviceNames } from '../net/device-names.ts';
+import type { BackupService } from '../services/backup-service.ts';
 import type { ClientRegistry } from '../services/client-registry.ts';
 import type { LoginService } from '../services/login-service.ts';
 import type { MeteringService } from '../services/metering-service.ts';
@@ -38,6 +39,7 @@ export interface ApiDeps {
   readonly registry: ClientRegistry;
   readonly eventLog: SecurityLog;
   readonly tls: TlsService;
+  readonly backup: BackupService;
   readonly device: DeviceFacts;
   /** The names the device answers to (Host and Origin checks). */
   readonly names: DeviceNames;

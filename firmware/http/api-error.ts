@@ -8,6 +8,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { CoreError, type CoreErrorCode } from '../core/core-error.ts';
 import { RegistryError, type RegistryErrorCode } from '../services/client-registry.ts';
 import { AuthError } from '../services/login-service.ts';
+import { BackupError, type BackupErrorCode } from '../store/backup-file.ts';
 import { CertificateError } from '../tls/certificate-policy.ts';
 
 export class ApiError extends Error {
@@ -67,6 +68,16 @@ export const REGISTRY_STATUS: Record<RegistryErrorCode, ContentfulStatusCode> = 
   'not-found': 404,
 };
 
+/** A backup or its passphrase refused: all the input's fault (docs/operations.md, Backup and restore). */
+export const BACKUP_STATUS: Record<BackupErrorCode, ContentfulStatusCode> = {
+  'weak-passphrase': 400,
+  'backup-format': 400,
+  'backup-truncated': 400,
+  'backup-wrong-passphrase': 400,
+  'backup-damaged': 400,
+  'backup-invalid': 400,
+};
+
 /** The codes of the HTTP framework's own errors, by status: a bad body, too large, not JSON. */
 export const HTTP_EXCEPTION_CODES = {
   400: 'bad-request',
@@ -87,6 +98,9 @@ export function toApiError(error: unknown): ApiError {
     return new ApiError(error.code === 'no-modbus-ca' ? 409 : 400, error.code, error.message, {
       field: error.field,
     });
+  }
+  if (error instanceof BackupError) {
+    return new ApiError(BACKUP_STATUS[error.code], error.code, error.message, { field: error.field });
   }
   if (error instanceof AuthError) {
     return new ApiError(AUTH_STATUS[error.code], error.code, error.message, {

@@ -15,6 +15,7 @@ import { hostCheck } from './host-check.ts';
 import { httpsOnly } from './https-only.ts';
 import { resolvePrincipal } from './principal-middleware.ts';
 import { registerAuthRoutes } from './routes/auth-routes.ts';
+import { registerBackupRoutes } from './routes/backup-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { registerPublicRoutes } from './routes/public-routes.ts';
 import { registerRegistryRoutes } from './routes/registry-routes.ts';
@@ -26,6 +27,12 @@ import { registerWebSite } from './web-site.ts';
 
 /** Request bodies above this are refused with 413 before they are read further. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/**
+ * The one larger body: a backup to restore holds the certificate, its key, the Modbus CA and CRL as
+ * each was uploaded (each under its own upload limit), in base64.
+ */
+export const MAX_RESTORE_BODY_BYTES = 256 * 1024;
+const RESTORE_PATH = '/api/v1/restore';
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 
 export function createApiApp(deps: ApiDeps): {
@@ -41,16 +48,20 @@ export function createApiApp(deps: ApiDeps): {
   app.use('*', securityHeaders({ hsts: () => httpMode() !== 'on' }));
   app.use('*', hostCheck(deps.names));
   app.use('*', httpsOnly({ mode: httpMode, httpsPort: () => deps.device.ports().https }));
-  const limitBody = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new ApiError(413, 'body-too-large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
-    },
-  });
+  const limit = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new ApiError(413, 'body-too-large', `request body is larger than ${maxSize} bytes`);
+      },
+    });
+  const limitBody = limit(MAX_BODY_BYTES);
+  const limitRestore = limit(MAX_RESTORE_BODY_BYTES);
   // Only where a body may come: asking a GET for its body makes node-server build a full Request.
-  app.use('/api/*', (c, next) =>
-    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
-  );
+  app.use('/api/*', (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    return (c.req.path === RESTORE_PATH ? limitRestore : limitBody)(c, next);
+  });
   app.use('/api/*', resolvePrincipal(deps));
 
   const api = new ApiBuilder(app, deps.names, denialRecorder(deps));
@@ -61,6 +72,7 @@ export function createApiApp(deps: ApiDeps): {
   registerRegistryRoutes(api, deps);
   registerSessionRoutes(api, deps);
   registerStatusRoutes(api, deps);
+  registerBackupRoutes(api, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',

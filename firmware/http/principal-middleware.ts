@@ -9,6 +9,7 @@ import { deleteCookie, getCookie } from 'hono/cookie';
 import { findApiKeySlot, isWellFormedApiKey } from '../auth/api-key.ts';
 import type { SessionStore } from '../auth/session-store.ts';
 import { ANONYMOUS_SLOT } from '../core/slots.ts';
+import { isDisabled } from '../core/user-table.ts';
 import type { SecurityService } from '../services/security-service.ts';
 import { ApiError } from './api-error.ts';
 import type { AppEnv } from './app-env.ts';
@@ -39,12 +40,15 @@ export function resolvePrincipal(deps: {
         throw new ApiError(401, 'https-required', 'API keys are accepted over HTTPS only');
       }
       const slot = key && isWellFormedApiKey(key) ? findApiKeySlot(table, key) : null;
-      if (slot === null) {
+      // A disabled key is refused in the words of a revoked one: the answer tells its holder nothing.
+      const disabled = slot !== null && isDisabled(table, slot);
+      if (slot === null || disabled) {
         deps.security.record({
           type: 'apikey.auth',
           interface: context.interface,
           source: context.source,
           result: 'failed',
+          ...(disabled && { slot, detail: 'disabled' }),
         });
         throw new ApiError(
           401,

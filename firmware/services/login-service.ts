@@ -2,7 +2,8 @@
  * The login protocol of docs/auth-protocol.md, device side: challenges, signature checks against the
  * stored verifier, brute-force throttling, sessions. Unknown names, standard users and API-key labels
  * get a decoy salt and a decoy key, so every failure takes the same path, does the same work (one
- * signature check) and gives the same answer. A stale nonce is refused before any of that.
+ * signature check) and gives the same answer; a disabled user's proof is checked and refused likewise.
+ * A stale nonce is refused before any of that.
  */
 import { createHmac } from 'node:crypto';
 import { type ProofPurpose, proofMessage } from '../auth/auth-messages.ts';
@@ -212,7 +213,7 @@ export class LoginService {
     // One signature check on every path, against the real or the decoy key: the same work either way.
     const publicKey = user ? user.entry.verifier.publicKey : this.decoyPublicKey;
     const valid = this.crypto.verifySignature(publicKey, proofMessage(purpose, username, nonce), signature);
-    if (!(user && valid)) {
+    if (!(user && valid && !user.entry.disabled)) {
       const next = this.deps.throttle.fail(username, source, now);
       this.deps.security.record({
         type,
@@ -220,9 +221,7 @@ export class LoginService {
         source: ctx.source,
         slot: user?.slot,
         result: 'failed',
-        detail: [user ? undefined : 'no such user', next.allowed ? undefined : next.reason]
-          .filter(Boolean)
-          .join(', '),
+        detail: [refusal(user, valid), next.allowed ? undefined : next.reason].filter(Boolean).join(', '),
       });
       throw new AuthError('invalid-credentials', 'wrong username or password');
     }
@@ -257,15 +256,13 @@ export class LoginService {
     }
     const user = this.userNamed(username);
     const valid = user ? await verifyPassword(user.entry.verifier, password) : false;
-    if (!(user && valid)) {
+    if (!(user && valid && !user.entry.disabled)) {
       const next = throttle.fail(username, source, this.deps.now());
       this.deps.security.record({
         ...event,
         slot: user?.slot,
         result: 'failed',
-        detail: [user ? undefined : 'no such user', next.allowed ? undefined : next.reason]
-          .filter(Boolean)
-          .join(', '),
+        detail: [refusal(user, valid), next.allowed ? undefined : next.reason].filter(Boolean).join(', '),
       });
       throw new AuthError('invalid-credentials', 'wrong username or password');
     }
@@ -291,4 +288,15 @@ export class LoginService {
     const entry = slot === null ? null : table.slots[slot];
     return slot !== null && entry?.type === 'user' ? { slot, entry } : null;
   }
+}
+
+/**
+ * Why a proof failed, for the event log only: the answer is `invalid-credentials` either way. A
+ * disabled user is checked like any other (same work) and refused in the words of a wrong password,
+ * its own password included, so nobody learns from the answer which names exist or are disabled;
+ * the failure counts toward the lockout like any other. The administrator reads `disabled` here.
+ */
+function refusal(user: { readonly entry: UserEntry } | null, valid: boolean): string | undefined {
+  if (!user) return 'no such user';
+  return valid && user.entry.disabled ? 'disabled' : undefined;
 }

@@ -24,11 +24,14 @@ import {
   actorFor,
   addApiKey,
   addUser,
+  assertSecurityAdminRemains,
   type EntryActor,
   entryAt,
   entryIdAt,
+  isDisabled,
   removeEntry,
   renameEntry,
+  setDisabled,
   setLocalOnly,
   setPassword,
   setPermissions,
@@ -63,6 +66,8 @@ export interface EntryPatch {
   readonly password?: string;
   readonly permissions?: PermissionSet;
   readonly localOnly?: boolean;
+  /** Disable (true) or enable (false) the entry's logins. */
+  readonly disabled?: boolean;
 }
 
 /**
@@ -103,12 +108,13 @@ export class SecurityService {
 
   /**
    * The actor a Modbus principal setting names right now, found by the entry's identity; null when
-   * that entry is gone (then Modbus acts as nobody, never as whatever holds its slot now).
+   * that entry is gone or disabled (then Modbus acts as nobody, never as whatever holds its slot now).
    */
   principalActor(which: 'modbusPrincipal' | 'rtuPrincipal'): Actor | null {
     const { table, settings } = this.store.state;
     const slot = slotOfEntry(table, settings.communication[which]);
-    return slot === null ? null : actorFor(table, slot);
+    // A disabled entry acts for nobody, Modbus included.
+    return slot === null || isDisabled(table, slot) ? null : actorFor(table, slot);
   }
 
   /** Logs an event that changes nothing (a login, a denied request). */
@@ -189,6 +195,7 @@ export class SecurityService {
         if (patch.name !== undefined) table = renameEntry(table, actor, slot, patch.name);
         if (patch.permissions !== undefined) table = setPermissions(table, actor, slot, patch.permissions);
         if (patch.localOnly !== undefined) table = setLocalOnly(table, actor, slot, patch.localOnly);
+        if (patch.disabled !== undefined) table = setDisabled(table, actor, slot, patch.disabled);
         if (patch.password !== undefined) {
           const entry = entryAt(table, slot);
           const verifier = await this.verifierFor(patch.password, entry.name, state.settings);
@@ -230,6 +237,34 @@ export class SecurityService {
         return { state: { ...state, table }, result: undefined };
       },
     );
+  }
+
+  /**
+   * Replaces the whole security state with one from a backup (backup-service.ts has opened and
+   * decoded it): one new commit under this device's own counter, never the backup's. Every slot's
+   * epoch moves past both tables' (no session of either survives it) and identities keep counting
+   * from the greater `nextId`. Needs security.write; the settings are validated against the restored
+   * table like any change.
+   */
+  async restoreState(
+    actor: Actor,
+    restored: SecurityState,
+    ctx: RequestContext,
+    detail: string,
+  ): Promise<void> {
+    return this.perform('backup.restore', 'security.write', actor, ctx, detail, async (state) => {
+      assertSecurityAdminRemains(restored.table);
+      const epochs = restored.table.epochs.map(
+        (epoch, slot) => Math.max(epoch, state.table.epochs[slot] ?? 0) + 1,
+      );
+      const table: UserTable = {
+        ...restored.table,
+        epochs,
+        nextId: Math.max(restored.table.nextId, state.table.nextId),
+      };
+      const settings = validateSecuritySettings(restored.settings, table);
+      return { state: { table, settings }, result: undefined };
+    });
   }
 
   /** Replaces the security settings (validated). Needs security.write. */

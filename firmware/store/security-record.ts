@@ -31,6 +31,8 @@ const TYPE_API_KEY = 1;
 const TYPE_STANDARD = 2;
 const FLAG_LOCAL_ONLY = 1 << 0;
 const FLAG_MUST_CHANGE_PASSWORD = 1 << 1;
+/** A disabled user or API key (an API key's `f` holds only this bit; records from before it have none). */
+const FLAG_DISABLED = 1 << 2;
 
 export class RecordShapeError extends Error {
   override readonly name = 'RecordShapeError';
@@ -60,7 +62,8 @@ function encodeFields(entry: SlotEntry): Record<string, unknown> {
         p: entry.permissions,
         f:
           (entry.localOnly ? FLAG_LOCAL_ONLY : 0) |
-          (entry.mustChangePassword ? FLAG_MUST_CHANGE_PASSWORD : 0),
+          (entry.mustChangePassword ? FLAG_MUST_CHANGE_PASSWORD : 0) |
+          (entry.disabled ? FLAG_DISABLED : 0),
         ...(entry.role !== undefined && { o: entry.role }),
         i: entry.verifier.iterations,
         a: entry.verifier.salt,
@@ -74,6 +77,7 @@ function encodeFields(entry: SlotEntry): Record<string, unknown> {
         r: entry.preset,
         h: entry.keyHash,
         c: entry.createdAt,
+        ...(entry.disabled && { f: FLAG_DISABLED }),
       };
     case 'standard':
       return { t: TYPE_STANDARD, n: entry.name, p: entry.permissions };
@@ -150,6 +154,7 @@ function decodeEntry(value: unknown, slot: number): SlotEntry | null {
         localOnly: (flags & FLAG_LOCAL_ONLY) !== 0,
         mustChangePassword: (flags & FLAG_MUST_CHANGE_PASSWORD) !== 0,
         ...(entry.o !== undefined && { role: roleName(entry.o, `${at}.o`) }),
+        ...((flags & FLAG_DISABLED) !== 0 && { disabled: true as const }),
       };
     }
     case TYPE_API_KEY: {
@@ -162,6 +167,8 @@ function decodeEntry(value: unknown, slot: number): SlotEntry | null {
         preset,
         keyHash: bytes(entry.h, `${at}.h`, 32),
         createdAt: uint(entry.c, `${at}.c`),
+        ...(entry.f !== undefined &&
+          (uint(entry.f, `${at}.f`) & FLAG_DISABLED) !== 0 && { disabled: true as const }),
       };
     }
     case TYPE_STANDARD:

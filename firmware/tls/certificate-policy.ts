@@ -184,8 +184,11 @@ export function checkServerCertificate(
   return { cert, key };
 }
 
-/** The Modbus/TCP Security client CA: a CA certificate, the key and signature rules, valid now. */
-export function checkCaCertificate(pem: string, now: number): X509Certificate {
+/**
+ * The Modbus/TCP Security client CA: a CA certificate, the key and signature rules, valid now (`now`
+ * null skips the validity period: a restore, which puts back what the device had).
+ */
+export function checkCaCertificate(pem: string, now: number | null): X509Certificate {
   const cert = parseCertificate(pem, 'ca');
   if (!cert.ca)
     throw new CertificateError(
@@ -195,7 +198,7 @@ export function checkCaCertificate(pem: string, now: number): X509Certificate {
     );
   checkKey(cert.publicKey, 'ca');
   checkSignature(cert, 'ca');
-  checkValidity(cert, 'ca', now);
+  if (now !== null) checkValidity(cert, 'ca', now);
   trialContext({ ca: [cert.toString()] }, 'ca', 'certificate-unusable');
   return cert;
 }

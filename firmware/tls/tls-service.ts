@@ -56,6 +56,15 @@ export interface CaInfo {
   readonly validTo: string;
 }
 
+/** The certificate, its key and the Modbus client CA and CRL as a backup holds them. */
+export interface TlsSnapshot {
+  readonly cert: string;
+  readonly key: string;
+  readonly source: TlsInfo['source'];
+  readonly modbusCa: string | null;
+  readonly modbusCrl: string | null;
+}
+
 export type TlsChange = 'certificate' | 'modbus-ca' | 'modbus-crl';
 
 export class TlsService {
@@ -134,6 +143,55 @@ export class TlsService {
     this.store(await generateDeviceCertificate(this.now()), 'self-signed');
     void this.changed.emit('certificate');
     return this.info();
+  }
+
+  /** Everything this service keeps, as PEM, for a backup (backup-service.ts). */
+  snapshot(): TlsSnapshot {
+    return {
+      cert: this.current().cert,
+      key: this.current().key,
+      source: this.source,
+      modbusCa: this.modbusCa(),
+      modbusCrl: this.modbusCrl(),
+    };
+  }
+
+  /**
+   * Checks a snapshot from a backup as a boot checks what it loads (the certificate and key serve
+   * TLS; the CA is a CA; the CRL parses): throws CertificateError naming the field, changes nothing.
+   * Validity dates are not checked: a restore puts back what the device had, and a CA or CRL out of
+   * date is refused where it is used (at every Modbus/TLS handshake), as it was before.
+   */
+  checkSnapshot(snapshot: TlsSnapshot): void {
+    checkServerCertificate(snapshot.cert, snapshot.key, null);
+    if (snapshot.modbusCa !== null) checkCaCertificate(snapshot.modbusCa, null);
+    if (snapshot.modbusCrl !== null) {
+      if (snapshot.modbusCa === null)
+        throw new CertificateError('no-modbus-ca', 'crl', 'the backup holds a CRL without its CA');
+      crlInfo(snapshot.modbusCrl);
+    }
+  }
+
+  /**
+   * Replaces every file of this service with a checked snapshot in one write (one commit of the
+   * anchors); listeners reload the certificate and restart Modbus/TCP Security.
+   */
+  restore(snapshot: TlsSnapshot): void {
+    this.checkSnapshot(snapshot);
+    const nonce = new Uint8Array(randomBytes(nacl.secretbox.nonceLength));
+    const box = nacl.secretbox(cbor.encode({ key: snapshot.key, source: snapshot.source }), nonce, this.key);
+    this.files.write({
+      [KEY_FILE]: Buffer.concat([nonce, box]),
+      [CERT_FILE]: Buffer.from(snapshot.cert),
+      [MODBUS_CA_FILE]:
+        snapshot.modbusCa === null ? null : this.seal(cbor.encode({ ca: snapshot.modbusCa.trim() })),
+      [MODBUS_CRL_FILE]:
+        snapshot.modbusCrl === null ? null : this.seal(cbor.encode({ crl: snapshot.modbusCrl.trim() })),
+    });
+    this.credentials = { cert: snapshot.cert, key: snapshot.key };
+    this.source = snapshot.source;
+    void this.changed.emit('certificate');
+    void this.changed.emit('modbus-ca');
   }
 
   /**

@@ -12,6 +12,7 @@ import { bootDevice } from '../../firmware/boot/boot-device.ts';
 import { parseDeviceOptions } from '../../firmware/boot/device-options.ts';
 import {
   AUTH_STATUS,
+  BACKUP_STATUS,
   CORE_STATUS,
   HTTP_EXCEPTION_CODES,
   REGISTRY_STATUS,
@@ -72,6 +73,7 @@ test('every error code the REST interface answers with is in the error table of 
     ...Object.entries(CORE_STATUS).map(([code, status]): [number, string] => [status, code]),
     ...Object.entries(AUTH_STATUS).map(([code, status]): [number, string] => [status, code]),
     ...Object.entries(REGISTRY_STATUS).map(([code, status]): [number, string] => [status, code]),
+    ...Object.entries(BACKUP_STATUS).map(([code, status]): [number, string] => [status, code]),
     ...Object.entries(HTTP_EXCEPTION_CODES).map(([status, code]): [number, string] => [Number(status), code]),
     ...apiErrorsInSources(join(REPO_ROOT, 'firmware')),
   ];

@@ -49,6 +49,8 @@ export const ROUTES = {
   uploadTls: route('PUT', '/tls', 'security.write'),
   modbusCa: route('GET', '/modbus/ca', 'security.read'),
   uploadModbusCa: route('PUT', '/modbus/ca', 'security.write'),
+  backup: route('POST', '/backup', 'security.write'),
+  restore: route('POST', '/restore', 'security.write'),
   registry: route('GET', '/registry', 'security.read'),
   openRegistry: route('POST', '/registry/open', 'security.write'),
   closeRegistry: route('POST', '/registry/close', 'security.write'),

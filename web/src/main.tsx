@@ -45,6 +45,7 @@ const SecurityPage = lazy(() => import('./pages/security-page.tsx').then((m) => 
 const RegistryPage = lazy(() => import('./pages/registry-page.tsx').then((m) => m.RegistryPage));
 const CertificatesPage = lazy(() => import('./pages/certificates-page.tsx').then((m) => m.CertificatesPage));
 const EventsPage = lazy(() => import('./pages/events-page.tsx').then((m) => m.EventsPage));
+const BackupPage = lazy(() => import('./pages/backup-page.tsx').then((m) => m.BackupPage));
 const AccountPage = lazy(() => import('./pages/account-page.tsx').then((m) => m.AccountPage));
 
 const PAGES: Page[] = [
@@ -65,6 +66,7 @@ const PAGES: Page[] = [
     view: CertificatesPage,
   },
   { path: '/events', title: mark('Event log'), requires: [ROUTES.audit.requires], view: EventsPage },
+  { path: '/backup', title: mark('Backup'), requires: [ROUTES.backup.requires], view: BackupPage },
   {
     path: '/account',
     title: mark('Account'),

@@ -75,6 +75,10 @@ const EntryPatchSchema = z
     password: SealedSecretSchema.optional(),
     permissions: PermissionListSchema.optional(),
     localOnly: z.boolean().optional(),
+    disabled: z.boolean().optional().openapi({
+      description:
+        'true: the entry keeps its slot but every login with it is refused like a wrong password (an API key like a revoked one) and its sessions end; false: enabled again. Not the admin, not yourself',
+    }),
   })
   .strict()
   .openapi('EntryPatch');
@@ -364,7 +368,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
       method: 'patch',
       path: '/api/v1/users/{slot}',
       summary:
-        'Changes name, password (sealed for the name after the change), permissions or local-only; renaming yourself keeps your session (renewed)',
+        'Changes name, password (sealed for the name after the change), permissions, local-only or disabled; renaming yourself keeps your session (renewed)',
       request: { params: SlotParamSchema, ...jsonBody(EntryPatchSchema) },
       responses: { 200: jsonResponse(PatchedSlotSchema, 'The changed slot') },
     },
@@ -380,6 +384,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
           name: body.name,
           permissions: body.permissions === undefined ? undefined : permissionsFromNames(body.permissions),
           localOnly: body.localOnly,
+          disabled: body.disabled,
           password:
             body.password === undefined
               ? undefined
@@ -387,6 +392,8 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
         },
         c.get('context'),
       );
+      // Its epoch moved, so its sessions are dead already; dropped now rather than at their next use.
+      if (body.disabled === true) deps.sessions.endSlot(slot);
       const changed = listSlots()[slot] as z.infer<typeof SlotSchema>;
       const principal = c.get('principal');
       const own = principal.kind === 'session' && principal.actor.slot === slot;
@@ -676,7 +683,7 @@ export function registerSecurityRoutes(api: ApiBuilder, deps: ApiDeps): void {
  * whitelist without their address, plain HTTP switched away while they use it (or with no HTTPS to go
  * to), host names without the one they reached the device by.
  */
-function refuseSelfLockout(
+export function refuseSelfLockout(
   c: Context<AppEnv>,
   patch: { whitelist?: string[]; http?: HttpMode; hostnames?: string[] },
   deps: ApiDeps,

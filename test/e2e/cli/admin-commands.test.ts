@@ -1,6 +1,6 @@
 /**
  * The CLI for the REST resources, against the real device process, in one kept session: settings and
- * security get|set (what the device then reports), audit list / export (JSON lines, CSV) / follow.
+ * security get|set (what the device then reports), users disable|enable, audit list / export (JSON lines, CSV) / follow.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -49,6 +49,28 @@ describe('metergate settings, security, audit against a running device', () => {
   after(async () => {
     await device?.stop();
     rmSync(root, { recursive: true, force: true });
+  });
+
+  it('users disable|enable: the entry stays listed, its logins are refused until enabled; never the admin', async () => {
+    const password = 'Kilowatt-Lantern-5120';
+    const add = await cli(['users', 'add', 'meter.reader', '--role', 'VIEWER'], {
+      ...session,
+      METERGATE_NEW_PASSWORD: password,
+    });
+    assert.equal(add.code, 0, add.stderr);
+    const disable = await cli(['users', 'disable', 'meter.reader'], session);
+    assert.equal(disable.code, 0, disable.stderr);
+    assert.match(disable.stdout, /meter\.reader \(slot \d\) disabled/);
+    assert.match((await cli(['users', 'list'], session)).stdout, /meter\.reader .*disabled/);
+    await assert.rejects(new DeviceClient(httpsUrl, { fingerprint }).login('meter.reader', password), {
+      code: 'invalid-credentials',
+    });
+    const enable = await cli(['users', 'enable', 'meter.reader'], session);
+    assert.equal(enable.code, 0, enable.stderr);
+    await new DeviceClient(httpsUrl, { fingerprint }).login('meter.reader', password);
+    const admin = await cli(['users', 'disable', 'admin'], session);
+    assert.equal(admin.code, 1);
+    assert.match(admin.stderr, /recovery account.*\(HTTP 409 protected-slot\)/);
   });
 
   it('settings get|set: the config resource, whole or by key; a bad value is the device error', async () => {
@@ -229,5 +251,41 @@ describe('metergate settings, security, audit against a running device', () => {
       clearTimeout(timer);
       child.kill('SIGKILL');
     }
+  });
+
+  // Last: a restore ends every session, the kept one too.
+  it('backup --out and restore --file: a file of its own format, refused with a wrong passphrase, restored as a new commit', async () => {
+    const out = join(root, 'meter.mgbackup');
+    const passphraseFile = join(root, 'backup.pass');
+    writeFileSync(passphraseFile, 'Cabinet B spare meter 2026\n', { mode: 0o600 });
+    const weakFile = join(root, 'weak.pass');
+    writeFileSync(weakFile, 'too short\n');
+    const weak = await cli(['backup', '--out', out, '--passphrase-file', weakFile], session);
+    assert.equal(weak.code, 2);
+    assert.match(weak.stderr, /at least 12/);
+    const made = await cli(['backup', '--out', out, '--passphrase-file', passphraseFile], session);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(statSync(out).mode & 0o777, 0o600);
+    assert.equal(readFileSync(out).subarray(0, 16).toString('ascii'), 'metergate-backup');
+    const again = await cli(['backup', '--out', out, '--passphrase-file', passphraseFile], session);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /exists; not overwriting/);
+
+    const wrongFile = join(root, 'wrong.pass');
+    writeFileSync(wrongFile, 'Cabinet B spare meter 2025\n');
+    const wrong = await cli(['restore', '--file', out, '--passphrase-file', wrongFile], session);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /passphrase does not open this backup.*\(backup-wrong-passphrase\)/);
+
+    const counterFile = join(root, 'device', 'keys', 'rollback.counter');
+    const counterBefore = Number(readFileSync(counterFile, 'ascii'));
+    const restored = await cli(['restore', '--file', out, '--passphrase-file', passphraseFile], session);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(restored.stdout, /every session ended/);
+    assert.match(restored.stdout, new RegExp(`serves the backup's certificate: ${fingerprint}`));
+    assert.ok(Number(readFileSync(counterFile, 'ascii')) > counterBefore, 'the counter went forward');
+    const ended = await cli(['users', 'list'], session);
+    assert.equal(ended.code, 1);
+    assert.match(ended.stderr, /session .*ended/i);
   });
 });

@@ -57,6 +57,8 @@ interface SampleEnv {
   readonly deviceCertificate: () => string;
   /** A new client trusting only the certificate with this SHA-256 fingerprint. */
   readonly pinned: (fingerprint: string) => DeviceClient;
+  /** The sequence number of the committed security record, read from the flash image (copy A). */
+  readonly flashSequence: () => number;
 }
 
 /** One concrete request of a declared route, and how to see what it changes. */
@@ -75,6 +77,7 @@ interface PreparedRequest {
 
 type Sample = (env: SampleEnv) => Promise<PreparedRequest>;
 
+const MATRIX_PASSPHRASE = 'authorization matrix backup';
 const b64url = (bytes: number) => Buffer.alloc(bytes, 7).toString('base64url');
 
 /**
@@ -250,6 +253,20 @@ const SAMPLE_REQUESTS: Record<string, Sample> = {
       },
     };
   },
+  'POST /api/v1/backup': async () => ({ path: '/api/v1/backup', body: { passphrase: MATRIX_PASSPHRASE } }),
+  // A restore of the table as it is: every session ends, so the cleanup logs the admin in again.
+  'POST /api/v1/restore': async ({ admin, flashSequence }) => {
+    const made = await send(admin, 'POST', '/api/v1/backup', { passphrase: MATRIX_PASSPHRASE }, 200);
+    return {
+      path: '/api/v1/restore',
+      body: { passphrase: MATRIX_PASSPHRASE, backup: (made.body as { backup: string }).backup },
+      observe: async () => flashSequence(),
+      verifyChange: (before, after) => assert.ok((after as number) > (before as number)),
+      cleanup: async () => {
+        await admin.login('admin', ADMIN_PASSWORD);
+      },
+    };
+  },
   'GET /api/v1/registry': async () => ({ path: '/api/v1/registry' }),
   'POST /api/v1/registry/open': async ({ admin }) => ({
     path: '/api/v1/registry/open',
@@ -394,7 +411,12 @@ async function createBareUser(admin: DeviceClient, name: string): Promise<number
  * what it holds, so the user "holding just the route's permission" holds these too for that route.
  * (Every API-key preset holds something; the registry's allow creates a `read-only` key.)
  */
+const EVERY_OTHER_THAN_SECURITY_WRITE = PERMISSIONS.map((p) => p.name).filter((p) => p !== 'security.write');
+
 const SAMPLE_GRANTS: Record<string, readonly PermissionName[]> = {
+  // Backup and restore touch every entry: the actor must hold every permission any entry holds.
+  'POST /api/v1/backup': EVERY_OTHER_THAN_SECURITY_WRITE,
+  'POST /api/v1/restore': EVERY_OTHER_THAN_SECURITY_WRITE,
   'POST /api/v1/registry/requests/{id}/allow': ['measurements.read', 'meters.read', 'config.read'],
 };
 
@@ -553,6 +575,7 @@ describe('REST authorization matrix', () => {
       crl,
       deviceCertificate: () => readFileSync(join(fixture.dataDir, 'tls', 'cert.pem'), 'utf8'),
       pinned: (fingerprint) => new DeviceClient(fixture.httpsUrl, { fingerprint }),
+      flashSequence: () => readFileSync(join(fixture.dataDir, 'flash.img')).readUInt32BE(8),
     };
     anonymousPermissions = (await slots(admin))[2]?.permissions ?? [];
     const created = await send(

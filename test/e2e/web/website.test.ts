@@ -36,6 +36,7 @@ const PAGES = [
   ['registry', '#/registry', 'Client registry'],
   ['certificates', '#/certificates', 'HTTPS certificate'],
   ['event-log', '#/events', 'Security event log'],
+  ['backup', '#/backup', 'Make a backup'],
   ['account', '#/account', 'Account'],
 ] as const;
 
@@ -131,6 +132,7 @@ describe('device website in chromium', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Users' }).waitFor({ timeout: 20_000 });
     assert.deepEqual(await navLinks(page), [
       'Account',
+      'Backup',
       'Certificates',
       'Dashboard',
       'Event log',

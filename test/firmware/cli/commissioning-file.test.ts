@@ -98,6 +98,7 @@ describe('commissioning file: a valid file becomes a plan', () => {
           password: 'Tulpen-Feld 77',
           permissions: permissionNames(ROLE_TEMPLATES.ENGINEER.permissions),
           localOnly: false,
+          role: 'ENGINEER',
         },
         {
           name: 'reader.2',
@@ -117,6 +118,12 @@ describe('commissioning file: a valid file becomes a plan', () => {
       whitelist: ['127.0.0.1', '192.0.2.0/24', '2001:db8::/32'],
       communication: { ...DEFAULT_SECURITY_SETTINGS.communication, modbusTcp: true, modbusRtu: false },
     });
+  });
+
+  it('a user without a password (an exported file) is planned with none: provision generates it', () => {
+    const result = plan('version: 1\nusers:\n  - name: engineer1\n    role: ENGINEER\n');
+    assert.equal(result.users[0]?.password, null);
+    assert.equal(result.users[0]?.role, 'ENGINEER');
   });
 
   it('reads the same from JSON', () => {
@@ -276,7 +283,6 @@ describe('commissioning file: errors name the line and the field', () => {
       ),
       [
         'commissioning.yaml:4: users[0].password: expected a string, got a number (put it in quotes)',
-        'commissioning.yaml:6: users[1].password: required',
         "commissioning.yaml:8: users[1].pasword: unknown field 'pasword'",
         'commissioning.yaml:10: modbus.tcp: expected true or false, got a string',
         'commissioning.yaml:12: lockout.lockSeconds: must be a whole number',

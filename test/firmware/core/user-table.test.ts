@@ -47,12 +47,14 @@ import {
   entryAt,
   entryIdAt,
   findSlotByName,
+  isDisabled,
   LOCALGUI_DEFAULT,
   type NewApiKey,
   type NewUser,
   removeEntry,
   renameEntry,
   type SlotEntry,
+  setDisabled,
   setLocalOnly,
   setPassword,
   setPermissions,
@@ -1285,5 +1287,53 @@ describe('climbing (issue 14 §3): nobody takes over a more privileged account',
     const effective = names(effectivePermissions(forged, ANONYMOUS_SLOT));
     for (const name of ['security.read', 'security.write', 'audit.read'])
       assert.ok(!effective.includes(name));
+  });
+});
+
+describe('setDisabled', () => {
+  it('keeps the entry, moves its epoch (sessions end), and enabling restores it as it was', () => {
+    const { table, admin } = populatedTable();
+    const disabled = changes(table, (t) => setDisabled(t, admin, 3, true));
+    assertBumpedOnly(table, disabled, 3);
+    assert.ok(isDisabled(disabled, 3));
+    assert.deepEqual(
+      { ...entryAt(disabled, 3), disabled: undefined },
+      { ...entryAt(table, 3), disabled: undefined },
+    );
+    assert.ok(describeEntry(disabled, 3).flags.includes('disabled'));
+    const key = setDisabled(disabled, admin, 4, true);
+    assert.ok(isDisabled(key, 4));
+    const enabled = setDisabled(disabled, admin, 3, false);
+    assert.deepEqual(entryAt(enabled, 3), entryAt(table, 3));
+    // Enabling an enabled entry changes nothing: no epoch moves.
+    assert.equal(setDisabled(table, admin, 3, false), table);
+  });
+
+  it('refuses the admin, yourself, a standard user, a more privileged entry and an actor without security.write', () => {
+    const { table, admin, viewer, secadm } = populatedTable();
+    throwsCode(table, 'protected-slot', () => setDisabled(table, admin, ADMIN_SLOT, true));
+    throwsCode(table, 'protected-slot', () => setDisabled(table, secadm, 5, true));
+    throwsCode(table, 'wrong-entry-type', () => setDisabled(table, admin, ANONYMOUS_SLOT, true));
+    throwsCode(table, 'permission-denied', () => setDisabled(table, viewer, 4, true));
+    const engineer = addUser(
+      table,
+      admin,
+      newUser('eng', { permissions: ALL_PERMISSIONS & ~SECURITY_WRITE }),
+    );
+    throwsCode(engineer.table, 'entry-more-privileged', () =>
+      setDisabled(engineer.table, actorFor(engineer.table, 5), engineer.slot, true),
+    );
+  });
+
+  it('a disabled entry does not count for the lock-out invariant', () => {
+    const { table, admin } = populatedTable();
+    const broken = { ...table, slots: table.slots.map((e, slot) => (slot === ADMIN_SLOT ? null : e)) };
+    assert.doesNotThrow(() => assertSecurityAdminRemains(broken));
+    const secadmDisabled = setDisabled(table, admin, 5, true);
+    const without = {
+      ...secadmDisabled,
+      slots: secadmDisabled.slots.map((e, s) => (s === ADMIN_SLOT ? null : e)),
+    };
+    assert.throws(() => assertSecurityAdminRemains(without), /last entry holding security.write/);
   });
 });

@@ -15,7 +15,9 @@ import {
   addApiKey,
   addUser,
   createDefaultTable,
+  isDisabled,
   removeEntry,
+  setDisabled,
   type UserTable,
 } from '../../../firmware/core/user-table.ts';
 import { deriveKey } from '../../../firmware/keys/record-keys.ts';
@@ -186,5 +188,41 @@ describe('security record payload version 2', () => {
     assert.equal(stored.state, 'valid');
     assert.equal(stored.state === 'valid' && (stored.payload as { v: number }).v, 2);
     second.close();
+  });
+});
+
+describe('the disabled flag', () => {
+  it('a disabled user and API key survive encoding; a record from before the flag loads them enabled', () => {
+    let { table, settings } = churnedState();
+    table = addUser(table, admin(table), {
+      name: 'field.eng',
+      verifier: VERIFIER,
+      permissions: permissionsFromNames(['config.read']),
+    }).table;
+    const user = table.slots.findIndex((entry) => entry?.name === 'field.eng');
+    table = setDisabled(table, admin(table), user, true);
+    table = setDisabled(table, admin(table), 4, true);
+    const encoded = encodeSecurityState({ table, settings }) as { s: (Record<string, unknown> | null)[] };
+    // Users keep their flags byte (bit 2); an API key gets `f` only when disabled.
+    assert.equal(encoded.s[user]?.f, 1 << 2);
+    assert.equal(encoded.s[4]?.f, 1 << 2);
+    assert.equal(encoded.s[3]?.f, undefined);
+    const decoded = decodeSecurityState(encoded);
+    assert.ok(isDisabled(decoded.table, user) && isDisabled(decoded.table, 4));
+    assert.ok(!isDisabled(decoded.table, 3));
+    assert.deepEqual(encodeSecurityState(decoded), encoded);
+    // The same record as an older firmware wrote it (no bit 2, no `f` on keys): every entry enabled.
+    const older = {
+      ...encoded,
+      s: encoded.s.map((entry) => {
+        if (!entry) return null;
+        const { f, ...rest } = entry;
+        return entry.t === 1 ? rest : { ...rest, f: (f as number) & ~(1 << 2) };
+      }),
+    };
+    const loaded = decodeSecurityState(older);
+    assert.ok(loaded.table.slots.every((_, slot) => !isDisabled(loaded.table, slot)));
+    const enabled = setDisabled(decoded.table, admin(decoded.table), user, false);
+    assert.equal(enabled.slots[user]?.type === 'user' && 'disabled' in enabled.slots[user], false);
   });
 });

@@ -298,6 +298,20 @@ function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void>
         {s.type === 'standard' ? 'Permissions' : 'Edit'}
       </button>
       {s.slot >= 3 && (
+        <Button
+          class="secondary"
+          label={s.flags.includes('disabled') ? 'Enable' : 'Disable'}
+          busy="Saving…"
+          run={async () => {
+            await call(ROUTES.changeEntry, {
+              slot: s.slot,
+              body: { disabled: !s.flags.includes('disabled') },
+            });
+            await props.onDeleted();
+          }}
+        />
+      )}
+      {s.slot >= 3 && (
         <ConfirmButton
           label={key ? 'Revoke' : 'Delete'}
           question={
@@ -351,6 +365,7 @@ export function UsersPage() {
               <td data-label={COLUMNS[2]}>
                 {TYPE_NAMES[s.type]}
                 {s.flags.includes('local-only') && ' (local only)'}
+                {s.flags.includes('disabled') && ' (disabled)'}
               </td>
               <td data-label={COLUMNS[3]} class="perms">
                 {s.type !== 'empty' && <PermissionChips names={s.permissions} />}
