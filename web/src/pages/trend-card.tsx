@@ -6,7 +6,7 @@
  */
 import { useState } from 'preact/hooks';
 import { call, ROUTES } from '../api.ts';
-import { Loading, Section, useLoad } from '../ui.tsx';
+import { Loading, NotUpdating, Section, useLoad } from '../ui.tsx';
 
 type Value = number | null;
 
@@ -187,6 +187,7 @@ export function TrendCard() {
           ))}
         </span>
       </div>
+      {shown && <NotUpdating error={error} />}
       {shown ? (
         shown.points.length === 0 ? (
           <p class="muted">No history yet: the meter records one value a second from its start.</p>
@@ -203,7 +204,6 @@ export function TrendCard() {
       <p class="muted">
         {range.resolution === '1s' ? 'Values of each second' : 'Averages of each minute'}; a gap: no current
         value (the meter did not answer).
-        {error && shown && <span class="error"> Not updating: {error.message}</span>}
       </p>
     </Section>
   );
