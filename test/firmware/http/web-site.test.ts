@@ -102,16 +102,28 @@ describe('website served by the device process', () => {
     assert.doesNotMatch(html, /\sstyle\s*=/i);
     assert.doesNotMatch(html, /<style\b/i);
     assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'no inline event handlers');
-    // The page names its entry assets (script, preloaded chunks, CSS); those loaded on demand (the
-    // PBKDF2 worker, the chunks pages import()) are named by the scripts the page loads.
+    // The page names its entry assets (script, preloaded chunks, CSS). One loaded on demand is
+    // reachable from them: named by a script the page loads (the PBKDF2 worker, the language packs) or
+    // by a chunk such a script imports ('./chunk-….js', esbuild's relative chunk imports), and so on.
     const onDemand: string[] = JSON.parse(readFileSync(join(WEB_DIR, 'manifest.json'), 'utf8')).onDemand;
-    const scripts = [...html.matchAll(/"\/assets\/([^"]+\.js)"/g)]
-      .map((m) => readFileSync(join(WEB_DIR, 'assets', m[1] as string), 'utf8'))
-      .join('\n');
+    const reached = new Set([...html.matchAll(/"\/assets\/([^"]+\.js)"/g)].map((m) => m[1] as string));
+    for (let grew = true; grew; ) {
+      grew = false;
+      const scripts = [...reached]
+        .map((name) => readFileSync(join(WEB_DIR, 'assets', name), 'utf8'))
+        .join('\n');
+      for (const file of onDemand) {
+        const name = file.slice('assets/'.length);
+        if (reached.has(name) || !(scripts.includes(`/assets/${name}`) || scripts.includes(`./${name}`)))
+          continue;
+        reached.add(name);
+        grew = true;
+      }
+    }
     assert.equal(assets.filter((a) => /^app-.+\.js$/.test(a.name)).length, 1);
     for (const asset of assets) {
       if (onDemand.includes(`assets/${asset.name}`))
-        assert.ok(scripts.includes(`/assets/${asset.name}`), asset.name);
+        assert.ok(reached.has(asset.name), `${asset.name} is named`);
       else assert.ok(html.includes(`"/assets/${asset.name}"`), asset.name);
     }
   });
