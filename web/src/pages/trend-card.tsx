@@ -189,7 +189,6 @@ export function TrendCard() {
           ))}
         </span>
       </div>
-      {shown && <NotUpdating error={error} />}
       {shown ? (
         shown.points.length === 0 ? (
           <p class="muted">No history yet: the meter records one value a second from its start.</p>
