@@ -6,6 +6,7 @@
  */
 
 import { fieldPath, readable } from './error-messages.ts';
+import { t } from './i18n.ts';
 
 export type Requires = 'public' | 'user-session' | string;
 
@@ -150,7 +151,7 @@ export async function call<T>(
       signal: abort.signal,
     });
   } catch {
-    throw new ApiError(0, 'offline', 'The meter did not answer. Check the network connection.');
+    throw new ApiError(0, 'offline', t('The meter did not answer. Check the network connection.'));
   } finally {
     clearTimeout(timer);
   }
@@ -191,9 +192,12 @@ export async function call<T>(
  * page knows: how long to wait, and what to do.
  */
 function explain(code: string, message: string, permission?: string, retryAfter?: number): string {
+  if (code === 'permission-denied') {
+    return t('You are not allowed to do this (it needs {permission}).', { permission: String(permission) });
+  }
+  let text = `${message.charAt(0).toUpperCase()}${message.slice(1)}.`.replace(/\.\.$/, '.');
   // Only refusals that pass (locked, rate-limited, registry full) carry Retry-After.
-  if (retryAfter) message += `. Try again in ${retryAfter} s`;
-  if (code === 'permission-denied') message = `you are not allowed to do this (it needs ${permission})`;
-  if (code === 'csrf' || code === 'cross-origin') message += '. Reload the page';
-  return `${message.charAt(0).toUpperCase()}${message.slice(1)}.`.replace(/\.\.$/, '.');
+  if (retryAfter) text += ` ${t('Try again in {seconds} s.', { seconds: retryAfter })}`;
+  if (code === 'csrf' || code === 'cross-origin') text += ` ${t('Reload the page.')}`;
+  return text;
 }

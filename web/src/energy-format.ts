@@ -1,8 +1,9 @@
 /**
  * Energy as a meter's display shows it: kWh, or MWh / GWh from a thousand of the smaller unit on,
  * always with three decimals (a resolution of 1 Wh, 1 kWh or 1 MWh), never in Wh with decimals no
- * meter counts ("0.500 Wh").
+ * meter counts ("0.500 Wh"). The decimal separator follows the language (web/src/i18n.ts).
  */
+import { formatNumber } from './i18n.ts';
 
 /** [scale, prefix], largest first; below the last, kWh. */
 const LARGER: [number, string][] = [
@@ -14,5 +15,5 @@ const LARGER: [number, string][] = [
 export function formatEnergy(wh: number | null, unit = 'Wh'): string {
   if (wh === null || !Number.isFinite(wh)) return '—';
   const [scale, prefix] = LARGER.find(([size]) => Math.abs(wh) >= size) ?? [1e3, 'k'];
-  return `${(wh / scale).toFixed(3)} ${prefix}${unit}`;
+  return `${formatNumber(wh / scale, 3)} ${prefix}${unit}`;
 }

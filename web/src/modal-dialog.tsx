@@ -5,6 +5,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useLayoutEffect, useRef } from 'preact/hooks';
+import { t } from './i18n.ts';
 
 export function ModalDialog(props: { title: string; onClose(): void; children: ComponentChildren }) {
   const dialog = useRef<HTMLDialogElement>(null);
@@ -31,7 +32,7 @@ export function ModalDialog(props: { title: string; onClose(): void; children: C
     >
       <div class="dialog-head">
         <h2>{props.title}</h2>
-        <button type="button" class="secondary" aria-label="Close" onClick={props.onClose}>
+        <button type="button" class="secondary" aria-label={t('Close')} onClick={props.onClose}>
           ×
         </button>
       </div>

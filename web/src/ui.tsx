@@ -424,7 +424,7 @@ export function NotUpdating(props: { error: ApiError | null }) {
   return (
     props.error && (
       <p class="error" role="status" data-not-updating>
-        Not updating: {props.error.message} The values below are from before.
+        {t('Not updating: {message} The values below are from before.', { message: props.error.message })}
       </p>
     )
   );

@@ -1,8 +1,9 @@
 /**
  * The website in the browser's language (issue 16, "Languages"): a German browser gets German from the
  * first paint (login form, menu, html lang), dates as German writes them, the page's own checks in
- * German; the switch in the footer changes to French at once and the choice survives a reload; the
- * pack of a language is fetched only when that language is shown.
+ * German, the dashboard's quantities in German with numbers written with a decimal comma; the switch
+ * in the footer changes to French at once and the choice survives a reload, the status and settings
+ * pages then in French; the pack of a language is fetched only when that language is shown.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -57,6 +58,28 @@ describe('website languages', { timeout: 180_000 }, () => {
       assert.ok(menu.includes(entry), `menu ${menu.join(', ')} has ${entry}`);
     }
 
+    // The dashboard: German headings and quantities, numbers with a decimal comma (50,000 Hz).
+    await page.goto(`${site.rest.httpsUrl}/#/`);
+    const main = page.getByRole('main');
+    for (const heading of ['Messwerte', 'Verläufe', 'Energiezähler', 'Min-/Max-Werte']) {
+      await main.getByRole('heading', { name: heading, exact: true }).waitFor();
+    }
+    await main.getByRole('rowheader', { name: 'Wirkleistung P', exact: true }).waitFor();
+    await main.getByRole('columnheader', { name: 'Gesamt', exact: true }).waitFor();
+    const frequency = await waitUntil(async () => {
+      const text = (await page.locator('[data-value="frequency"]').textContent()) ?? '';
+      return /^\d+,\d{3} Hz$/.test(text) ? text : null;
+    });
+    assert.ok(frequency, 'the frequency written with a decimal comma, such as 50,000 Hz');
+    const dashboard = (await main.textContent()) ?? '';
+    assert.match(dashboard, /\d,\d{3} kWh/, 'an energy written with a decimal comma');
+    assert.match(dashboard, /Energiezähler zurücksetzen/);
+    assert.doesNotMatch(
+      dashboard,
+      /Measurements|Energy meters|Voltage|Active power|Frequency|Primary values/,
+    );
+    assert.doesNotMatch(dashboard, /\d\.\d{3} (?:Hz|kWh)/, 'no decimal point left');
+
     // A date as German writes it: day.month.year, 24-hour clock.
     await page.goto(`${site.rest.httpsUrl}/#/certificates`);
     await page.getByRole('heading', { name: 'Zertifikate', exact: true }).waitFor();
@@ -82,6 +105,22 @@ describe('website languages', { timeout: 180_000 }, () => {
     await page.reload();
     await page.getByRole('banner').getByRole('button', { name: 'Se déconnecter' }).waitFor();
     assert.equal(await page.getByRole('combobox', { name: 'Langue' }).inputValue(), 'fr');
+
+    // The device status and the settings, in French.
+    await page.goto(`${site.rest.httpsUrl}/#/status`);
+    for (const heading of ['Appareil', 'Ports', 'Certificat HTTPS', 'Mémoire']) {
+      await main.getByRole('heading', { name: heading, exact: true }).waitFor();
+    }
+    assert.match(
+      (await page.locator('[data-status="certificate"]').textContent()) ?? '',
+      /^valide : encore \d+ jours$/,
+    );
+    assert.equal(await page.locator('[data-status="store"]').textContent(), 'en bon état');
+    await page.goto(`${site.rest.httpsUrl}/#/settings`);
+    await main.getByRole('heading', { name: 'Mesure', exact: true }).waitFor();
+    await main.getByLabel('Rapport du transformateur de tension').waitFor();
+    await main.getByRole('button', { name: 'Enregistrer les réglages' }).waitFor();
+    assert.doesNotMatch((await main.textContent()) ?? '', /Measurement|VT ratio|Save settings|Word order/);
     assert.deepEqual([...new Set(packs)].sort(), ['de', 'fr']);
     await page.context().close();
   });

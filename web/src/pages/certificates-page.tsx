@@ -1,6 +1,7 @@
 /** The HTTPS certificate (fingerprint, validity, upload) and the CA for Modbus/TCP Security clients. */
 import { useState } from 'preact/hooks';
 import { allowed, call, ROUTES } from '../api.ts';
+import { t } from '../i18n.ts';
 import { useSession } from '../session.ts';
 import { Field, formatTime, Loading, Pairs, Section, Submit, useAction, useLoad } from '../ui.tsx';
 
@@ -33,13 +34,13 @@ function Details(props: { cert: CertificateInfo }) {
   return (
     <Pairs
       rows={[
-        ['SHA-256 fingerprint', <Fingerprint hex={cert.fingerprint256} />],
-        ['Subject', cert.subject],
-        ['Issuer', cert.issuer],
-        ['Names', cert.subjectAltName],
-        ['Valid from', formatTime(cert.validFrom)],
-        ['Valid until', formatTime(cert.validTo)],
-        ['Source', cert.source],
+        [t('SHA-256 fingerprint'), <Fingerprint hex={cert.fingerprint256} />],
+        [t('Subject'), cert.subject],
+        [t('Issuer'), cert.issuer],
+        [t('Names'), cert.subjectAltName],
+        [t('Valid from'), formatTime(cert.validFrom)],
+        [t('Valid until'), formatTime(cert.validTo)],
+        [t('Source'), cert.source],
       ]}
     />
   );
@@ -54,7 +55,7 @@ function PemInput(props: {
   onChange(v: string): void;
 }) {
   return (
-    <Field label={props.label} error={props.error} hint="Paste the PEM text or choose a file">
+    <Field label={props.label} error={props.error} hint={t('Paste the PEM text or choose a file')}>
       <textarea
         name={props.name}
         rows={4}
@@ -65,7 +66,7 @@ function PemInput(props: {
       <input
         type="file"
         accept=".pem,.crt,.key,.cer"
-        aria-label={`${props.label} file`}
+        aria-label={t('{label} file', { label: props.label })}
         onChange={async (e) => {
           const file = e.currentTarget.files?.[0];
           if (file) props.onChange(await file.text());
@@ -80,30 +81,30 @@ function TlsUpload(props: { onDone(): void }) {
   const [privateKey, setPrivateKey] = useState('');
   const action = useAction();
   if (location.protocol !== 'https:') {
-    return <p class="notice">A certificate and its private key can be uploaded only over HTTPS.</p>;
+    return <p class="notice">{t('A certificate and its private key can be uploaded only over HTTPS.')}</p>;
   }
   return (
     <form
-      aria-label="Upload HTTPS certificate"
+      aria-label={t('Upload HTTPS certificate')}
       onSubmit={async (e) => {
         e.preventDefault();
         const ok = await action.run(
           () => call(ROUTES.uploadTls, { body: { certificate, privateKey } }),
-          'Installed. The browser may ask you to trust the new certificate.',
+          t('Installed. The browser may ask you to trust the new certificate.'),
         );
         setPrivateKey('');
         if (ok) props.onDone();
       }}
     >
       <PemInput
-        label="Certificate (PEM)"
+        label={t('Certificate (PEM)')}
         name="certificate"
         value={certificate}
         error={action.on('certificate')}
         onChange={setCertificate}
       />
       <PemInput
-        label="Private key (PEM)"
+        label={t('Private key (PEM)')}
         name="privateKey"
         value={privateKey}
         error={action.on('privateKey')}
@@ -111,8 +112,8 @@ function TlsUpload(props: { onDone(): void }) {
       />
       <Submit
         action={action}
-        label="Install certificate"
-        busy="Installing…"
+        label={t('Install certificate')}
+        busy={t('Installing…')}
         fields={['certificate', 'privateKey']}
       />
     </form>
@@ -124,15 +125,21 @@ function CaUpload(props: { onDone(): void }) {
   const action = useAction();
   return (
     <form
-      aria-label="Upload Modbus CA"
+      aria-label={t('Upload Modbus CA')}
       onSubmit={async (e) => {
         e.preventDefault();
-        if (await action.run(() => call(ROUTES.uploadModbusCa, { body: { ca } }), 'Installed.'))
+        if (await action.run(() => call(ROUTES.uploadModbusCa, { body: { ca } }), t('Installed.')))
           props.onDone();
       }}
     >
-      <PemInput label="CA certificate (PEM)" name="ca" value={ca} error={action.on('ca')} onChange={setCa} />
-      <Submit action={action} label="Install CA" busy="Installing…" fields={['ca']} />
+      <PemInput
+        label={t('CA certificate (PEM)')}
+        name="ca"
+        value={ca}
+        error={action.on('ca')}
+        onChange={setCa}
+      />
+      <Submit action={action} label={t('Install CA')} busy={t('Installing…')} fields={['ca']} />
     </form>
   );
 }
@@ -144,17 +151,19 @@ export function CertificatesPage() {
   const writable = allowed(me, ROUTES.uploadTls.requires);
   return (
     <div class="grid">
-      <Section title="HTTPS certificate">
+      <Section title={t('HTTPS certificate')}>
         {tls.data ? <Details cert={tls.data} /> : <Loading error={tls.error} />}
-        <p class="muted">Compare the fingerprint with the one your browser shows before you trust it.</p>
+        <p class="muted">
+          {t('Compare the fingerprint with the one your browser shows before you trust it.')}
+        </p>
         {writable && <TlsUpload onDone={tls.reload} />}
       </Section>
-      <Section title="Modbus/TCP Security client CA">
+      <Section title={t('Modbus/TCP Security client CA')}>
         {ca.data ? (
           ca.data.ca ? (
             <Details cert={ca.data.ca} />
           ) : (
-            <p>None installed: Modbus/TCP Security accepts no client until one is.</p>
+            <p>{t('None installed: Modbus/TCP Security accepts no client until one is.')}</p>
           )
         ) : (
           <Loading error={ca.error} />

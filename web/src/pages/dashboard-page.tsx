@@ -5,6 +5,7 @@
  */
 import { allowed, call, ROUTES, type Route } from '../api.ts';
 import { formatEnergy } from '../energy-format.ts';
+import { formatNumber, formatTimeOfDay, mark, t } from '../i18n.ts';
 import { useSession } from '../session.ts';
 import {
   ConfirmButton,
@@ -62,16 +63,16 @@ function si(value: Value, unit: string, digits = 2): string {
   if (value === null || !Number.isFinite(value)) return '—';
   const size = Math.abs(value);
   const [scale, prefix] = size >= 1e6 ? [1e6, 'M'] : size >= 1e3 ? [1e3, 'k'] : [1, ''];
-  return `${(value / scale).toFixed(digits)} ${prefix}${unit}`.trim();
+  return `${formatNumber(value / scale, digits)} ${prefix}${unit}`.trim();
 }
 
 const ROWS: [string, keyof Measurements, string, keyof Measurements['total'] | null, number][] = [
-  ['Voltage U', 'voltage', 'V', null, 1],
-  ['Current I', 'current', 'A', null, 3],
-  ['Active power P', 'activePower', 'W', 'activePower', 2],
-  ['Reactive power Q', 'reactivePower', 'var', 'reactivePower', 2],
-  ['Apparent power S', 'apparentPower', 'VA', 'apparentPower', 2],
-  ['Power factor PF', 'powerFactor', '', 'powerFactor', 3],
+  [mark('Voltage U'), 'voltage', 'V', null, 1],
+  [mark('Current I'), 'current', 'A', null, 3],
+  [mark('Active power P'), 'activePower', 'W', 'activePower', 2],
+  [mark('Reactive power Q'), 'reactivePower', 'var', 'reactivePower', 2],
+  [mark('Apparent power S'), 'apparentPower', 'VA', 'apparentPower', 2],
+  [mark('Power factor PF'), 'powerFactor', '', 'powerFactor', 3],
 ];
 
 /** "No data" with since when, for values that are not current; nothing when they are. */
@@ -80,10 +81,11 @@ function NoData(props: { data: MeterState }) {
   if (state === 'fresh') return null;
   return (
     <p class="error" role="status" data-meter-state={state}>
-      No data:{' '}
-      {state === 'never-read' ? 'the meter has not answered since start' : 'the meter does not answer'}
-      {staleSince && ` since ${formatTime(staleSince)}`}
-      {time && ` (last read ${formatTime(time)})`}.
+      {state === 'never-read'
+        ? t('No data: the meter has not answered since start')
+        : t('No data: the meter does not answer')}
+      {staleSince && ` ${t('since {time}', { time: formatTime(staleSince) })}`}
+      {time && ` ${t('(last read {time})', { time: formatTime(time) })}`}.
     </p>
   );
 }
@@ -92,13 +94,13 @@ function MeasurementsCard() {
   const { data, error } = useLoad(() => call<Measurements>(ROUTES.measurements), [], 1000);
   if (!data) return <Loading error={error} />;
   return (
-    <Section title="Measurements" wide>
+    <Section title={t('Measurements')} wide>
       <NotUpdating error={error} />
       <NoData data={data} />
-      <Table class="values" head={['Quantity', 'L1', 'L2', 'L3', 'Total']}>
+      <Table class="values" head={[t('Quantity'), 'L1', 'L2', 'L3', t('Total')]}>
         {ROWS.map(([label, key, unit, total, digits]) => (
           <tr>
-            <th scope="row">{label}</th>
+            <th scope="row">{t(label)}</th>
             {(data[key] as Value[]).map((v, phase) => (
               <td data-value={`${key}.${phase}`}>{si(v, unit, digits)}</td>
             ))}
@@ -107,11 +109,12 @@ function MeasurementsCard() {
         ))}
       </Table>
       <p>
-        Frequency f: <b data-value="frequency">{si(data.frequency, 'Hz', 3)}</b>
+        {t('Frequency f:')} <b data-value="frequency">{si(data.frequency, 'Hz', 3)}</b>
       </p>
       <p class="muted">
-        Primary values
-        {data.state === 'fresh' && data.time && `, measured ${new Date(data.time).toLocaleTimeString()}`}
+        {data.state === 'fresh' && data.time
+          ? t('Primary values, measured {time}', { time: formatTimeOfDay(new Date(data.time)) })
+          : t('Primary values')}
       </p>
     </Section>
   );
@@ -120,6 +123,8 @@ function MeasurementsCard() {
 /** A card of values, refreshed every 5 s, with its reset action for those allowed to use it. */
 function ResetCard<T>(props: {
   title: string;
+  /** The reset button's label. */
+  label: string;
   load: Route;
   reset: Route;
   rows(data: T): [string, string][];
@@ -138,10 +143,10 @@ function ResetCard<T>(props: {
       <Pairs rows={props.rows(data)} />
       {allowed(me, props.reset.requires) && (
         <ConfirmButton
-          label={`Reset ${props.title.toLowerCase()}`}
+          label={props.label}
           question={props.question}
-          confirm="Yes, reset"
-          busy="Resetting…"
+          confirm={t('Yes, reset')}
+          busy={t('Resetting…')}
           done={props.done}
           onConfirm={async () => {
             await call(props.reset);
@@ -162,33 +167,37 @@ export function DashboardPage() {
       {measurements && <TrendCard />}
       {allowed(me, ROUTES.meters.requires) && (
         <ResetCard<Meters>
-          title="Energy meters"
+          title={t('Energy meters')}
+          label={t('Reset energy meters')}
           load={ROUTES.meters}
           reset={ROUTES.resetMeters}
-          question="Set all four energy meters to zero? Their readings (active and reactive energy, import and export) are lost; this cannot be undone."
-          done="Energy meters reset."
+          question={t(
+            'Set all four energy meters to zero? Their readings (active and reactive energy, import and export) are lost; this cannot be undone.',
+          )}
+          done={t('Energy meters reset.')}
           state={(m) => m}
           rows={(m) => [
-            ['Active energy import', formatEnergy(m.activeImportWh)],
-            ['Active energy export', formatEnergy(m.activeExportWh)],
-            ['Reactive energy import', formatEnergy(m.reactiveImportVarh, 'varh')],
-            ['Reactive energy export', formatEnergy(m.reactiveExportVarh, 'varh')],
-            ['Last reset', m.resetAt ? formatTime(m.resetAt) : 'never'],
+            [t('Active energy import'), formatEnergy(m.activeImportWh)],
+            [t('Active energy export'), formatEnergy(m.activeExportWh)],
+            [t('Reactive energy import'), formatEnergy(m.reactiveImportVarh, 'varh')],
+            [t('Reactive energy export'), formatEnergy(m.reactiveExportVarh, 'varh')],
+            [t('Last reset'), m.resetAt ? formatTime(m.resetAt) : t('never')],
           ]}
         />
       )}
       {measurements && (
         <ResetCard<MinMax>
-          title="Min/max values"
+          title={t('Min/max values')}
+          label={t('Reset min/max values')}
           load={ROUTES.minmax}
           reset={ROUTES.resetMinmax}
-          question="Start minimum and maximum values afresh? The values recorded so far are lost."
-          done="Min/max values reset."
+          question={t('Start minimum and maximum values afresh? The values recorded so far are lost.')}
+          done={t('Min/max values reset.')}
           rows={(m) => [
-            ['Active power max', si(m.activePowerMax, 'W')],
-            ['Active power min', si(m.activePowerMin, 'W')],
-            ['Current max', si(m.currentMax, 'A', 3)],
-            ['Since', formatTime(m.since)],
+            [t('Active power max'), si(m.activePowerMax, 'W')],
+            [t('Active power min'), si(m.activePowerMin, 'W')],
+            [t('Current max'), si(m.currentMax, 'A', 3)],
+            [t('Since'), formatTime(m.since)],
           ]}
         />
       )}

@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { call, ROUTES } from '../api.ts';
+import { t } from '../i18n.ts';
 import { Field, formatTime, Loading, Section, Table, useLoad } from '../ui.tsx';
 
 interface SecurityEvent {
@@ -68,16 +69,22 @@ export function EventsPage() {
     if (data?.lost) setLost(data.lost);
   }, [data]);
   return (
-    <Section title="Security event log">
+    <Section title={t('Security event log')}>
       {lost && (
         <p class="notice" role="alert">
-          {lost.count} events lost since the log was last read (from {formatTime(lost.since)}):{' '}
-          {lost.overwritten} overwritten before being read, {lost.summarized} refusals only counted in summary
-          events (type audit.summary).
+          {t(
+            '{count} events lost since the log was last read (from {since}): {overwritten} overwritten before being read, {summarized} refusals only counted in summary events (type audit.summary).',
+            {
+              count: lost.count,
+              since: formatTime(lost.since),
+              overwritten: lost.overwritten,
+              summarized: lost.summarized,
+            },
+          )}
         </p>
       )}
       <div class="actions">
-        <Field label="Type">
+        <Field label={t('Type')}>
           <select
             name="type"
             value={type}
@@ -86,9 +93,9 @@ export function EventsPage() {
               setPages([undefined]);
             }}
           >
-            <option value="">all events</option>
-            {TYPES.map((t) => (
-              <option value={t}>{t}</option>
+            <option value="">{t('all events')}</option>
+            {TYPES.map((prefix) => (
+              <option value={prefix}>{prefix}</option>
             ))}
           </select>
         </Field>
@@ -98,7 +105,7 @@ export function EventsPage() {
           disabled={pages.length < 2}
           onClick={() => setPages(pages.slice(0, -1))}
         >
-          Newer
+          {t('Newer')}
         </button>
         <button
           type="button"
@@ -106,18 +113,20 @@ export function EventsPage() {
           disabled={!data?.next}
           onClick={() => data?.next && setPages([...pages, data.next])}
         >
-          Older
+          {t('Older')}
         </button>
         <a
           class="button secondary"
           href={`${ROUTES.audit.path}?format=csv${type ? `&type=${encodeURIComponent(type)}` : ''}`}
           download
         >
-          Download CSV
+          {t('Download CSV')}
         </a>
       </div>
       {data ? (
-        <Table head={['Time', 'Event', 'Result', 'Via', 'From', 'Slot / role', 'Detail']}>
+        <Table
+          head={[t('Time'), t('Event'), t('Result'), t('Via'), t('From'), t('Slot / role'), t('Detail')]}
+        >
           {data.events.map((e) => (
             <tr key={e.id} class={e.result === 'ok' ? '' : 'failed'}>
               <td>{formatTime(e.time)}</td>
@@ -133,8 +142,8 @@ export function EventsPage() {
       ) : (
         <Loading error={error} />
       )}
-      {data?.events.length === 0 && <p class="muted">No events.</p>}
-      <p class="muted">Page {pages.length}</p>
+      {data?.events.length === 0 && <p class="muted">{t('No events.')}</p>}
+      <p class="muted">{t('Page {number}', { number: pages.length })}</p>
     </Section>
   );
 }

@@ -5,6 +5,7 @@
 import { allowed, call, ROUTES } from '../api.ts';
 import { changes } from '../changed-fields.ts';
 import { say } from '../error-messages.ts';
+import { mark, t } from '../i18n.ts';
 import { useSession } from '../session.ts';
 import {
   Field,
@@ -29,22 +30,22 @@ interface Security {
 }
 
 const HTTP_MODES: [string, string][] = [
-  ['on', 'On: pages and API over plain HTTP too'],
-  ['redirect', 'Redirect: pages go to HTTPS, the API answers over HTTPS only'],
-  ['off', 'Off: plain HTTP is closed'],
+  ['on', mark('On: pages and API over plain HTTP too')],
+  ['redirect', mark('Redirect: pages go to HTTPS, the API answers over HTTPS only')],
+  ['off', mark('Off: plain HTTP is closed')],
 ];
 
 const lines = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 
 const LOCKOUT: [string, string, string][] = [
-  ['delayAfterFailures', 'Slow down after this many failures', 'per user name and address'],
-  ['baseDelayMs', 'First delay (ms)', 'doubles with every further failure'],
-  ['lockAfterFailures', 'Lock after this many failures', 'per user name and address'],
-  ['lockSeconds', 'Lock duration (s)', ''],
+  ['delayAfterFailures', mark('Slow down after this many failures'), mark('per user name and address')],
+  ['baseDelayMs', mark('First delay (ms)'), mark('doubles with every further failure')],
+  ['lockAfterFailures', mark('Lock after this many failures'), mark('per user name and address')],
+  ['lockSeconds', mark('Lock duration (s)'), ''],
   [
     'accountLockAfterFailures',
-    'Lock a name everywhere after',
-    'failures from all addresses together, at most 100',
+    mark('Lock a name everywhere after'),
+    mark('failures from all addresses together, at most 100'),
   ],
 ];
 
@@ -62,7 +63,7 @@ function SecurityForm(props: { settings: Security; onSaved(settings: Security): 
   const bound = { form, action };
   return (
     <form
-      aria-label="Security settings"
+      aria-label={t('Security settings')}
       onSubmit={async (e) => {
         e.preventDefault();
         const body = changes(props.settings, {
@@ -72,28 +73,30 @@ function SecurityForm(props: { settings: Security; onSaved(settings: Security): 
         });
         await action.run(
           async () => body && props.onSaved(await call<Security>(ROUTES.changeSecurity, { body })),
-          body ? 'Saved.' : say('nothingChanged'),
+          body ? t('Saved.') : say('nothingChanged'),
         );
       }}
     >
       <fieldset disabled={!editable} class="grid">
-        <Section title="Web access">
+        <Section title={t('Web access')}>
           <Select
             {...bound}
             path="http"
-            label="Plain HTTP"
-            options={HTTP_MODES}
+            label={t('Plain HTTP')}
+            options={HTTP_MODES.map(([mode, text]) => [mode, t(text)])}
             disabled={!editable || overHttp}
             hint={
               overHttp
-                ? 'You are connected over plain HTTP: open this page over HTTPS to change this.'
-                : 'Redirect or off also tells browsers to use HTTPS only from now on (HSTS).'
+                ? t('You are connected over plain HTTP: open this page over HTTPS to change this.')
+                : t('Redirect or off also tells browsers to use HTTPS only from now on (HSTS).')
             }
           />
           <Field
-            label="Host names of this device, one per line"
+            label={t('Host names of this device, one per line')}
             error={action.on('hostnames')}
-            hint="The names people type in the browser (meter-17.plant.example). Its IP addresses and localhost always work; any other name is refused, so a web page cannot reach the device under a name of its own. At most 8."
+            hint={t(
+              'The names people type in the browser (meter-17.plant.example). Its IP addresses and localhost always work; any other name is refused, so a web page cannot reach the device under a name of its own. At most 8.',
+            )}
           >
             <textarea
               name="hostnames"
@@ -103,11 +106,13 @@ function SecurityForm(props: { settings: Security; onSaved(settings: Security): 
             />
           </Field>
         </Section>
-        <Section title="Client whitelist">
+        <Section title={t('Client whitelist')}>
           <Field
-            label="Allowed client addresses, one per line"
+            label={t('Allowed client addresses, one per line')}
             error={action.on('whitelist')}
-            hint="IPv4 or IPv6 addresses or networks (192.168.1.0/24); at most 16. Empty: any address may connect. Applies to HTTP, HTTPS and Modbus TCP."
+            hint={t(
+              'IPv4 or IPv6 addresses or networks (192.168.1.0/24); at most 16. Empty: any address may connect. Applies to HTTP, HTTPS and Modbus TCP.',
+            )}
           >
             <textarea
               name="whitelist"
@@ -117,33 +122,44 @@ function SecurityForm(props: { settings: Security; onSaved(settings: Security): 
             />
           </Field>
         </Section>
-        <Section title="Login protection">
+        <Section title={t('Login protection')}>
           {LOCKOUT.map(([key, label, hint]) => (
-            <Input {...bound} path={`lockout.${key}`} label={label} hint={hint} type="number" min={0} />
+            <Input
+              {...bound}
+              path={`lockout.${key}`}
+              label={t(label)}
+              hint={hint && t(hint)}
+              type="number"
+              min={0}
+            />
           ))}
           <Input
             {...bound}
             path="passwordMinLength"
-            label="Minimum password length"
+            label={t('Minimum password length')}
             hint="8–64"
             type="number"
           />
           <Toggle
             {...bound}
             path="apiKeysOverHttp"
-            label="Accept API keys over plain HTTP (not recommended: the key crosses the network readably)"
+            label={t(
+              'Accept API keys over plain HTTP (not recommended: the key crosses the network readably)',
+            )}
           />
         </Section>
       </fieldset>
       {editable ? (
         <Submit
           action={action}
-          label="Save security settings"
-          busy="Saving…"
+          label={t('Save security settings')}
+          busy={t('Saving…')}
           fields={['whitelist', 'hostnames', 'http', 'lockout', 'passwordMinLength']}
         />
       ) : (
-        <p class="muted">Read only: changing security settings needs security.write.</p>
+        <p class="muted">
+          {t('Read only: changing security settings needs {permission}.', { permission: 'security.write' })}
+        </p>
       )}
     </form>
   );

@@ -9,6 +9,7 @@ import { useRef, useState } from 'preact/hooks';
 import { allowed, call, ROUTES } from '../api.ts';
 import { changes } from '../changed-fields.ts';
 import { say } from '../error-messages.ts';
+import { t } from '../i18n.ts';
 import { useSession } from '../session.ts';
 import {
   Confirm,
@@ -63,7 +64,10 @@ function SettingsForm(props: {
           s.slot === form.get(path) ||
           (s.type !== 'empty' && s.slot !== LOCALGUI_SLOT && !s.flags?.includes('local-only')),
       )
-      .map((s): [number, string] => [s.slot as number, `slot ${s.slot}${s.name ? `: ${s.name}` : ''}`]);
+      .map((s): [number, string] => [
+        s.slot as number,
+        `${t('slot {slot}', { slot: s.slot as number })}${s.name ? `: ${s.name}` : ''}`,
+      ]);
   // Choosing a principal that may change the device waits for a confirmation; any other goes through.
   const guarded: Form<object> = {
     ...form,
@@ -74,7 +78,10 @@ function SettingsForm(props: {
       setAsking({
         path,
         slot: entry.slot,
-        question: `Modbus has no login: every Modbus master that reaches the meter would act as ${entry.name} and could change the device: ${writes.map((p) => p.label).join(', ')}. Give these rights to every unauthenticated Modbus master?`,
+        question: t(
+          'Modbus has no login: every Modbus master that reaches the meter would act as {name} and could change the device: {rights}. Give these rights to every unauthenticated Modbus master?',
+          { name: String(entry.name), rights: writes.map((p) => p.label).join(', ') },
+        ),
       });
     },
   };
@@ -86,7 +93,7 @@ function SettingsForm(props: {
         action={action}
         path={path}
         label={label}
-        hint="Whose permissions apply to requests without a login"
+        hint={t('Whose permissions apply to requests without a login')}
         options={choices(path)}
         disabled={!allowed(me, ROUTES.changeEntry.requires)}
       />
@@ -94,7 +101,7 @@ function SettingsForm(props: {
         <div class="notice">
           <Confirm
             question={asking.question}
-            confirm="Yes, give these rights"
+            confirm={t('Yes, give these rights')}
             onConfirm={() => {
               form.set(path, asking.slot);
               setAsking(null);
@@ -111,22 +118,22 @@ function SettingsForm(props: {
   return (
     <form
       ref={element}
-      aria-label="Settings"
+      aria-label={t('Settings')}
       onSubmit={async (e) => {
         e.preventDefault();
         const body = changes(props.config, form.value);
         await action.run(
           async () => body && props.onSaved(await call<Config>(ROUTES.changeConfig, { body })),
-          body ? 'Saved.' : say('nothingChanged'),
+          body ? t('Saved.') : say('nothingChanged'),
         );
       }}
     >
       <fieldset disabled={!editable} class="grid">
-        <Section title="Measurement">
+        <Section title={t('Measurement')}>
           <Input
             {...bound}
             path="measurement.vtRatio"
-            label="VT ratio"
+            label={t('VT ratio')}
             hint="1–10000"
             type="number"
             step="any"
@@ -134,7 +141,7 @@ function SettingsForm(props: {
           <Input
             {...bound}
             path="measurement.ctRatio"
-            label="CT ratio"
+            label={t('CT ratio')}
             hint="1–10000"
             type="number"
             step="any"
@@ -142,10 +149,10 @@ function SettingsForm(props: {
           <Select
             {...bound}
             path="measurement.wordOrder"
-            label="Word order of 32-bit Modbus values"
+            label={t('Word order of 32-bit Modbus values')}
             options={[
-              ['ABCD', 'ABCD: high word first'],
-              ['CDAB', 'CDAB: low word first'],
+              ['ABCD', t('ABCD: high word first')],
+              ['CDAB', t('CDAB: low word first')],
             ]}
           />
         </Section>
@@ -154,30 +161,35 @@ function SettingsForm(props: {
           <Toggle {...bound} path="communication.modbusTls" label="Modbus/TCP Security (TLS)" />
           {form.value.communication.modbusTls && props.hasCa === false && (
             <p class="notice" role="note">
-              No client CA is installed: Modbus/TCP Security accepts no client until one is (Certificates
-              page).
+              {t(
+                'No client CA is installed: Modbus/TCP Security accepts no client until one is (Certificates page).',
+              )}
             </p>
           )}
           <Toggle {...bound} path="communication.modbusRtu" label="Modbus RTU" />
-          <Input {...bound} path="communication.unitId" label="Unit id" hint="1–247" type="number" />
-          {principal('communication.modbusSlot', 'Modbus TCP principal')}
-          {principal('communication.rtuSlot', 'Modbus RTU principal')}
+          <Input {...bound} path="communication.unitId" label={t('Unit id')} hint="1–247" type="number" />
+          {principal('communication.modbusSlot', t('Modbus TCP principal'))}
+          {principal('communication.rtuSlot', t('Modbus RTU principal'))}
           <Select
             {...bound}
             path="communication.rtu.baudRate"
-            label="RTU baud rate"
+            label={t('RTU baud rate')}
             options={BAUD_RATES.map((b) => [b, `${b} Bd`])}
           />
           <Select
             {...bound}
             path="communication.rtu.parity"
-            label="RTU parity"
-            options={['even', 'odd', 'none'].map((p) => [p, p])}
+            label={t('RTU parity')}
+            options={[
+              ['even', t('even')],
+              ['odd', t('odd')],
+              ['none', t('none')],
+            ]}
           />
           <Select
             {...bound}
             path="communication.rtu.stopBits"
-            label="RTU stop bits"
+            label={t('RTU stop bits')}
             options={[
               [1, '1'],
               [2, '2'],
@@ -188,12 +200,14 @@ function SettingsForm(props: {
       {editable ? (
         <Submit
           action={action}
-          label="Save settings"
-          busy="Saving…"
+          label={t('Save settings')}
+          busy={t('Saving…')}
           fields={['measurement', 'communication']}
         />
       ) : (
-        <p class="muted">Read only: changing settings needs config.write.</p>
+        <p class="muted">
+          {t('Read only: changing settings needs {permission}.', { permission: 'config.write' })}
+        </p>
       )}
     </form>
   );

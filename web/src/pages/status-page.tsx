@@ -4,6 +4,7 @@
  * refreshed every 10 s. Loaded on demand (its own chunk).
  */
 import { call, ROUTES } from '../api.ts';
+import { mark, t } from '../i18n.ts';
 import { formatTime, Loading, Pairs, Section, useLoad } from '../ui.tsx';
 
 interface Status {
@@ -40,13 +41,13 @@ function duration(seconds: number): string {
   return text || `${seconds} s`;
 }
 
-const port = (p: number | null) => (p === null ? 'off' : String(p));
+const port = (p: number | null) => (p === null ? t('off') : String(p));
 
 const CERTIFICATE_STATE: Record<Status['certificate']['state'], string> = {
-  valid: 'valid',
-  expiring: 'expires soon',
-  expired: 'expired',
-  'not-yet-valid': 'not valid yet',
+  valid: mark('valid'),
+  expiring: mark('expires soon'),
+  expired: mark('expired'),
+  'not-yet-valid': mark('not valid yet'),
 };
 
 export function StatusPage() {
@@ -56,19 +57,19 @@ export function StatusPage() {
   const certificateOk = certificate.state === 'valid';
   return (
     <div class="grid">
-      <Section title="Device">
+      <Section title={t('Device')}>
         <Pairs
           rows={[
-            ['Model', data.model],
-            ['Serial number', data.serialNumber],
-            ['Firmware', data.firmwareVersion],
-            ['Uptime', <span data-status="uptime">{duration(data.uptimeSeconds)}</span>],
-            ['Started', formatTime(data.startedAt)],
-            ['Device clock', formatTime(data.time)],
+            [t('Model'), data.model],
+            [t('Serial number'), data.serialNumber],
+            [t('Firmware'), data.firmwareVersion],
+            [t('Uptime'), <span data-status="uptime">{duration(data.uptimeSeconds)}</span>],
+            [t('Started'), formatTime(data.startedAt)],
+            [t('Device clock'), formatTime(data.time)],
           ]}
         />
       </Section>
-      <Section title="Ports">
+      <Section title={t('Ports')}>
         <Pairs
           rows={[
             ['HTTP', port(data.ports.http)],
@@ -78,29 +79,33 @@ export function StatusPage() {
           ]}
         />
       </Section>
-      <Section title="HTTPS certificate">
+      <Section title={t('HTTPS certificate')}>
         <p class={certificateOk ? 'ok' : 'error'} data-status="certificate">
-          {CERTIFICATE_STATE[certificate.state]}
-          {certificate.state !== 'expired' && `: ${certificate.daysLeft} days left`}
+          {certificate.state === 'expired'
+            ? t(CERTIFICATE_STATE[certificate.state])
+            : t('{state}: {days} days left', {
+                state: t(CERTIFICATE_STATE[certificate.state]),
+                days: certificate.daysLeft,
+              })}
         </p>
         <Pairs
           rows={[
-            ['Valid from', formatTime(certificate.validFrom)],
-            ['Valid to', formatTime(certificate.validTo)],
-            ['Subject', certificate.subject],
-            ['Source', certificate.source],
+            [t('Valid from'), formatTime(certificate.validFrom)],
+            [t('Valid until'), formatTime(certificate.validTo)],
+            [t('Subject'), certificate.subject],
+            [t('Source'), certificate.source],
             ['SHA-256', <code>{certificate.fingerprint256}</code>],
           ]}
         />
       </Section>
-      <Section title="Store">
+      <Section title={t('Store')}>
         <p class={store.state === 'ok' ? 'ok' : 'error'} data-status="store">
-          {store.state === 'ok' ? 'healthy' : 'degraded'}
+          {store.state === 'ok' ? t('healthy') : t('degraded')}
         </p>
         <Pairs
           rows={[
-            ['Configuration', store.configuration],
-            ['Event log', store.eventLog],
+            [t('Configuration'), store.configuration],
+            [t('Event log'), store.eventLog],
           ]}
         />
         {store.degraded.length > 0 && (

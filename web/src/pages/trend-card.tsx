@@ -6,6 +6,7 @@
  */
 import { useState } from 'preact/hooks';
 import { call, ROUTES } from '../api.ts';
+import { formatNumber, formatTimeOfDay, mark, t } from '../i18n.ts';
 import { Loading, NotUpdating, Section, useLoad } from '../ui.tsx';
 
 type Value = number | null;
@@ -52,10 +53,10 @@ const phases = (field: 'voltage' | 'current'): Line[] =>
   }));
 
 const CHARTS: { title: string; unit: string; lines: Line[] }[] = [
-  { title: 'Voltage U', unit: 'V', lines: phases('voltage') },
-  { title: 'Current I', unit: 'A', lines: phases('current') },
+  { title: mark('Voltage U'), unit: 'V', lines: phases('voltage') },
+  { title: mark('Current I'), unit: 'A', lines: phases('current') },
   {
-    title: 'Active power P',
+    title: mark('Active power P'),
     unit: 'W',
     lines: [{ name: 'Total', kind: 'total', value: (p) => p.totalActivePower }],
   },
@@ -92,8 +93,12 @@ export function tracePath(
   return { d, points, runs };
 }
 
+/** `v` with four significant digits, as the language writes numbers (toPrecision(4), localised). */
+const precise = (v: number) =>
+  formatNumber(v, Math.min(20, Math.max(0, 3 - Math.floor(Math.log10(Math.abs(v) || 1)))));
+
 const format = (v: number, unit: string) =>
-  `${Math.abs(v) >= 1000 ? `${(v / 1000).toPrecision(4)} k` : `${v.toPrecision(4)} `}${unit}`;
+  `${Math.abs(v) >= 1000 ? `${precise(v / 1000)} k` : `${precise(v)} `}${unit}`;
 
 function Chart(props: { history: History; range: Range; chart: (typeof CHARTS)[number] }) {
   const { history, range, chart } = props;
@@ -109,13 +114,14 @@ function Chart(props: { history: History; range: Range; chart: (typeof CHARTS)[n
   const pad = high > low ? (high - low) * 0.05 : Math.abs(high) * 0.01 || 1;
   const [min, max] = [low - pad, high + pad];
   const y = (v: number) => HEIGHT - ((v - min) / (max - min)) * HEIGHT;
-  const label = `${chart.title}, last ${range.label}`;
+  const title = t(chart.title);
+  const label = t('{chart}, last {range}', { chart: title, range: range.label });
   return (
     <figure class="trend">
       <figcaption>
-        <b>{chart.title}</b>
+        <b>{title}</b>
         <span class="muted">
-          {all.length ? `${format(low, chart.unit)} – ${format(high, chart.unit)}` : 'no values'}
+          {all.length ? `${format(low, chart.unit)} – ${format(high, chart.unit)}` : t('no values')}
         </span>
       </figcaption>
       <svg
@@ -124,8 +130,8 @@ function Chart(props: { history: History; range: Range; chart: (typeof CHARTS)[n
         role="img"
         aria-label={
           all.length
-            ? `${label}: ${format(low, chart.unit)} to ${format(high, chart.unit)}`
-            : `${label}: no values`
+            ? `${label}: ${t('{low} to {high}', { low: format(low, chart.unit), high: format(high, chart.unit) })}`
+            : `${label}: ${t('no values')}`
         }
         data-chart={chart.unit}
         data-from={points[0]?.time}
@@ -146,8 +152,8 @@ function Chart(props: { history: History; range: Range; chart: (typeof CHARTS)[n
           })}
       </svg>
       <div class="axis muted">
-        <span>{new Date(start).toLocaleTimeString()}</span>
-        <span>{new Date(end).toLocaleTimeString()}</span>
+        <span>{formatTimeOfDay(new Date(start))}</span>
+        <span>{formatTimeOfDay(new Date(end))}</span>
       </div>
     </figure>
   );
@@ -162,7 +168,7 @@ export function TrendCard() {
   );
   const shown = data?.resolution === range.resolution ? data : null;
   return (
-    <Section title="Trends" wide>
+    <Section title={t('Trends')} wide>
       {/* Lines already drawn stay, marked as not current, like every other card. */}
       {shown && <NotUpdating error={error} />}
       <div class="actions">
@@ -181,17 +187,17 @@ export function TrendCard() {
           href={`${ROUTES.history.path}?resolution=${range.resolution}&format=csv`}
           download
         >
-          Download CSV
+          {t('Download CSV')}
         </a>
         <span class="legend">
           {(['L1', 'L2', 'L3', 'Total'] as const).map((name) => (
-            <span class={name.toLowerCase()}>{name}</span>
+            <span class={name.toLowerCase()}>{t(name)}</span>
           ))}
         </span>
       </div>
       {shown ? (
         shown.points.length === 0 ? (
-          <p class="muted">No history yet: the meter records one value a second from its start.</p>
+          <p class="muted">{t('No history yet: the meter records one value a second from its start.')}</p>
         ) : (
           <div class="trends">
             {CHARTS.map((chart) => (
@@ -203,8 +209,9 @@ export function TrendCard() {
         <Loading error={error} />
       )}
       <p class="muted">
-        {range.resolution === '1s' ? 'Values of each second' : 'Averages of each minute'}; a gap: no current
-        value (the meter did not answer).
+        {range.resolution === '1s'
+          ? t('Values of each second; a gap: no current value (the meter did not answer).')
+          : t('Averages of each minute; a gap: no current value (the meter did not answer).')}
       </p>
     </Section>
   );

@@ -7,6 +7,7 @@
 import { useState } from 'preact/hooks';
 import { allowed, call, ROUTES } from '../api.ts';
 import { sealPassword } from '../crypto/password-proof.ts';
+import { mark, t } from '../i18n.ts';
 import { ModalDialog } from '../modal-dialog.tsx';
 import { type PermissionTable, useSession } from '../session.ts';
 import {
@@ -34,10 +35,10 @@ export interface Slot {
 }
 
 const TYPE_NAMES: Record<string, string> = {
-  user: 'User',
-  'api-key': 'API key',
-  standard: 'Standard user',
-  empty: 'Free',
+  user: mark('User'),
+  'api-key': mark('API key'),
+  standard: mark('Standard user'),
+  empty: mark('Free'),
 };
 
 interface EntryForm {
@@ -58,13 +59,13 @@ function PermissionPicker(props: { form: Form<EntryForm>; error?: string | undef
   const chosen = form.value.permissions;
   return (
     <fieldset>
-      <legend>Permissions</legend>
+      <legend>{t('Permissions')}</legend>
       <Select
         form={form as Form<object>}
         path="role"
-        label="Fill in from an IEC 62351-8 role"
+        label={t('Fill in from an IEC 62351-8 role')}
         options={[
-          ['', 'choose a role…'],
+          ['', t('choose a role…')],
           ...Object.entries(table.roles).map(([n, r]): [string, string] => [n, `${n}: ${r.description}`]),
         ]}
       />
@@ -113,10 +114,10 @@ const labels = (table: PermissionTable, names: string[]) =>
 function PermissionChips(props: { names: string[] }) {
   const { table } = useSession();
   const { names } = props;
-  if (names.length === 0) return <span class="muted">none</span>;
+  if (names.length === 0) return <span class="muted">{t('none')}</span>;
   const shown =
     names.length === table.permissions.length
-      ? [{ name: 'all', label: 'All permissions', description: '' }]
+      ? [{ name: 'all', label: t('All permissions'), description: '' }]
       : table.permissions.filter((p) => names.includes(p.name));
   return (
     <ul class="chips">
@@ -136,7 +137,7 @@ export function PresetSelect(props: { form: Form<object>; action?: Action }) {
     <Select
       {...props}
       path="preset"
-      label="Preset"
+      label={t('Preset')}
       options={Object.entries(table.presets).map(([id, names]) => [id, `${id}: ${labels(table, names)}`])}
     />
   );
@@ -145,29 +146,29 @@ export function PresetSelect(props: { form: Form<object>; action?: Action }) {
 /** A new API key, shown this once. */
 function KeyReveal(props: { name: string; secret: string; onClose(): void }) {
   return (
-    <section aria-label="New API key">
-      <h3>API key for {props.name}</h3>
-      <p class="notice">Copy it now: the meter keeps only a hash of it and cannot show it again.</p>
+    <section aria-label={t('New API key')}>
+      <h3>{t('API key for {name}', { name: props.name })}</h3>
+      <p class="notice">{t('Copy it now: the meter keeps only a hash of it and cannot show it again.')}</p>
       <input
         class="key"
         readOnly
         value={props.secret}
-        aria-label="API key"
+        aria-label={t('API key')}
         onFocus={(e) => e.currentTarget.select()}
       />
       <div class="actions">
         <Button
-          label="Copy"
-          busy="Copying…"
-          done="Copied."
+          label={t('Copy')}
+          busy={t('Copying…')}
+          done={t('Copied.')}
           run={() =>
             navigator.clipboard.writeText(props.secret).catch(() => {
-              throw new Error('Copying is blocked here: select the key and copy it by hand.');
+              throw new Error(t('Copying is blocked here: select the key and copy it by hand.'));
             })
           }
         />
         <button type="button" class="secondary" onClick={props.onClose}>
-          I have stored it
+          {t('I have stored it')}
         </button>
       </div>
     </section>
@@ -199,12 +200,12 @@ function EntryEditor(props: {
   const user = v.type === 'user';
   return (
     <form
-      aria-label={slot ? `Edit ${slot.name}` : 'Add user or API key'}
+      aria-label={slot ? t('Edit {name}', { name: String(slot.name) }) : t('Add user or API key')}
       onSubmit={async (e) => {
         e.preventDefault();
         let created: { name: string; key: string } | undefined;
         const ok = await action.run(async () => {
-          if (v.password !== v.repeat) fail('repeat', 'The two passwords differ.');
+          if (v.password !== v.repeat) fail('repeat', t('The two passwords differ.'));
           const password = v.password && sealPassword(info.deviceKey, v.name, v.password);
           if (!slot) {
             const body = user
@@ -229,10 +230,10 @@ function EntryEditor(props: {
         <Select
           {...bound}
           path="type"
-          label="Type"
+          label={t('Type')}
           options={[
-            ['user', 'User: logs in with a password'],
-            ['api-key', 'API key: for an application'],
+            ['user', t('User: logs in with a password')],
+            ['api-key', t('API key: for an application')],
           ]}
         />
       )}
@@ -240,8 +241,8 @@ function EntryEditor(props: {
         <Input
           {...bound}
           path="name"
-          label="Name"
-          hint="3–32 characters: letters, digits, _ and ."
+          label={t('Name')}
+          hint={t('3–32 characters: letters, digits, _ and .')}
           required
         />
       )}
@@ -250,7 +251,7 @@ function EntryEditor(props: {
           <Input
             {...bound}
             path="password"
-            label={slot ? 'New password (empty: keep)' : 'Password'}
+            label={slot ? t('New password (empty: keep)') : t('Password')}
             type="password"
             autocomplete="new-password"
             required={!slot}
@@ -258,7 +259,7 @@ function EntryEditor(props: {
           <Input
             {...bound}
             path="repeat"
-            label="Repeat the password"
+            label={t('Repeat the password')}
             type="password"
             autocomplete="new-password"
             required={!slot}
@@ -271,17 +272,17 @@ function EntryEditor(props: {
         <PresetSelect {...bound} />
       )}
       {user && (
-        <Toggle {...bound} path="localOnly" label="Local only: may log in only at the meter's display" />
+        <Toggle {...bound} path="localOnly" label={t("Local only: may log in only at the meter's display")} />
       )}
       <div class="actions">
         <Button
           action={action}
-          label={slot ? 'Save' : user ? 'Add user' : 'Create API key'}
-          busy="Saving…"
+          label={slot ? t('Save') : user ? t('Add user') : t('Create API key')}
+          busy={t('Saving…')}
           fields={['name', 'password', 'repeat', 'permissions', 'preset']}
         />
         <button type="button" class="secondary" onClick={props.onCancel}>
-          Cancel
+          {t('Cancel')}
         </button>
       </div>
     </form>
@@ -295,7 +296,7 @@ function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void>
   return (
     <div class="actions">
       <button type="button" class="secondary" onClick={props.onEdit}>
-        {s.type === 'standard' ? 'Permissions' : 'Edit'}
+        {s.type === 'standard' ? t('Permissions') : t('Edit')}
       </button>
       {s.slot >= 3 && (
         <Button
@@ -313,14 +314,21 @@ function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void>
       )}
       {s.slot >= 3 && (
         <ConfirmButton
-          label={key ? 'Revoke' : 'Delete'}
+          label={key ? t('Revoke') : t('Delete')}
           question={
             key
-              ? `Revoke the key ${s.name}? Applications using it lose access at once; the key cannot be restored.`
-              : `Delete ${s.name}? The user's password and permissions are lost; this cannot be undone.`
+              ? t(
+                  'Revoke the key {name}? Applications using it lose access at once; the key cannot be restored.',
+                  {
+                    name: String(s.name),
+                  },
+                )
+              : t("Delete {name}? The user's password and permissions are lost; this cannot be undone.", {
+                  name: String(s.name),
+                })
           }
-          confirm="Yes"
-          busy="Deleting…"
+          confirm={t('Yes')}
+          busy={t('Deleting…')}
           done=""
           onConfirm={async () => {
             await call(ROUTES.deleteEntry, { slot: s.slot });
@@ -332,7 +340,7 @@ function Actions(props: { slot: Slot; onEdit(): void; onDeleted(): Promise<void>
   );
 }
 
-const COLUMNS = ['Slot', 'Name', 'Type', 'Permissions'];
+const COLUMNS = [mark('Slot'), mark('Name'), mark('Type'), mark('Permissions')];
 
 /** What the dialog shows: the add form, the edit form of a slot, or a new key to copy. */
 type Open = { add: true } | { slot: number } | { created: { name: string; key: string } };
@@ -352,22 +360,22 @@ export function UsersPage() {
   const editSlot = open && 'slot' in open ? data.slots.find((s) => s.slot === open.slot) : undefined;
   const full = data.slots.every((s) => s.type !== 'empty');
   return (
-    <Section title="Users and API keys" wide>
+    <Section title={t('Users and API keys')} wide>
       <table class="slots">
         <thead>
-          <tr>{[...COLUMNS, writable && 'Actions'].map((h) => h && <th scope="col">{h}</th>)}</tr>
+          <tr>{[...COLUMNS, writable && mark('Actions')].map((h) => h && <th scope="col">{t(h)}</th>)}</tr>
         </thead>
         <tbody>
           {data.slots.map((s) => (
             <tr key={s.slot} data-slot={s.slot}>
-              <td data-label={COLUMNS[0]}>{s.slot}</td>
-              <td data-label={COLUMNS[1]}>{s.name ?? '—'}</td>
-              <td data-label={COLUMNS[2]}>
-                {TYPE_NAMES[s.type]}
-                {s.flags.includes('local-only') && ' (local only)'}
-                {s.flags.includes('disabled') && ' (disabled)'}
+              <td data-label={t(COLUMNS[0] as string)}>{s.slot}</td>
+              <td data-label={t(COLUMNS[1] as string)}>{s.name ?? '—'}</td>
+              <td data-label={t(COLUMNS[2] as string)}>
+                {t(TYPE_NAMES[s.type] ?? s.type)}
+                {s.flags.includes('local-only') && ` ${t('(local only)')}`}
+                {s.flags.includes('disabled') && ` ${t('(disabled)')}`}
               </td>
-              <td data-label={COLUMNS[3]} class="perms">
+              <td data-label={t(COLUMNS[3] as string)} class="perms">
                 {s.type !== 'empty' && <PermissionChips names={s.permissions} />}
               </td>
               {writable && (
@@ -380,29 +388,32 @@ export function UsersPage() {
         </tbody>
       </table>
       <p class="muted">
-        <b>localgui</b> is what the meter's display may do without login, <b>anonymous</b> what this website
-        and Modbus may do without login.
+        {t(
+          "{localgui} is what the meter's display may do without login, {anonymous} what this website and Modbus may do without login.",
+        )
+          .split(/\{(localgui|anonymous)\}/)
+          .map((part, k) => (k % 2 ? <b>{part}</b> : part))}
       </p>
       {writable && (
         <div class="actions">
           <button type="button" disabled={full} onClick={() => setOpen({ add: true })}>
-            Add a user or API key
+            {t('Add a user or API key')}
           </button>
-          {full && <span>All slots are in use: delete a user or revoke a key to add another.</span>}
+          {full && <span>{t('All slots are in use: delete a user or revoke a key to add another.')}</span>}
         </div>
       )}
       {editSlot && (
-        <ModalDialog title={`Edit ${editSlot.name}`} onClose={close}>
+        <ModalDialog title={t('Edit {name}', { name: String(editSlot.name) })} onClose={close}>
           <EntryEditor slot={editSlot} onDone={close} onCancel={close} />
         </ModalDialog>
       )}
       {open && 'add' in open && (
-        <ModalDialog title="Add a user or API key" onClose={close}>
+        <ModalDialog title={t('Add a user or API key')} onClose={close}>
           <EntryEditor onDone={(created) => (created ? setOpen({ created }) : close())} onCancel={close} />
         </ModalDialog>
       )}
       {open && 'created' in open && (
-        <ModalDialog title="New API key" onClose={close}>
+        <ModalDialog title={t('New API key')} onClose={close}>
           <KeyReveal name={open.created.name} secret={open.created.key} onClose={close} />
         </ModalDialog>
       )}
