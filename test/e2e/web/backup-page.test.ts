@@ -28,7 +28,7 @@ describe('Backup page', () => {
     await make.getByLabel('Passphrase', { exact: true }).fill('too short');
     await make.getByLabel('Repeat the passphrase').fill('too short');
     await make.getByRole('button', { name: 'Download backup' }).click();
-    await make.getByText('At least 12 characters.').waitFor();
+    await make.getByRole('alert').getByText('Enter at least 12 characters.').waitFor();
 
     await make.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
     await make.getByLabel('Repeat the passphrase').fill(PASSPHRASE);

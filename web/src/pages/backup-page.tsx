@@ -5,6 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { call, ROUTES } from '../api.ts';
+import { t } from '../i18n.ts';
 import { useSession } from '../session.ts';
 import { Field, fail, Section, Submit, useAction } from '../ui.tsx';
 
@@ -17,13 +18,13 @@ function BackupForm() {
   const action = useAction();
   return (
     <form
-      aria-label="Make a backup"
+      aria-label={t('Make a backup')}
       onSubmit={async (e) => {
         e.preventDefault();
         await action.run(async () => {
           if ([...passphrase].length < MIN_PASSPHRASE)
-            fail('passphrase', `At least ${MIN_PASSPHRASE} characters.`);
-          if (repeat !== passphrase) fail('repeat', 'The two passphrases differ.');
+            fail('passphrase', t('Enter at least {0} characters.', { 0: MIN_PASSPHRASE }));
+          if (repeat !== passphrase) fail('repeat', t('The two passphrases differ.'));
           const made = await call<{ fileName: string; backup: string }>(ROUTES.backup, {
             body: { passphrase },
           });
@@ -35,12 +36,12 @@ function BackupForm() {
           URL.revokeObjectURL(link.href);
           setPassphrase('');
           setRepeat('');
-        }, 'Backup downloaded. Keep the passphrase apart from the file.');
+        }, t('Backup downloaded. Keep the passphrase apart from the file.'));
       }}
     >
       <Field
-        label="Passphrase"
-        hint={`At least ${MIN_PASSPHRASE} characters`}
+        label={t('Passphrase')}
+        hint={t('Enter at least {0} characters.', { 0: MIN_PASSPHRASE })}
         error={action.on('passphrase')}
       >
         <input
@@ -51,7 +52,7 @@ function BackupForm() {
           onInput={(e) => setPassphrase(e.currentTarget.value)}
         />
       </Field>
-      <Field label="Repeat the passphrase" error={action.on('repeat')}>
+      <Field label={t('Repeat the passphrase')} error={action.on('repeat')}>
         <input
           type="password"
           name="repeat"
@@ -60,7 +61,12 @@ function BackupForm() {
           onInput={(e) => setRepeat(e.currentTarget.value)}
         />
       </Field>
-      <Submit action={action} label="Download backup" busy="Sealing…" fields={['passphrase', 'repeat']} />
+      <Submit
+        action={action}
+        label={t('Download backup')}
+        busy={t('Sealing…')}
+        fields={['passphrase', 'repeat']}
+      />
     </form>
   );
 }
@@ -72,11 +78,11 @@ function RestoreForm() {
   const action = useAction();
   return (
     <form
-      aria-label="Restore a backup"
+      aria-label={t('Restore a backup')}
       onSubmit={async (e) => {
         e.preventDefault();
         const ok = await action.run(async () => {
-          if (!file) fail('backup', 'Choose the backup file.');
+          if (!file) fail('backup', t('Choose the backup file.'));
           const bytes = new Uint8Array(await file.arrayBuffer());
           const backup = btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
           await call(ROUTES.restore, { body: { passphrase, backup } });
@@ -87,10 +93,11 @@ function RestoreForm() {
       }}
     >
       <p class="notice">
-        A restore replaces every user, password, API key, permission, security setting and certificate of this
-        device with the backup's, and ends every session, yours too.
+        {t(
+          "A restore replaces every user, password, API key, permission, security setting and certificate of this device with the backup's, and ends every session, yours too.",
+        )}
       </p>
-      <Field label="Backup file" error={action.on('backup')}>
+      <Field label={t('Backup file')} error={action.on('backup')}>
         <input
           type="file"
           name="backup"
@@ -98,7 +105,7 @@ function RestoreForm() {
           onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)}
         />
       </Field>
-      <Field label="Passphrase" error={action.on('passphrase')}>
+      <Field label={t('Passphrase')} error={action.on('passphrase')}>
         <input
           type="password"
           name="restore-passphrase"
@@ -107,7 +114,12 @@ function RestoreForm() {
           onInput={(e) => setPassphrase(e.currentTarget.value)}
         />
       </Field>
-      <Submit action={action} label="Restore backup" busy="Restoring…" fields={['backup', 'passphrase']} />
+      <Submit
+        action={action}
+        label={t('Restore backup')}
+        busy={t('Restoring…')}
+        fields={['backup', 'passphrase']}
+      />
     </form>
   );
 }
@@ -116,22 +128,25 @@ export function BackupPage() {
   if (location.protocol !== 'https:') {
     return (
       <div class="grid">
-        <Section title="Backup and restore">
-          <p class="notice">Backups are made and restored over HTTPS only: they hold the device's secrets.</p>
+        <Section title={t('Backup and restore')}>
+          <p class="notice">
+            {t("Backups are made and restored over HTTPS only: they hold the device's secrets.")}
+          </p>
         </Section>
       </div>
     );
   }
   return (
     <div class="grid">
-      <Section title="Make a backup">
+      <Section title={t('Make a backup')}>
         <p class="muted">
-          Users and their password verifiers, API-key hashes, permissions, security settings and certificates,
-          encrypted with a passphrase you choose. Restore it here or on a replacement meter.
+          {t(
+            'Users and their password verifiers, API-key hashes, permissions, security settings and certificates, encrypted with a passphrase you choose. Restore it here or on a replacement meter.',
+          )}
         </p>
         <BackupForm />
       </Section>
-      <Section title="Restore a backup">
+      <Section title={t('Restore a backup')}>
         <RestoreForm />
       </Section>
     </div>
