@@ -34,6 +34,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** BENCH_ONLY=modbus,rest runs only those parts (startup, rest, login-timing, modbus, flash, audit, meter, website, browser). */
 const ONLY = process.env.BENCH_ONLY?.split(',') ?? null;
 const CONNECTIONS = 8;
+/** Node's flags for the device, as scripts/systemd/metergate.service gives them (its NODE_OPTIONS). */
+const DEVICE_NODE_FLAGS = ['--max-semi-space-size=1'];
 const ADMIN_PASSWORD = 'Bench-Chef 2026!';
 
 interface Row {
@@ -113,9 +115,13 @@ async function startTimes(
   return { first, medianMs: median(times), rssMb: rss };
 }
 
-/** Five starts of the device on `dataDir` and five of the floor process, through `launcher`. */
-async function deviceAndFloor(dataDir: string, launcher: string[] = []) {
+/**
+ * Five starts of the device on `dataDir` and five of the floor process, through `launcher`; the
+ * device with the unit's node flags unless `nodeDefaults`.
+ */
+async function deviceAndFloor(dataDir: string, launcher: string[] = [], nodeDefaults = false) {
   const args = [
+    ...(nodeDefaults ? [] : DEVICE_NODE_FLAGS),
     DEVICE,
     '--sim',
     '--data-dir',
@@ -144,10 +150,15 @@ async function startup(dir: string): Promise<void> {
     device.medianMs < 500 && startRatio <= 2,
   );
   record(
-    'RSS after start',
+    'RSS after start (node flags of the systemd unit)',
     `${device.rssMb.toFixed(1)} MB (floor ${floor.rssMb.toFixed(1)} MB)`,
     '< 70 MB',
     device.rssMb < 70,
+  );
+  const defaults = await deviceAndFloor(join(dir, 'startup'), [], true);
+  record(
+    'RSS after start, node defaults (8 MB semi-spaces)',
+    `${defaults.device.rssMb.toFixed(1)} MB (floor ${defaults.floor.rssMb.toFixed(1)} MB)`,
   );
   await emulatedStartup(dir);
 }
@@ -184,6 +195,7 @@ async function emulatedStartup(dir: string): Promise<void> {
 
 /** The options every device process of the bench starts with, on `dataDir`, plus `extra`. */
 const deviceArgs = (dataDir: string, ...extra: string[]) => [
+  ...DEVICE_NODE_FLAGS,
   DEVICE,
   '--sim',
   '--data-dir',
