@@ -47,13 +47,14 @@ if (mode === 'minimal') {
   const { graph } = await buildSimDevice({ dataDir: dir, kdfIterations: MIN_KDF_ITERATIONS });
   const { metering, modbus } = graph;
   const measurementBlocks = REGISTER_MAP.filter((block) => block.address < 22);
+  const unchecked = metering.readUnchecked();
   const ungated = (pdu: Uint8Array): Uint8Array => {
     // The gate's encoding of the same map and values, with no permission table, no meter status and no
     // checked reader: what the gate costs is the difference. (Reads of registers 0–21 only.)
     const start = ((pdu[1] as number) << 8) | (pdu[2] as number);
     const count = ((pdu[3] as number) << 8) | (pdu[4] as number);
     const snapshot = {
-      measurements: metering.readUnchecked().measurements(),
+      measurements: unchecked.measurements(),
       config: metering.config,
     } as Parameters<(typeof REGISTER_MAP)[number]['value']>[0];
     const out = new Uint8Array(2 + count * 2);
