@@ -623,21 +623,7 @@ async function website(dir: string): Promise<void> {
   const brotli = code.reduce((sum, a) => sum + a.brotli, 0);
   record('website JS + CSS, gzip (brotli)', `${kb(gzip)} (${kb(brotli)})`, '≤ 25 kB gzip', gzip <= 25_000);
 
-  const { child, ready } = await startProcess(
-    [
-      DEVICE,
-      '--sim',
-      '--data-dir',
-      join(dir, 'web'),
-      '--http-port',
-      '0',
-      '--https-port',
-      '0',
-      '--display',
-      'none',
-    ],
-    /^metergate ready (.*)$/m,
-  );
+  const { child, ready } = await startProcess(deviceArgs(join(dir, 'web')), /^metergate ready (.*)$/m);
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
