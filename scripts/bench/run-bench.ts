@@ -3,7 +3,7 @@
  * on the same machine (DESIGN §7). Prints a table and rewrites docs/benchmarks.md with the machine,
  * Node version and date. Never used as a pass/fail test: figures are recorded, targets compared.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -263,8 +263,32 @@ const medianOf = (results: readonly LoadResult[], key: 'perSecond' | 'p50Ms' | '
 const rate = (perSecond: number) =>
   perSecond >= 10_000 ? `${(perSecond / 1000).toFixed(1)}k/s` : `${perSecond.toFixed(0)}/s`;
 /** "18.4k/s, p50 0.31 ms, p99 2.80 ms": the medians of a contender's runs. */
-const summary = (results: readonly LoadResult[]) =>
-  `${rate(medianOf(results, 'perSecond'))}, p50 ${medianOf(results, 'p50Ms').toFixed(2)} ms, p99 ${medianOf(results, 'p99Ms').toFixed(2)} ms`;
+const summary = (results: readonly (LoadResult & { cpuUs?: number })[]) => {
+  const cpu = results.every((result) => result.cpuUs !== undefined)
+    ? `, server CPU ${median(results.map((result) => result.cpuUs as number)).toFixed(1)} µs/request`
+    : '';
+  return `${rate(medianOf(results, 'perSecond'))}, p50 ${medianOf(results, 'p50Ms').toFixed(2)} ms, p99 ${medianOf(results, 'p99Ms').toFixed(2)} ms${cpu}`;
+};
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+/** User + system CPU seconds `pid` has used so far (its threads included). */
+function cpuSeconds(pid: number): number {
+  // The fields after the command name (which may hold spaces), from field 3 on: utime and stime are 14 and 15.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/**
+ * `run` with the CPU time the server process `pid` spent per answered request: a figure the noise of a
+ * shared machine moves far less than requests per second (warm-up requests count in the CPU, not in
+ * the requests: a few percent high, alike for every server).
+ */
+async function withServerCpu(pid: number, run: () => Promise<LoadResult>) {
+  const before = cpuSeconds(pid);
+  const result = await run();
+  return { ...result, cpuUs: ((cpuSeconds(pid) - before) * 1e6) / result.requests };
+}
 
 async function rest(dir: string): Promise<void> {
   process.stderr.write('REST\n');
@@ -400,7 +424,9 @@ async function modbus(dir: string): Promise<void> {
   try {
     for (const connections of [1, 8, 32]) {
       const load = (mode: (typeof modes)[number]) => () =>
-        loadClient('modbus-load.mjs', [servers[mode].port, connections, SECONDS]);
+        withServerCpu(servers[mode].child.pid as number, () =>
+          loadClient('modbus-load.mjs', [servers[mode].port, connections, SECONDS]),
+        );
       const results = await interleave({
         gated: load('gated'),
         ungated: load('ungated'),
