@@ -116,11 +116,11 @@ async function startTimes(
 }
 
 /**
- * Five starts of the device on `dataDir` and five of the floor process, through `launcher`; the
- * device with the unit's node flags unless `nodeDefaults`.
+ * The device's command line in the bench: node's flags as the systemd unit gives them (unless
+ * `nodeDefaults`), the simulator on `dataDir`, every listener on port 0, then `extra`.
  */
-async function deviceAndFloor(dataDir: string, launcher: string[] = [], nodeDefaults = false) {
-  const args = [
+function deviceArgs(dataDir: string, extra: string[] = [], nodeDefaults = false): string[] {
+  return [
     ...(nodeDefaults ? [] : DEVICE_NODE_FLAGS),
     DEVICE,
     '--sim',
@@ -132,7 +132,16 @@ async function deviceAndFloor(dataDir: string, launcher: string[] = [], nodeDefa
     '0',
     '--display',
     'none',
+    ...extra,
   ];
+}
+
+/**
+ * Five starts of the device on `dataDir` and five of the floor process, through `launcher`; the
+ * device with the unit's node flags unless `nodeDefaults`.
+ */
+async function deviceAndFloor(dataDir: string, launcher: string[] = [], nodeDefaults = false) {
+  const args = deviceArgs(dataDir, [], nodeDefaults);
   const device = await startTimes(args, /^metergate ready (.*)$/m, 5, launcher);
   const floor = await startTimes([FLOOR], /^floor ready (.*)$/m, 5, launcher);
   return { device, floor };
@@ -192,22 +201,6 @@ async function emulatedStartup(dir: string): Promise<void> {
     `${device.rssMb.toFixed(1)} MB (floor ${floor.rssMb.toFixed(1)} MB)`,
   );
 }
-
-/** The options every device process of the bench starts with, on `dataDir`, plus `extra`. */
-const deviceArgs = (dataDir: string, ...extra: string[]) => [
-  ...DEVICE_NODE_FLAGS,
-  DEVICE,
-  '--sim',
-  '--data-dir',
-  dataDir,
-  '--http-port',
-  '0',
-  '--https-port',
-  '0',
-  '--display',
-  'none',
-  ...extra,
-];
 
 /**
  * Runs one load client (a script of scripts/bench, in its own process) to its JSON line. Scripts
@@ -471,7 +464,7 @@ async function modbus(dir: string): Promise<void> {
   // The real device process, Modbus enabled: a REST probe's latency alone and under full Modbus load,
   // then Modbus latency while the device verifies 10 logins a second.
   const { child, ready } = await startProcess(
-    deviceArgs(join(dir, 'modbus'), '--modbus-port', '0'),
+    deviceArgs(join(dir, 'modbus'), ['--modbus-port', '0']),
     /^metergate ready (.*)$/m,
   );
   const ports = ready as { http: number };
