@@ -72,6 +72,10 @@ export class NorFlash implements Flash {
     this.flash.sync();
   }
 
+  syncSoon(): void {
+    this.flash.syncSoon();
+  }
+
   close(): void {
     this.flash.close();
   }

@@ -18,6 +18,12 @@ export interface Flash {
   program(block: number, offset: number, data: Uint8Array): void;
   /** Forces programmed data to stable storage. */
   sync(): void;
+  /**
+   * Forces programmed data to stable storage off the caller's path: for a write whose durability
+   * need not come before the answer (an event that changes no state: see event-log.ts). Data already
+   * programmed is read back at once either way; a later `sync()` covers it too.
+   */
+  syncSoon(): void;
   close(): void;
 }
 

@@ -14,6 +14,8 @@ import { encodeBlock, REGISTER_MAP } from '../../firmware/modbus/register-map.ts
 import { buildSimDevice } from '../../sim/build-sim-device.ts';
 
 const mode = process.argv[2];
+// Exits normally on SIGTERM, so that `node --cpu-prof` writes its profile.
+process.on('SIGTERM', () => process.exit(0));
 const dir = mkdtempSync(join(tmpdir(), 'metergate-modbus-bench-'));
 
 if (mode === 'minimal') {
@@ -45,18 +47,29 @@ if (mode === 'minimal') {
   const { graph } = await buildSimDevice({ dataDir: dir, kdfIterations: MIN_KDF_ITERATIONS });
   const { metering, modbus } = graph;
   const measurementBlocks = REGISTER_MAP.filter((block) => block.address < 22);
+  const unchecked = metering.readUnchecked();
   const ungated = (pdu: Uint8Array): Uint8Array => {
-    // The same map and values, no permission table: what the gate costs is the difference.
+    // The gate's encoding of the same map and values, with no permission table, no meter status and no
+    // checked reader: what the gate costs is the difference. (Reads of registers 0–21 only.)
     const start = ((pdu[1] as number) << 8) | (pdu[2] as number);
     const count = ((pdu[3] as number) << 8) | (pdu[4] as number);
-    const m = metering.readUnchecked().measurements();
-    const snapshot = { measurements: m } as Parameters<(typeof REGISTER_MAP)[number]['value']>[0];
-    const words = measurementBlocks.flatMap((block) => encodeBlock(block, block.value(snapshot), 'ABCD'));
+    const snapshot = {
+      measurements: unchecked.measurements(),
+      config: metering.config,
+    } as Parameters<(typeof REGISTER_MAP)[number]['value']>[0];
     const out = new Uint8Array(2 + count * 2);
     out[0] = 3;
     out[1] = count * 2;
     const view = new DataView(out.buffer);
-    for (let i = 0; i < count; i++) view.setUint16(2 + i * 2, words[start + i] ?? 0);
+    for (const block of measurementBlocks) {
+      if (block.address + block.count <= start || block.address >= start + count) continue;
+      const words = encodeBlock(block, block.value(snapshot), snapshot.config.wordOrder);
+      for (let i = 0; i < block.count; i++) {
+        const address = block.address + i;
+        if (address >= start && address < start + count)
+          view.setUint16(2 + (address - start) * 2, words[i] as number);
+      }
+    }
     return out;
   };
   const server = await startModbusTcpServer({

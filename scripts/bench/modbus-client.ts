@@ -1,6 +1,6 @@
 /**
- * A minimal Modbus TCP client for the bench: one outstanding request per connection, FC3 reads,
- * latency per request. Small on purpose, so the client costs the same whichever server it measures.
+ * A minimal in-process Modbus TCP client (the soak and the bench's latency-under-logins row): one
+ * outstanding request, FC3 reads. Throughput is measured by modbus-load.mjs in its own process.
  */
 import { connect, type Socket } from 'node:net';
 
@@ -55,24 +55,4 @@ export class BenchModbusClient {
   close(): void {
     this.socket.destroy();
   }
-}
-
-/** Reads per second over `connections` connections for `seconds`; every answer must be a normal FC3 answer. */
-export async function modbusThroughput(port: number, connections: number, seconds: number): Promise<number> {
-  const clients = await Promise.all(Array.from({ length: connections }, () => BenchModbusClient.open(port)));
-  const deadline = performance.now() + seconds * 1000;
-  let reads = 0;
-  const started = performance.now();
-  await Promise.all(
-    clients.map(async (client) => {
-      while (performance.now() < deadline) {
-        const answer = await client.read(0, 22);
-        if (answer[7] !== 3) throw new Error(`read refused: exception ${answer[8]}`);
-        reads++;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  for (const client of clients) client.close();
-  return reads / elapsed;
 }

@@ -1,9 +1,10 @@
 /** Measurements, energy meters, min/max and their resets, and the device configuration. */
 import { z } from '@hono/zod-openapi';
+import type { TypedResponse } from 'hono';
 import { BAUD_RATES } from '../../core/device-config.ts';
 import { HISTORY_RESOLUTIONS, type HistoryWindow } from '../../core/measurement-history.ts';
 import { slotOfEntry } from '../../core/user-table.ts';
-import type { MeterStatus } from '../../meter/meter-source.ts';
+import type { Measurements, MeterStatus } from '../../meter/meter-source.ts';
 import type { ApiBuilder } from '../api-builder.ts';
 import type { ApiDeps } from '../api-deps.ts';
 import { type CsvField, csvText } from '../csv-text.ts';
@@ -192,6 +193,28 @@ const known = (v: number) => (Number.isFinite(v) ? v : null);
 export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
   const { metering } = deps;
 
+  /** The last body of GET /measurements, for the values and meter state it was made from. */
+  let last: { m: Measurements; status: MeterStatus; json: string } | null = null;
+  const measurementsBody = (m: Measurements, status: MeterStatus): z.infer<typeof MeasurementsSchema> => {
+    const { fields, value } = stateOf(status);
+    return {
+      ...fields,
+      voltage: m.u.map(value),
+      current: m.i.map(value),
+      activePower: m.p.map(value),
+      reactivePower: m.q.map(value),
+      apparentPower: m.s.map(value),
+      powerFactor: m.pf.map(value),
+      total: {
+        activePower: value(m.pTotal),
+        reactivePower: value(m.qTotal),
+        apparentPower: value(m.sTotal),
+        powerFactor: value(m.pfTotal),
+      },
+      frequency: value(m.f),
+    };
+  };
+
   api.route(
     'measurements.read',
     {
@@ -202,29 +225,23 @@ export function registerMeteringRoutes(api: ApiBuilder, deps: ApiDeps): void {
     },
     (c) => {
       const m = metering.measurements(c.get('principal').actor, c.get('context'));
-      const { fields, value } = stateOf(metering.status());
-      return c.json(
-        {
-          ...fields,
-          voltage: m.u.map(value),
-          current: m.i.map(value),
-          activePower: m.p.map(value),
-          reactivePower: m.q.map(value),
-          apparentPower: m.s.map(value),
-          powerFactor: m.pf.map(value),
-          total: {
-            activePower: value(m.pTotal),
-            reactivePower: value(m.qTotal),
-            apparentPower: value(m.sTotal),
-            powerFactor: value(m.pfTotal),
-          },
-          frequency: value(m.f),
-        },
+      const status = metering.status();
+      // The same values and state give the same body: serialised once per measurement cycle (issue 18).
+      if (
+        last?.m !== m ||
+        last.status.state !== status.state ||
+        last.status.staleSince !== status.staleSince ||
+        last.status.readAt !== status.readAt
+      )
+        last = { m, status, json: JSON.stringify(measurementsBody(m, status)) };
+      // The string is measurementsBody's (typed as the schema), so the response is what c.json would send.
+      return c.body(last.json, 200, { 'content-type': 'application/json' }) as unknown as TypedResponse<
+        z.infer<typeof MeasurementsSchema>,
         200,
-      );
+        'json'
+      >;
     },
   );
-
   api.route(
     'measurements.read',
     {

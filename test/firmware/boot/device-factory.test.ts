@@ -41,6 +41,7 @@ function memoryFlash(): Flash {
       for (const [i, byte] of data.entries()) bytes[start + i] = (bytes[start + i] as number) & byte;
     },
     sync: () => {},
+    syncSoon: () => {},
     close: () => {},
   };
 }
