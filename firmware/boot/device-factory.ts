@@ -28,6 +28,7 @@ import { createDeviceNames } from '../net/device-names.ts';
 import { type BoundPorts, ListenerPorts } from '../net/listener-ports.ts';
 import { ClientRegistry } from '../services/client-registry.ts';
 import { createDenialRecorder } from '../services/denial-recorder.ts';
+import type { FirmwareService } from '../services/firmware-service.ts';
 import { LoginService } from '../services/login-service.ts';
 import { MeteringService } from '../services/metering-service.ts';
 import type { InterfaceName } from '../services/request-context.ts';
@@ -90,6 +91,10 @@ export interface DeviceParts {
   };
   /** KDF iterations of new verifiers (tests and the bench lower it). Default: the verifier module's. */
   readonly kdfIterations?: number;
+  /** Signed firmware updates; absent: not started by the launcher. */
+  readonly firmware?: FirmwareService | null;
+  /** Ends the process so the launcher installs an accepted update; absent: no restart. */
+  readonly restart?: () => void;
 }
 
 /** The device in normal mode: every service, the REST app and the display model, no listener. */
@@ -204,6 +209,8 @@ export async function buildDevice(parts: DeviceParts): Promise<BuiltDevice> {
     const ports = new ListenerPorts();
     const { app, declarations } = createApiApp({
       website: parts.website ?? null,
+      firmware: parts.firmware ?? null,
+      ...(parts.restart ? { restart: parts.restart } : {}),
       security,
       login,
       sessions,

@@ -15,6 +15,7 @@ import { hostCheck } from './host-check.ts';
 import { httpsOnly } from './https-only.ts';
 import { resolvePrincipal } from './principal-middleware.ts';
 import { registerAuthRoutes } from './routes/auth-routes.ts';
+import { registerFirmwareRoutes } from './routes/firmware-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { registerPublicRoutes } from './routes/public-routes.ts';
 import { registerRegistryRoutes } from './routes/registry-routes.ts';
@@ -47,8 +48,11 @@ export function createApiApp(deps: ApiDeps): {
     },
   });
   // Only where a body may come: asking a GET for its body makes node-server build a full Request.
+  // A firmware bundle is streamed under its own limit (firmware-routes.ts).
   app.use('/api/*', (c, next) =>
-    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
+    c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.path === '/api/v1/firmware'
+      ? next()
+      : limitBody(c, next),
   );
   app.use('/api/*', resolvePrincipal(deps));
 
@@ -58,6 +62,7 @@ export function createApiApp(deps: ApiDeps): {
   registerMeteringRoutes(api, deps);
   registerSecurityRoutes(api, deps);
   registerRegistryRoutes(api, deps);
+  registerFirmwareRoutes(api, deps);
   registerSessionRoutes(api, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {

@@ -94,9 +94,11 @@ async function run(
   }
   const trial = status.trial?.state === 'armed' && status.trial.slot === running.slot ? status.trial : null;
   // The slot, not the link: a switch while this runs does not change what runs.
+  // The device learns the layout from here; flags given after them (METERGATE_OPTS) win.
+  const layout = ['--firmware-dir', firmwareDir, '--update-spool', spoolDir];
   const child: ChildProcess = spawn(
     process.execPath,
-    [join(firmwareDir, 'slots', running.slot, entry), ...flags],
+    [join(firmwareDir, 'slots', running.slot, entry), ...layout, ...flags],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
