@@ -18,6 +18,7 @@ import { runCommand } from './run-command.ts';
 import { sessionsCommand } from './sessions-command.ts';
 import { securityCommand, settingsCommand } from './settings-command.ts';
 import { tlsCommand } from './tls-command.ts';
+import { updateCommand } from './update-command.ts';
 import { usersCommand } from './users-command.ts';
 
 type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
@@ -86,6 +87,10 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   audit: {
     summary: 'the security event log: list, follow, export as JSON lines or CSV',
     run: auditCommand,
+  },
+  update: {
+    summary: 'upload a signed firmware update, or show the firmware status',
+    run: updateCommand,
   },
 };
 
