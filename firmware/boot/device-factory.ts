@@ -206,6 +206,12 @@ export async function buildDevice(parts: DeviceParts): Promise<BuiltDevice> {
       });
     } else if (ensured.created) log('HTTPS: self-signed certificate created');
 
+    const updateResult = parts.firmware?.takeLastResult();
+    if (updateResult) {
+      log(`firmware: ${updateResult.type} ${updateResult.detail}`);
+      security.record({ ...updateResult, interface: 'system' });
+    }
+
     const ports = new ListenerPorts();
     const { app, declarations } = createApiApp({
       website: parts.website ?? null,

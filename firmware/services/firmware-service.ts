@@ -7,7 +7,15 @@
  * launcher) reports its version and refuses uploads.
  */
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  type WriteStream,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { BundleError, isBundleError } from '../update/bundle-error.ts';
@@ -54,6 +62,23 @@ export class FirmwareService {
   private uploading = false;
 
   constructor(private readonly options: FirmwareServiceOptions) {}
+
+  /**
+   * The launcher's last result once, as a security event: what prepare did before this start (an
+   * install, a refusal, a fallback) is logged at the first boot after it. A marker in the spool
+   * remembers the result already logged.
+   */
+  takeLastResult(): { type: string; result: 'ok' | 'failed'; detail: string } | null {
+    const { firmwareDir, spoolDir } = this.options;
+    if (firmwareDir === null) return null;
+    const last = readStatus(firmwareDir, spoolDir).lastResult;
+    const marker = join(spoolDir, 'logged-result');
+    if (!last || readText(marker) === last.at) return null;
+    mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+    writeFileSync(marker, last.at, { mode: 0o600 });
+    const detail = [last.version, last.code].filter(Boolean).join(' ');
+    return { type: `firmware.${last.result}`, result: last.result === 'installed' ? 'ok' : 'failed', detail };
+  }
 
   status(): FirmwareReport {
     const { firmwareDir, spoolDir, builtVersion } = this.options;
@@ -127,5 +152,13 @@ export class FirmwareService {
     } finally {
       this.uploading = false;
     }
+  }
+}
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
   }
 }

@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readStatus } from '../../../firmware/update/firmware-slots.ts';
+import { startRestFixture } from '../../support/rest-fixture.ts';
 import {
   fakeBundle,
   type Layout,
@@ -53,6 +54,37 @@ function snapshot(l: Layout) {
 }
 
 describe('A/B install through the launcher', () => {
+  it("the launcher's last result is a security event at the next boot of the device, once", async () => {
+    const l = layout();
+    await updateTo(l, '2.0.0');
+    placePending(l, fakeBundle('3.0.0', { behaviour: 'never-ready' }));
+    const fellBack = await startService(l, { readyTimeoutSeconds: 1 });
+    await fellBack.stop();
+    assert.equal(readStatus(l.firmware, l.spool).lastResult?.result, 'fallback');
+    // The real device, started as the launcher starts it, over this layout.
+    const fixture = await startRestFixture(['--firmware-dir', l.firmware, '--update-spool', l.spool]);
+    try {
+      const events = async () =>
+        (
+          await fixture.admin.request<{ events: { type: string; result: string; detail?: string }[] }>(
+            'GET',
+            '/api/v1/audit?limit=50',
+          )
+        ).body.events.filter((e) => e.type.startsWith('firmware.'));
+      assert.deepEqual(
+        (await events()).map(({ type, result, detail }) => ({ type, result, detail })),
+        [{ type: 'firmware.fallback', result: 'failed', detail: '3.0.0 update.not-ready' }],
+      );
+      const status = await fixture.admin.request<{ lastResult: { result: string } }>(
+        'GET',
+        '/api/v1/firmware',
+      );
+      assert.equal(status.body.lastResult.result, 'fallback');
+    } finally {
+      await fixture.close();
+    }
+  });
+
   it('installs a newer signed bundle beside the running version, switches, confirms and commits it', async () => {
     const l = layout();
     const first = await startService(l);
