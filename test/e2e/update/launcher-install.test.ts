@@ -54,7 +54,7 @@ function snapshot(l: Layout) {
 }
 
 describe('A/B install through the launcher', () => {
-  it("the launcher's last result is a security event at the next boot of the device, once", async () => {
+  it("the launcher's last result is a security event at the next boot of the device", async () => {
     const l = layout();
     await updateTo(l, '2.0.0');
     placePending(l, fakeBundle('3.0.0', { behaviour: 'never-ready' }));
