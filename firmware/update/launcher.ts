@@ -16,7 +16,7 @@
  * after that install step.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -103,6 +103,8 @@ async function run(
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  // Whatever ends the launcher ends the device it started: never a device without its launcher.
+  process.on('exit', () => child.kill('SIGKILL'));
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => child.kill(signal));
   }
@@ -130,18 +132,23 @@ async function run(
       fail('started in safe mode');
       return;
     }
-    void selfCheck(ready, 5_000).then((ok) => {
-      if (!ok) return fail('failed its self-check (GET /api/v1/info)');
-      clearTimeout(timer);
-      confirmed = true;
-      if (trial) {
-        writeFileSync(
-          join(spoolDir, CONFIRMED),
-          `${JSON.stringify({ slot: trial.slot, version: trial.version })}\n`,
-        );
-        say(`version ${trial.version} is ready and passed its self-check: confirmed`);
-      }
-    });
+    void selfCheck(ready, 5_000)
+      .then((ok) => {
+        if (failed) return;
+        if (!ok) return fail('failed its self-check (GET /api/v1/info)');
+        if (trial) {
+          // Written before it counts as confirmed: a confirmation that cannot be kept is a failure.
+          mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+          writeFileSync(
+            join(spoolDir, CONFIRMED),
+            `${JSON.stringify({ slot: trial.slot, version: trial.version })}\n`,
+          );
+        }
+        clearTimeout(timer);
+        confirmed = true;
+        if (trial) say(`version ${trial.version} is ready and passed its self-check: confirmed`);
+      })
+      .catch((error: Error) => fail(`could not be confirmed: ${error.message}`));
   });
   const [code, signal] = (await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])))) as [
     number | null,

@@ -98,7 +98,11 @@ export function placePending(layout: Layout, bundle: Uint8Array): void {
 }
 
 /** The unit's ExecStartPre and ExecStart with paths in the layout, loopback and port 0. */
-export function unitChain(layout: Layout, readyTimeoutSeconds = 3): { prepare: string[]; run: string[] } {
+export function unitChain(
+  layout: Layout,
+  readyTimeoutSeconds = 3,
+  opts: readonly string[] = [],
+): { prepare: string[]; run: string[] } {
   const unit = readFileSync(UNIT, 'utf8');
   const line = (key: string) => {
     const found = new RegExp(`^${key}=(.*)$`, 'm').exec(unit);
@@ -112,6 +116,7 @@ export function unitChain(layout: Layout, readyTimeoutSeconds = 3): { prepare: s
       .replace(/--ready-timeout \d+/, `--ready-timeout ${readyTimeoutSeconds}`)
       .replace(' $METERGATE_OPTS', '')
       .split(/\s+/)
+      .concat(key === 'ExecStart' ? opts : [])
       .map((word) => (word === '/usr/bin/node' ? process.execPath : word));
   };
   return { prepare: line('ExecStartPre'), run: line('ExecStart') };
@@ -144,7 +149,14 @@ export interface RunningService {
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
+  // The launcher runs in its own process group (detached) with its device: both go, by the group's id.
+  for (const child of live) {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
 });
 
 function startRun(
@@ -162,7 +174,9 @@ function startRun(
     child.stdout?.on('data', (chunk) => {
       stdout += chunk;
       const ready = /^metergate ready (.*)$/m.exec(stdout);
-      if (ready) resolve({ child, version: JSON.parse(ready[1] as string).version ?? null, stderr });
+      if (ready)
+        // The fake firmwares name their version; the real one does not (the layout says it).
+        resolve({ child, version: JSON.parse(ready[1] as string).version ?? 'real', stderr });
     });
     child.on('exit', () => {
       live.delete(child);
@@ -177,9 +191,9 @@ function startRun(
  */
 export async function startService(
   layout: Layout,
-  options: { readyTimeoutSeconds?: number; restarts?: number } = {},
+  options: { readyTimeoutSeconds?: number; restarts?: number; opts?: readonly string[] } = {},
 ): Promise<RunningService> {
-  const chain = unitChain(layout, options.readyTimeoutSeconds ?? 3);
+  const chain = unitChain(layout, options.readyTimeoutSeconds ?? 3, options.opts);
   let log = '';
   for (let attempt = 0; attempt <= (options.restarts ?? 3); attempt++) {
     const prepared = runPrepare(layout);
@@ -211,7 +225,7 @@ export async function startService(
           if (child.exitCode !== null || child.signalCode !== null) return;
           const exited = new Promise((resolve) => child.once('exit', resolve));
           child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+          const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGKILL'), 5_000);
           await exited;
           clearTimeout(timer);
         },
