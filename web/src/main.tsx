@@ -25,6 +25,7 @@ import { AccountPage } from './pages/account-page.tsx';
 import { CertificatesPage } from './pages/certificates-page.tsx';
 import { DashboardPage } from './pages/dashboard-page.tsx';
 import { EventsPage } from './pages/events-page.tsx';
+import { FirmwarePage } from './pages/firmware-page.tsx';
 import { LoginPage } from './pages/login-page.tsx';
 import { PasswordForm } from './pages/password-form.tsx';
 import { RegistryPage } from './pages/registry-page.tsx';
@@ -54,6 +55,7 @@ const PAGES: Page[] = [
   { path: '/security', title: 'Security', requires: [ROUTES.security.requires], view: SecurityPage },
   { path: '/registry', title: 'Registry', requires: [ROUTES.registry.requires], view: RegistryPage },
   { path: '/certificates', title: 'Certificates', requires: [ROUTES.tls.requires], view: CertificatesPage },
+  { path: '/firmware', title: 'Firmware', requires: [ROUTES.firmware.requires], view: FirmwarePage },
   { path: '/events', title: 'Event log', requires: [ROUTES.audit.requires], view: EventsPage },
   { path: '/account', title: 'Account', requires: [ROUTES.changeOwnPassword.requires], view: AccountPage },
 ];

@@ -134,6 +134,7 @@ describe('device website in chromium', () => {
       'Certificates',
       'Dashboard',
       'Event log',
+      'Firmware',
       'Registry',
       'Security',
       'Settings',
