@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 // Builds everything the device runs into dist/, bundled by esbuild:
 // - dist/device.mjs (the board's firmware: file flash, upstream meter), dist/sim-device.mjs (the same
 //   device with the simulator's meter and power-cut flash: `npm start`, the tests) and dist/cli.mjs
-//   (the `metergate` command line);
+//   (the `metergate` command line), dist/launcher.mjs (starts the installed version, installs updates,
+//   falls back: firmware/update/launcher.ts);
 // - dist/web/: the Preact website. Assets get content-hashed names and gzip + brotli siblings;
 //   index.html names them (all but the on-demand ones: the key derivation's worker and the chunks pages
 //   load with import()); manifest.json lists each asset's raw, gzip and brotli size, and which are
@@ -17,9 +18,13 @@ import { gzipAsync } from '@gfx/zopfli';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outputs = ['dist/device.mjs', 'dist/sim-device.mjs', 'dist/cli.mjs', 'dist/web/index.html'].map(
-  (file) => join(root, file),
-);
+const outputs = [
+  'dist/device.mjs',
+  'dist/sim-device.mjs',
+  'dist/cli.mjs',
+  'dist/launcher.mjs',
+  'dist/web/index.html',
+].map((file) => join(root, file));
 const sources = ['firmware', 'sim', 'web', 'package.json', 'package-lock.json', 'scripts/build.mjs'].map(
   (p) => join(root, p),
 );
@@ -51,6 +56,24 @@ await build({
   format: 'esm',
   packages: 'external',
   sourcemap: 'linked',
+  logLevel: 'warning',
+});
+
+// The launcher runs from /opt/metergate, outside the firmware slots and their node_modules: its one
+// dependency (tweetnacl) is bundled in.
+await build({
+  absWorkingDir: root,
+  entryPoints: { launcher: 'firmware/launcher-main.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  // tweetnacl is CommonJS and requires 'crypto': an ES module has no require of its own.
+  banner: {
+    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 
@@ -201,5 +224,5 @@ writeFileSync(join(webDir, 'manifest.json'), `${JSON.stringify({ assets: manifes
 const initial = manifest.filter((a) => a.file.startsWith('assets/') && !onDemand.includes(a.file));
 const total = initial.reduce((sum, a) => sum + a.gzip, 0);
 process.stderr.write(
-  `metergate: built dist/device.mjs, dist/sim-device.mjs, dist/cli.mjs and dist/web (JS + CSS ${(total / 1024).toFixed(1)} KiB gzipped)\n`,
+  `metergate: built dist/device.mjs, dist/sim-device.mjs, dist/cli.mjs, dist/launcher.mjs and dist/web (JS + CSS ${(total / 1024).toFixed(1)} KiB gzipped)\n`,
 );

@@ -8,8 +8,12 @@ usage() {
 usage: sudo scripts/install-pi.sh [options]
 
 Installs metergate on this board (run from a checkout with dist/ built: npm ci && npm run build):
-  /opt/metergate/                      dist/, package.json, package-lock.json and the production
-                                       node_modules (npm ci --omit=dev), owned by root, read-only
+  /opt/metergate/slots/a|b             dist/, package.json, package-lock.json and the production
+                                       node_modules (npm ci --omit=dev), owned by root, read-only;
+                                       the slot current does not name, then current -> it (updates:
+                                       docs/updates.md)
+  /opt/metergate/launcher.mjs          starts current, installs signed updates, falls back
+  /opt/metergate/trusted-keys          the keys update bundles must be signed with (--update-key)
   /usr/local/bin/metergate             the command line (inspect, factory-reset, ...)
   system user and group 'metergate'    no login, no home of its own
   /var/lib/metergate/                  the data dir, mode 0700, owned by metergate (root key 0600)
@@ -25,7 +29,11 @@ options:
                            the Pi 4/5 OTP device key (adds the group 'video' for /dev/vcio). Written to
                            /etc/default/metergate when that is created, or when given explicitly
   --node PATH              the node the service runs (default: node on PATH; Node 20 or later)
-  --skip-npm               do not run npm ci --omit=dev in /opt/metergate (node_modules provided
+  --update-key FILE        trust update bundles signed with this key (FILE: the 'ed25519 <base64>'
+                           line of `npm run bundle -- keygen`); repeat for more keys. Given, the
+                           keys replace /opt/metergate/trusted-keys; not given, it is kept (none:
+                           every update is refused)
+  --skip-npm               do not run npm ci --omit=dev in the new slot (node_modules provided
                            otherwise)
   --no-start               enable the service but do not (re)start it
   -h, --help               this text
@@ -43,11 +51,13 @@ key_provider=""
 node_bin=""
 skip_npm=0
 start=1
+update_keys=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) root="${2:?--root needs a directory}"; shift 2 ;;
     --key-provider) key_provider="${2:?--key-provider needs file or otp}"; shift 2 ;;
     --node) node_bin="${2:?--node needs a path}"; shift 2 ;;
+    --update-key) update_keys+=("${2:?--update-key needs a file}"); shift 2 ;;
     --skip-npm) skip_npm=1; shift ;;
     --no-start) start=0; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -73,9 +83,14 @@ DEFAULTS=/etc/default/metergate
 USER_NAME=metergate
 
 # ---- checks before anything is changed ------------------------------------------------------------
-for file in dist/device.mjs dist/cli.mjs dist/web/index.html package.json package-lock.json \
+for file in dist/device.mjs dist/cli.mjs dist/launcher.mjs dist/web/index.html package.json package-lock.json \
   scripts/systemd/metergate.service docs/raspberry-pi.md; do
   [ -e "$src/$file" ] || die "$src/$file is missing: build first (npm ci && npm run build)"
+done
+for key in "${update_keys[@]}"; do
+  [ -r "$key" ] || die "--update-key $key: no such file"
+  grep -Eq '^ed25519 [A-Za-z0-9+/]{43}= ?' "$key" ||
+    die "--update-key $key: not a public key line 'ed25519 <base64>' (npm run bundle -- keygen writes FILE.pub)"
 done
 node_bin="${node_bin:-$(command -v node || true)}"
 [ -n "$node_bin" ] || die "no node on PATH: install Node.js 20 (docs/raspberry-pi.md) or pass --node PATH"
@@ -112,21 +127,42 @@ else
   owner=""
 fi
 
-# ---- the firmware ---------------------------------------------------------------------------------
-install -d -m 0755 "$root$OPT" "$root$OPT/docs" "$root/usr/local/bin"
-rm -rf "$root$OPT/dist.new"
-cp -R "$src/dist" "$root$OPT/dist.new"
-chmod -R u=rwX,go=rX "$root$OPT/dist.new"
-rm -rf "$root$OPT/dist"
-mv "$root$OPT/dist.new" "$root$OPT/dist"
-install -m 0644 "$src/package.json" "$src/package-lock.json" "$root$OPT/"
-install -m 0644 "$src/docs/raspberry-pi.md" "$root$OPT/docs/"
+# ---- the firmware: into the slot current does not name, then switch (docs/updates.md) ------------
+install -d -m 0755 "$root$OPT" "$root$OPT/docs" "$root$OPT/slots" "$root$OPT/state" "$root/usr/local/bin"
+current="$(readlink "$root$OPT/current" 2>/dev/null || true)"
+case "$current" in slots/a) slot=b ;; *) slot=a ;; esac
+new="$root$OPT/slots/$slot.new"
+rm -rf "$new"
+install -d -m 0755 "$new"
+cp -R "$src/dist" "$new/dist"
+install -m 0644 "$src/package.json" "$src/package-lock.json" "$new/"
 if [ $skip_npm -eq 0 ]; then
-  note "npm ci --omit=dev in $OPT"
-  (cd "$root$OPT" && npm ci --omit=dev --no-audit --no-fund </dev/null)
+  note "npm ci --omit=dev in $OPT/slots/$slot"
+  (cd "$new" && npm ci --omit=dev --no-audit --no-fund </dev/null)
+  [ -d "$new/node_modules" ] || die "node_modules is missing after npm ci"
 fi
-[ $skip_npm -eq 1 ] || [ -d "$root$OPT/node_modules" ] || die "$OPT/node_modules is missing after npm ci"
-printf '#!/bin/sh\n# metergate command line (scripts/install-pi.sh)\nexec %s %s/dist/cli.mjs "$@"\n' \
+chmod -R u=rwX,go=rX "$new"
+[ "$(readlink "$root$OPT/previous" 2>/dev/null || true)" != "slots/$slot" ] || rm -f "$root$OPT/previous"
+rm -rf "$root$OPT/slots/$slot"
+mv "$new" "$root$OPT/slots/$slot"
+# An update on trial is settled by hand now: this install is what runs.
+rm -f "$root$OPT/state/trial.json"
+if [ -n "$current" ]; then ln -sfn "$current" "$root$OPT/previous.new" && mv -T "$root$OPT/previous.new" "$root$OPT/previous"; fi
+ln -sfn "slots/$slot" "$root$OPT/current.new"
+mv -T "$root$OPT/current.new" "$root$OPT/current"
+# The layout before A/B slots kept the firmware in /opt/metergate itself.
+rm -rf "$root$OPT/dist" "$root$OPT/node_modules" "$root$OPT/package.json" "$root$OPT/package-lock.json"
+install -m 0644 "$src/dist/launcher.mjs" "$root$OPT/launcher.mjs"
+install -m 0644 "$src/docs/raspberry-pi.md" "$src/docs/updates.md" "$root$OPT/docs/"
+if [ ${#update_keys[@]} -gt 0 ]; then
+  cat "${update_keys[@]}" >"$root$OPT/trusted-keys.new"
+  chmod 0644 "$root$OPT/trusted-keys.new"
+  mv "$root$OPT/trusted-keys.new" "$root$OPT/trusted-keys"
+  note "trusted update keys: ${#update_keys[@]}"
+elif [ ! -e "$root$OPT/trusted-keys" ]; then
+  note "no --update-key: every update bundle will be refused until one is installed"
+fi
+printf '#!/bin/sh\n# metergate command line (scripts/install-pi.sh)\nexec %s %s/current/dist/cli.mjs "$@"\n' \
   "$node_bin" "$OPT" >"$root/usr/local/bin/metergate"
 chmod 0755 "$root/usr/local/bin/metergate"
 
@@ -164,8 +200,8 @@ EOF
   chmod 0644 "$root$DEFAULTS.new"
   mv "$root$DEFAULTS.new" "$root$DEFAULTS"
 fi
-# The node of this board in ExecStart (the unit names /usr/bin/node).
-sed "s|^ExecStart=/usr/bin/node |ExecStart=$node_bin |" "$src/scripts/systemd/metergate.service" >"$root$UNIT.new"
+# The node of this board in ExecStartPre and ExecStart (the unit names /usr/bin/node).
+sed -E "s|^(ExecStart(Pre)?=\+?)/usr/bin/node |\1$node_bin |" "$src/scripts/systemd/metergate.service" >"$root$UNIT.new"
 chmod 0644 "$root$UNIT.new"
 mv "$root$UNIT.new" "$root$UNIT"
 

@@ -5,6 +5,7 @@
  * Modbus listeners, syslog export, the periodic log flush and the measurement history's sampling. The display driver is the process's.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import type { DisplayScreen } from '../display/display-app.ts';
 import { SafeModeDisplay } from '../display/safe-mode-display.ts';
@@ -18,11 +19,14 @@ import type { MeterSource } from '../meter/meter-source.ts';
 import { describeMeterSpec, type MeterSpec, parseMeterSpec } from '../meter/meter-spec.ts';
 import { type CommEvent, describeLine, ModbusSerialLink, UpstreamMeter } from '../meter/upstream-meter.ts';
 import { ModbusController } from '../modbus/modbus-controller.ts';
+import { FirmwareService } from '../services/firmware-service.ts';
 import { SyslogExporter } from '../services/syslog-exporter.ts';
 import { AnchoredFiles } from '../store/anchored-files.ts';
 import { FileFlash } from '../store/file-flash.ts';
 import { type Flash, FlashImageError } from '../store/flash.ts';
 import type { SecureStore, StoreOpenResult } from '../store/secure-store.ts';
+import { hostTarget } from '../update/bundle-format.ts';
+import { FIRMWARE_VERSION } from '../version.ts';
 import { dataDirPaths, deviceSerial, lockDataDir, TLS_FILES_PREFIX } from './data-dir.ts';
 import { buildDevice, type DeviceGraph } from './device-factory.ts';
 import { type DeviceOptions, NO_METER_MESSAGE } from './device-options.ts';
@@ -93,6 +97,8 @@ export interface BootHooks extends DeviceAdapters {
   readonly factoryReset?: () => Promise<void>;
   /** The addresses the Info screen shows (the board's interfaces). Default: the listen address. */
   readonly addresses?: () => readonly string[];
+  /** Ends the process so that the launcher installs an accepted update (exit 75). Absent: no restart. */
+  readonly restart?: () => void;
 }
 
 function factoryResetHook(hooks: BootHooks): () => Promise<void> {
@@ -127,6 +133,13 @@ export async function bootDevice(options: DeviceOptions, hooks: BootHooks): Prom
     const website = loadWebSite(options.webDir);
     if (!website) hooks.log(`no built website in ${options.webDir} (npm run build): serving the API only`);
     const built = await buildDevice({
+      firmware: new FirmwareService({
+        firmwareDir: options.firmwareDir ?? null,
+        spoolDir: options.updateSpool ?? join(options.dataDir, 'update'),
+        target: hostTarget(),
+        builtVersion: FIRMWARE_VERSION,
+      }),
+      ...(hooks.restart ? { restart: hooks.restart } : {}),
       flash,
       keys:
         options.keyProvider === 'otp'

@@ -30,6 +30,7 @@ import { type BoundPorts, ListenerPorts } from '../net/listener-ports.ts';
 import { BackupService } from '../services/backup-service.ts';
 import { ClientRegistry } from '../services/client-registry.ts';
 import { createDenialRecorder } from '../services/denial-recorder.ts';
+import type { FirmwareService } from '../services/firmware-service.ts';
 import { LoginService } from '../services/login-service.ts';
 import { MeteringService } from '../services/metering-service.ts';
 import type { InterfaceName } from '../services/request-context.ts';
@@ -92,6 +93,10 @@ export interface DeviceParts {
   };
   /** KDF iterations of new verifiers (tests and the bench lower it). Default: the verifier module's. */
   readonly kdfIterations?: number;
+  /** Signed firmware updates; absent: not started by the launcher. */
+  readonly firmware?: FirmwareService | null;
+  /** Ends the process so the launcher installs an accepted update; absent: no restart. */
+  readonly restart?: () => void;
 }
 
 /** The device in normal mode: every service, the REST app and the display model, no listener. */
@@ -204,6 +209,12 @@ export async function buildDevice(parts: DeviceParts): Promise<BuiltDevice> {
       });
     } else if (ensured.created) log('HTTPS: self-signed certificate created');
 
+    const updateResult = parts.firmware?.takeLastResult();
+    if (updateResult) {
+      log(`firmware: ${updateResult.type} ${updateResult.detail}`);
+      security.record({ ...updateResult, interface: 'system' });
+    }
+
     const ports = new ListenerPorts();
     const backup = new BackupService({
       security,
@@ -214,6 +225,8 @@ export async function buildDevice(parts: DeviceParts): Promise<BuiltDevice> {
     });
     const { app, declarations } = createApiApp({
       website: parts.website ?? null,
+      firmware: parts.firmware ?? null,
+      ...(parts.restart ? { restart: parts.restart } : {}),
       security,
       login,
       sessions,

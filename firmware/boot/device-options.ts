@@ -34,6 +34,10 @@ export interface DeviceOptions {
   readonly keyProvider?: 'file' | 'otp';
   /** The anti-rollback counter's file; null: `<data-dir>/keys/rollback.counter`. */
   readonly counterFile?: string | null;
+  /** The update launcher's layout (docs/updates.md), passed by the launcher; null: none. */
+  readonly firmwareDir?: string | null;
+  /** Where an accepted update bundle waits for the launcher; null: `<data-dir>/update`. */
+  readonly updateSpool?: string | null;
 }
 
 export class UsageError extends Error {
@@ -75,6 +79,8 @@ Boots the metergate device.
                                   Raspberry Pi's OTP key, falling back to the file (default file)
   --counter-file PATH             the anti-rollback counter (default DIR/keys/rollback.counter);
                                   outside the data dir, a wiped or replaced data dir is refused
+  --firmware-dir DIR              the update launcher's A/B layout (the launcher passes it)
+  --update-spool DIR              where an uploaded update waits (default DIR/update)
   -h, --help                      this text
 
 When every listener is bound, one line 'metergate ready <json>' is printed on stdout.`;
@@ -114,6 +120,8 @@ export function parseDeviceOptions(
         : count(values['sim-powercut-after-bytes'], '--sim-powercut-after-bytes'),
     keyProvider: keyProvider(values['key-provider']),
     counterFile: counterFile(values['counter-file']),
+    firmwareDir: values['firmware-dir'] ?? null,
+    updateSpool: values['update-spool'] ?? null,
   };
 }
 
@@ -138,6 +146,8 @@ function parse(argv: readonly string[]) {
       'sim-powercut-after-bytes': { type: 'string' },
       'key-provider': { type: 'string' },
       'counter-file': { type: 'string' },
+      'firmware-dir': { type: 'string' },
+      'update-spool': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

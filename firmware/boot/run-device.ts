@@ -23,6 +23,9 @@ import { factoryResetDataDir } from './factory-reset-data-dir.ts';
 
 const log = (message: string) => process.stderr.write(`metergate: ${message}\n`);
 
+/** The exit after an accepted update: systemd restarts the unit, and the launcher installs it. */
+export const UPDATE_RESTART_EXIT = 75;
+
 /** Runs the device with `adapters` (none: the firmware build; sim/sim-adapters.ts: the simulator). */
 export function runDevice(argv: readonly string[], adapters: DeviceAdapters): void {
   main(argv, adapters).catch((error: unknown) => {
@@ -66,6 +69,8 @@ async function main(argv: readonly string[], adapters: DeviceAdapters): Promise<
   }
 
   const display = await openDisplay(options);
+  let stopping = false;
+  let shutdown: (signal: string, code?: number) => void = () => {};
   let device: Device;
   let bootOptions = options;
   const hooks: BootHooks = {
@@ -73,6 +78,8 @@ async function main(argv: readonly string[], adapters: DeviceAdapters): Promise<
     log,
     now: Date.now,
     addresses: () => listenAddresses(options.host),
+    // An accepted update is installed by the launcher before the next start: only under it.
+    ...(options.firmwareDir ? { restart: () => shutdown('update accepted', UPDATE_RESTART_EXIT) } : {}),
     // The display's physical-presence reset: this device stops, its data dir is erased, and a new
     // device boots on the same ports in the same process.
     factoryReset: async () => {
@@ -115,14 +122,13 @@ async function main(argv: readonly string[], adapters: DeviceAdapters): Promise<
 
   // Keeps the process alive while no listener does (safe mode, or every interface blocked).
   const heartbeat = setInterval(() => {}, 60_000);
-  let stopping = false;
-  const shutdown = (signal: string) => {
+  shutdown = (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     clearInterval(heartbeat);
     log(`${signal}: stopping`);
     Promise.all([device.stop(), display?.close()]).then(
-      () => process.exit(0),
+      () => process.exit(code),
       (error: unknown) => {
         log(`error while stopping: ${(error as Error).message}`);
         process.exit(1);

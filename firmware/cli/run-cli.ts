@@ -21,6 +21,7 @@ import { runCommand } from './run-command.ts';
 import { sessionsCommand } from './sessions-command.ts';
 import { securityCommand, settingsCommand } from './settings-command.ts';
 import { tlsCommand } from './tls-command.ts';
+import { updateCommand } from './update-command.ts';
 import { usersCommand } from './users-command.ts';
 
 type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
@@ -101,6 +102,10 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   export: {
     summary: 'write the running configuration of a device as a commissioning file (no secrets)',
     run: exportCommand,
+  },
+  update: {
+    summary: 'upload a signed firmware update, or show the firmware status',
+    run: updateCommand,
   },
 };
 

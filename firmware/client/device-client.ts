@@ -65,11 +65,17 @@ export class DeviceClient {
     headers: Record<string, string> = {},
   ): Promise<ApiResponse<T>> {
     const url = new URL(path, this.baseUrl);
+    // Bytes go as they are (a firmware bundle); anything else as JSON.
+    const binary = body instanceof Uint8Array;
     const payload =
-      body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+      body === undefined
+        ? undefined
+        : binary
+          ? Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+          : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     const all: Record<string, string> = { accept: 'application/json', ...headers };
     if (payload && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
-      all['content-type'] = 'application/json';
+      all['content-type'] = binary ? 'application/octet-stream' : 'application/json';
     }
     if (payload) all['content-length'] = String(payload.length);
     if (this.cookie) all.cookie = this.cookie;

@@ -3,6 +3,7 @@ import type { SessionStore } from '../auth/session-store.ts';
 import type { DeviceNames } from '../net/device-names.ts';
 import type { BackupService } from '../services/backup-service.ts';
 import type { ClientRegistry } from '../services/client-registry.ts';
+import type { FirmwareService } from '../services/firmware-service.ts';
 import type { LoginService } from '../services/login-service.ts';
 import type { MeteringService } from '../services/metering-service.ts';
 import type { SecurityService } from '../services/security-service.ts';
@@ -46,4 +47,8 @@ export interface ApiDeps {
   readonly now: () => number;
   /** The built device website, served at `/`; absent: the API alone. */
   readonly website?: WebSite | null;
+  /** Signed updates (the launcher's layout); absent: GET reports the built version, POST is refused. */
+  readonly firmware?: FirmwareService | null;
+  /** Ends the process so that the launcher installs an accepted bundle; absent: no restart. */
+  readonly restart?: () => void;
 }

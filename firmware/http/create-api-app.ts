@@ -16,6 +16,7 @@ import { httpsOnly } from './https-only.ts';
 import { resolvePrincipal } from './principal-middleware.ts';
 import { registerAuthRoutes } from './routes/auth-routes.ts';
 import { registerBackupRoutes } from './routes/backup-routes.ts';
+import { registerFirmwareRoutes } from './routes/firmware-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { registerPublicRoutes } from './routes/public-routes.ts';
 import { registerRegistryRoutes } from './routes/registry-routes.ts';
@@ -58,8 +59,9 @@ export function createApiApp(deps: ApiDeps): {
   const limitBody = limit(MAX_BODY_BYTES);
   const limitRestore = limit(MAX_RESTORE_BODY_BYTES);
   // Only where a body may come: asking a GET for its body makes node-server build a full Request.
+  // A firmware bundle is streamed under its own limit (firmware-routes.ts); a restore has a larger one.
   app.use('/api/*', (c, next) => {
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.path === '/api/v1/firmware') return next();
     return (c.req.path === RESTORE_PATH ? limitRestore : limitBody)(c, next);
   });
   app.use('/api/*', resolvePrincipal(deps));
@@ -70,6 +72,7 @@ export function createApiApp(deps: ApiDeps): {
   registerMeteringRoutes(api, deps);
   registerSecurityRoutes(api, deps);
   registerRegistryRoutes(api, deps);
+  registerFirmwareRoutes(api, deps);
   registerSessionRoutes(api, deps);
   registerStatusRoutes(api, deps);
   registerBackupRoutes(api, deps);

@@ -68,13 +68,15 @@ function verifyProblems(path: string): string[] {
   return problems;
 }
 
+/** The unit as install-pi.sh writes it: ExecStartPre and ExecStart name this machine's node. */
+function withNode(text: string, node = process.execPath): string {
+  return text.replace(/^(ExecStart(?:Pre)?=\+?)\/usr\/bin\/node /gm, `$1${node} `);
+}
+
 /** A copy of the unit whose ExecStart names this machine's node: verify wants an existing executable. */
 function unitCopy(dir: string, edit: (text: string) => string = (text) => text): string {
   const path = join(dir, 'metergate.service');
-  const text = readFileSync(UNIT_SOURCE, 'utf8').replace(
-    /^ExecStart=\/usr\/bin\/node /m,
-    `ExecStart=${process.execPath} `,
-  );
+  const text = withNode(readFileSync(UNIT_SOURCE, 'utf8'));
   writeFileSync(path, edit(text));
   return path;
 }
@@ -153,12 +155,22 @@ describe('systemd unit scripts/systemd/metergate.service', () => {
     }
   });
 
+  it('runs the launcher: prepare as root before each start, then run as the service user', () => {
+    assert.deepEqual(service('ExecStartPre'), [
+      '+/usr/bin/node /opt/metergate/launcher.mjs prepare --firmware /opt/metergate --spool /var/lib/metergate/update',
+    ]);
+    const [execStart] = service('ExecStart');
+    assert.match(
+      execStart ?? '',
+      /^\/usr\/bin\/node \/opt\/metergate\/launcher\.mjs run --firmware \/opt\/metergate --spool \/var\/lib\/metergate\/update --ready-timeout \d+ -- /,
+    );
+  });
+
   it('starts the device with flags it accepts: all interfaces, ports 80/443/502/802, /var/lib/metergate', () => {
     const [execStart] = service('ExecStart');
     assert.ok(execStart);
-    const [node, entry, ...flags] = execStart.split(/\s+/);
-    assert.equal(node, '/usr/bin/node');
-    assert.equal(entry, '/opt/metergate/dist/device.mjs');
+    const words = execStart.split(/\s+/);
+    const flags = words.slice(words.indexOf('--') + 1);
     assert.equal(flags.at(-1), '$METERGATE_OPTS', 'extra flags from /etc/default/metergate come last');
     const parse = (extra: string[]) => {
       const options = parseDeviceOptions([...flags.slice(0, -1), ...extra], { isTTY: false, webDir: '/x' });
@@ -223,6 +235,7 @@ describe('scripts/install-pi.sh --root', () => {
     const result = install();
     assert.equal(result.status, 0, result.stderr);
 
+    assert.equal(readlinkSync(at('opt/metergate/current')), 'slots/a', 'the first install goes to slot a');
     for (const file of [
       'dist/device.mjs',
       'dist/cli.mjs',
@@ -230,14 +243,16 @@ describe('scripts/install-pi.sh --root', () => {
       'package.json',
       'package-lock.json',
     ]) {
-      assert.equal(mode(`opt/metergate/${file}`), 0o644, file);
+      assert.equal(mode(`opt/metergate/current/${file}`), 0o644, file);
     }
-    assert.equal(mode('opt/metergate/dist'), 0o755);
+    assert.equal(mode('opt/metergate/current/dist'), 0o755);
+    assert.equal(mode('opt/metergate/launcher.mjs'), 0o644);
     assert.equal(mode('opt/metergate/docs/raspberry-pi.md'), 0o644);
+    assert.equal(mode('opt/metergate/docs/updates.md'), 0o644);
     assert.equal(mode('usr/local/bin/metergate'), 0o755);
     assert.match(
       readFileSync(at('usr/local/bin/metergate'), 'utf8'),
-      /exec \S+node \/opt\/metergate\/dist\/cli\.mjs "\$@"/,
+      /exec \S+node \/opt\/metergate\/current\/dist\/cli\.mjs "\$@"/,
     );
 
     assert.equal(mode('var/lib/metergate'), 0o700, "the data dir is the firmware user's alone");
@@ -250,10 +265,10 @@ describe('scripts/install-pi.sh --root', () => {
     const unitPath = 'etc/systemd/system/metergate.service';
     assert.equal(mode(unitPath), 0o644);
     const installed = readFileSync(at(unitPath), 'utf8');
-    assert.ok(installed.includes(`ExecStart=${process.execPath} /opt/metergate/dist/device.mjs `));
+    assert.ok(installed.includes(`ExecStart=${process.execPath} /opt/metergate/launcher.mjs run `));
     assert.equal(
-      installed.replace(`ExecStart=${process.execPath} `, 'ExecStart=/usr/bin/node '),
-      readFileSync(UNIT_SOURCE, 'utf8'),
+      installed,
+      withNode(readFileSync(UNIT_SOURCE, 'utf8')),
       'only the node path differs from scripts/systemd/metergate.service',
     );
     assert.deepEqual(verifyProblems(at(unitPath)), [], 'the installed unit verifies');
@@ -271,7 +286,7 @@ describe('scripts/install-pi.sh --root', () => {
       assert.equal(shell, '/usr/sbin/nologin');
       assert.match(readFileSync(at('etc/group'), 'utf8'), new RegExp(`^metergate:x:${gid}:`, 'm'));
       assert.equal(statSync(at('var/lib/metergate')).uid, Number(uid));
-      assert.equal(statSync(at('opt/metergate/dist/device.mjs')).uid, 0, "the firmware stays root's");
+      assert.equal(statSync(at('opt/metergate/current/dist/device.mjs')).uid, 0, "the firmware stays root's");
     }
     assert.equal(readFileSync('/etc/passwd', 'utf8'), hostPasswd, "this machine's /etc/passwd is untouched");
   });
@@ -304,11 +319,37 @@ describe('scripts/install-pi.sh --root', () => {
       readFileSync(defaults, 'utf8'),
       /^METERGATE_OPTS="--key-provider file --rtu \/dev\/ttyAMA0"$/m,
     );
+    assert.equal(
+      readlinkSync(at('opt/metergate/current')),
+      'slots/b',
+      'a second install goes beside the first',
+    );
+    assert.equal(readlinkSync(at('opt/metergate/previous')), 'slots/a');
     if (isRoot) {
       assert.equal(passwdEntry().length, 1, 'the user is not created twice');
       const uid = Number((passwdEntry()[0] as string).split(':')[2]);
       assert.equal(statSync(at('var/lib/metergate/keys/root.key')).uid, uid, 'owned by metergate');
     }
+  });
+
+  it('--update-key installs the trusted update keys, keeps them when not given, refuses a non-key', () => {
+    const key = at('vendor.pub');
+    const line = `ed25519 ${Buffer.alloc(32, 3).toString('base64')} vendor-2026\n`;
+    writeFileSync(key, line);
+    assert.equal(install('--update-key', key).status, 0);
+    assert.equal(readFileSync(at('opt/metergate/trusted-keys'), 'utf8'), line);
+    assert.equal(mode('opt/metergate/trusted-keys'), 0o644);
+    assert.equal(install().status, 0);
+    assert.equal(readFileSync(at('opt/metergate/trusted-keys'), 'utf8'), line, 'kept without --update-key');
+    writeFileSync(at('secret'), `ed25519-secret ${Buffer.alloc(64, 1).toString('base64')}\n`);
+    const bad = install('--update-key', at('secret'));
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /not a public key line/);
+    assert.equal(
+      readFileSync(at('opt/metergate/trusted-keys'), 'utf8'),
+      line,
+      'a refused key changes nothing',
+    );
   });
 
   it('--key-provider otp sets the flag, keeps the others, and adds the video group for /dev/vcio', () => {

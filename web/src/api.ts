@@ -52,6 +52,8 @@ export const ROUTES = {
   uploadModbusCa: route('PUT', '/modbus/ca', 'security.write'),
   backup: route('POST', '/backup', 'security.write'),
   restore: route('POST', '/restore', 'security.write'),
+  firmware: route('GET', '/firmware', 'service'),
+  uploadFirmware: route('POST', '/firmware', 'service'),
   registry: route('GET', '/registry', 'security.read'),
   openRegistry: route('POST', '/registry/open', 'security.write'),
   closeRegistry: route('POST', '/registry/close', 'security.write'),
@@ -134,7 +136,10 @@ export async function call<T>(
   const query = Object.entries(options.query ?? {}).filter(([, v]) => v !== undefined && v !== '');
   if (query.length) url += `?${new URLSearchParams(query.map(([k, v]) => [k, String(v)]))}`;
   const headers: Record<string, string> = {};
-  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  // A file (a firmware bundle) goes as its bytes; anything else as JSON.
+  const file = options.body instanceof Blob;
+  if (options.body !== undefined)
+    headers['Content-Type'] = file ? 'application/octet-stream' : 'application/json';
   if (target.method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   // A device that stops answering leaves a request open forever: a read gives up, so the page can say
   // its values are not current. A change is left to finish (a password's KDF takes its time).
@@ -145,7 +150,7 @@ export async function call<T>(
     response = await fetch(url, {
       method: target.method,
       headers,
-      body: options.body === undefined ? null : JSON.stringify(options.body),
+      body: options.body === undefined ? null : file ? (options.body as Blob) : JSON.stringify(options.body),
       credentials: 'same-origin',
       cache: 'no-store',
       signal: abort.signal,

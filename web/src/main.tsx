@@ -45,6 +45,7 @@ const SecurityPage = lazy(() => import('./pages/security-page.tsx').then((m) => 
 const RegistryPage = lazy(() => import('./pages/registry-page.tsx').then((m) => m.RegistryPage));
 const CertificatesPage = lazy(() => import('./pages/certificates-page.tsx').then((m) => m.CertificatesPage));
 const EventsPage = lazy(() => import('./pages/events-page.tsx').then((m) => m.EventsPage));
+const FirmwarePage = lazy(() => import('./pages/firmware-page.tsx').then((m) => m.FirmwarePage));
 const BackupPage = lazy(() => import('./pages/backup-page.tsx').then((m) => m.BackupPage));
 const AccountPage = lazy(() => import('./pages/account-page.tsx').then((m) => m.AccountPage));
 
@@ -65,6 +66,7 @@ const PAGES: Page[] = [
     requires: [ROUTES.tls.requires],
     view: CertificatesPage,
   },
+  { path: '/firmware', title: mark('Firmware'), requires: [ROUTES.firmware.requires], view: FirmwarePage },
   { path: '/events', title: mark('Event log'), requires: [ROUTES.audit.requires], view: EventsPage },
   { path: '/backup', title: mark('Backup'), requires: [ROUTES.backup.requires], view: BackupPage },
   {

@@ -136,6 +136,7 @@ describe('device website in chromium', () => {
       'Certificates',
       'Dashboard',
       'Event log',
+      'Firmware',
       'Registry',
       'Security',
       'Settings',
