@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import {
   launchChromium,
@@ -88,6 +88,13 @@ describe('device website in chromium', () => {
     httpsUrl = `https://127.0.0.1:${device.ready.https}`;
     httpUrl = `http://127.0.0.1:${device.ready.http}`;
     browser = await launchChromium(spkiPin(ca));
+  });
+
+  // Each test's pages close when it ends: left open, a dashboard goes on polling and holds its
+  // keep-alive connections, and the device admits 32 per source address (http-listeners.ts), so a
+  // later page could not load its scripts (seen: "The meter's website needs JavaScript" for 45 s).
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close().catch(() => undefined);
   });
 
   after(async () => {
