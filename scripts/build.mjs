@@ -114,38 +114,13 @@ function textKey(text) {
   return (hash >>> 0).toString(36);
 }
 
-// The language packs (web/i18n/<code>.json, web/src/i18n.ts): minified, content-hashed, fetched only
-// when their language is chosen; the app learns their names through I18N_PACKS.
-const packs = readdirSync(join(root, 'web/i18n'))
-  .filter((name) => name.endsWith('.json'))
-  .map((name) => {
-    const code = name.slice(0, -'.json'.length);
-    const source = JSON.parse(readFileSync(join(root, 'web/i18n', name), 'utf8'));
-    // Keyed by a short hash of the English (textKey, as web/src/i18n.ts computes it), not the English
-    // itself: that halves a pack.
-    const keyed = {};
-    for (const [english, translation] of Object.entries(source)) {
-      const key = textKey(english);
-      if (key in keyed) throw new Error(`web/i18n/${name}: two texts share the key ${key}; reword one`);
-      keyed[key] = translation;
-    }
-    const content = Buffer.from(JSON.stringify(keyed));
-    const hash = createHash('sha256').update(content).digest('hex').slice(0, 10);
-    return { code, file: `i18n-${code}-${hash}.json`, content };
-  });
-const packUrls = Object.fromEntries(packs.map((p) => [p.code, `/assets/${p.file}`]));
-
-const web = await build({
+const webOptions = {
   absWorkingDir: root,
   entryPoints: { app: 'web/src/main.tsx' },
-  define: {
-    PBKDF2_WORKER_URL: JSON.stringify(`/assets/${workerName}`),
-    I18N_PACKS: JSON.stringify(packUrls),
-  },
   outdir: 'dist/web/assets',
   entryNames: '[name]-[hash]',
-  // The pages behind a login are chunks of their own, fetched when first opened (web/src/lazy-page.tsx);
-  // what the first visit needs stays in the app and the chunks it imports statically.
+  // The pages behind a login are chunks of their own, fetched when first opened (`lazy` in
+  // web/src/ui.tsx); what the first visit needs stays in the app and the chunks it imports statically.
   splitting: true,
   chunkNames: 'chunk-[hash]',
   metafile: true,
@@ -162,7 +137,96 @@ const web = await build({
   legalComments: 'none',
   write: false,
   logLevel: 'warning',
+};
+
+// The language packs (web/i18n/<code>.json: English -> translation; web/src/i18n.ts). Each text
+// travels with the code that shows it: the texts of the first load are the language's core pack,
+// those only a lazily loaded part shows (a page behind a login, the trend card) are that part's pack,
+// fetched with its chunk. Minified, keyed by a short hash of the English (textKey, as web/src/i18n.ts
+// computes it: that halves a pack), content-hashed; the app learns their names through I18N_PACKS.
+// Which source files make the first load and each lazy part comes from a first pass of the build.
+const define = (packUrls) => ({
+  PBKDF2_WORKER_URL: JSON.stringify(`/assets/${workerName}`),
+  I18N_PACKS: JSON.stringify(packUrls),
 });
+const firstPass = await build({ ...webOptions, define: define({}) });
+
+/** The outputs a first visit loads: the app, what it imports statically, its CSS. */
+function firstLoad(outputs, entryKey) {
+  const seen = new Set();
+  const visit = (key) => {
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (outputs[key].cssBundle) seen.add(outputs[key].cssBundle);
+    for (const imported of outputs[key].imports)
+      if (imported.kind === 'import-statement') visit(imported.path);
+  };
+  visit(entryKey);
+  return seen;
+}
+
+/** The source files an output and the chunks it imports statically hold. */
+function sourcesOf(outputs, key, into = new Set(), seen = new Set()) {
+  if (seen.has(key)) return into;
+  seen.add(key);
+  for (const input of Object.keys(outputs[key].inputs)) into.add(input);
+  for (const imported of outputs[key].imports)
+    if (imported.kind === 'import-statement') sourcesOf(outputs, imported.path, into, seen);
+  return into;
+}
+
+const TEXT_CALL = /\b(?:t|mark)\(\s*(['"`])((?:\\.|(?!\1)[^\\])*)\1/g;
+const textsOf = (files) =>
+  new Set(
+    [...files]
+      .filter((file) => /^web\/src\/.*\.tsx?$/.test(file))
+      .flatMap((file) =>
+        [...readFileSync(join(root, file), 'utf8').matchAll(TEXT_CALL)].map((m) =>
+          m[2].replace(/\\(.)/g, '$1'),
+        ),
+      ),
+  );
+
+const passOutputs = firstPass.metafile.outputs;
+const passEntry = Object.keys(passOutputs).find((key) => passOutputs[key].entryPoint === 'web/src/main.tsx');
+const passFirst = firstLoad(passOutputs, passEntry);
+const coreTexts = textsOf([...passFirst].flatMap((key) => Object.keys(passOutputs[key].inputs)));
+/** '' (the core) and each lazily loaded part, by its module's name (lazy's second argument). */
+const groups = new Map([['', coreTexts]]);
+for (const [key, output] of Object.entries(passOutputs)) {
+  if (passFirst.has(key) || !output.entryPoint) continue;
+  const name = basename(output.entryPoint).replace(/\.tsx?$/, '');
+  const texts = [...textsOf(sourcesOf(passOutputs, key))].filter((text) => !coreTexts.has(text));
+  if (texts.length > 0) groups.set(name, new Set(texts));
+}
+
+const packs = readdirSync(join(root, 'web/i18n'))
+  .filter((name) => name.endsWith('.json'))
+  .flatMap((name) => {
+    const code = name.slice(0, -'.json'.length);
+    const source = JSON.parse(readFileSync(join(root, 'web/i18n', name), 'utf8'));
+    const keys = new Map();
+    for (const english of Object.keys(source)) {
+      const key = textKey(english);
+      if (keys.has(key)) throw new Error(`web/i18n/${name}: two texts share the key ${key}; reword one`);
+      keys.set(key, english);
+    }
+    return [...groups].map(([group, texts]) => {
+      const keyed = {};
+      for (const english of texts)
+        if (source[english] !== undefined) keyed[textKey(english)] = source[english];
+      const content = Buffer.from(JSON.stringify(keyed));
+      const hash = createHash('sha256').update(content).digest('hex').slice(0, 10);
+      return { code, group, file: `i18n-${code}-${group || 'core'}-${hash}.json`, content };
+    });
+  });
+const packUrls = {};
+for (const pack of packs) {
+  packUrls[pack.code] ??= {};
+  packUrls[pack.code][pack.group] = `/assets/${pack.file}`;
+}
+
+const web = await build({ ...webOptions, define: define(packUrls) });
 
 const webDir = join(root, 'dist/web');
 rmSync(webDir, { recursive: true, force: true });

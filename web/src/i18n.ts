@@ -20,13 +20,46 @@ export const LANGUAGES = {
 
 export type Language = keyof typeof LANGUAGES;
 
-/** The hashed asset of each pack, named by the build (scripts/build.mjs). */
-declare const I18N_PACKS: Record<Exclude<Language, 'en'>, string>;
+/**
+ * The hashed asset of each pack, named by the build (scripts/build.mjs): per language, '' for the
+ * texts of the first load, and one per lazily loaded part (its module's name) for the texts only it
+ * shows, fetched with its code (`needTexts`).
+ */
+declare const I18N_PACKS: Record<Exclude<Language, 'en'>, Record<string, string>>;
 
 const STORAGE_KEY = 'metergate.language';
 
 let current: Language = 'en';
 let pack: Record<string, string> = {};
+/** The parts whose texts are shown (loaded in every language switched to); '' is the first load's. */
+const needed = new Set<string>(['']);
+/** `${language}:${part}` of the packs merged into `pack`. */
+const merged = new Set<string>();
+
+async function fetchPack(code: Exclude<Language, 'en'>, part: string): Promise<Record<string, string>> {
+  const url = I18N_PACKS[code][part];
+  // A part without a text of its own has no pack.
+  if (url === undefined) return {};
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`language pack ${code}/${part || 'core'}: HTTP ${response.status}`);
+  return (await response.json()) as Record<string, string>;
+}
+
+/**
+ * Fetches the texts of the lazily loaded part `part` in the language shown, if not there yet: `lazy`
+ * in ui.tsx calls it with the part's import, so the part renders in the language from the start. A
+ * pack that cannot be fetched leaves that part in English (rejected: the caller may say so).
+ */
+export async function needTexts(part: string): Promise<void> {
+  needed.add(part);
+  const code = current;
+  if (code === 'en' || merged.has(`${code}:${part}`)) return;
+  const texts = await fetchPack(code, part);
+  // The language may have changed while the pack came: it then loaded every needed part itself.
+  if (current !== code) return;
+  Object.assign(pack, texts);
+  merged.add(`${code}:${part}`);
+}
 
 /**
  * `text` in the language shown, with `{name}` filled from `values`. `text` is the English as written
@@ -79,19 +112,21 @@ export function initialLanguage(): Language {
 }
 
 /**
- * Shows `code` from now on: fetches its pack (English needs none), sets the document's language and,
+ * Shows `code` from now on: fetches its packs, the first load's and those of the parts shown so far
+ * (English needs none), sets the document's language and,
  * when `remember`, keeps the choice in this browser. A pack that cannot be loaded leaves the language
  * as it was and throws, so the caller can say so.
  */
 export async function setLanguage(code: Language, remember = false): Promise<void> {
   let next: Record<string, string> = {};
+  const parts = [...needed];
   if (code !== 'en') {
-    const response = await fetch(I18N_PACKS[code]);
-    if (!response.ok) throw new Error(`language pack ${code}: HTTP ${response.status}`);
-    next = (await response.json()) as Record<string, string>;
+    next = Object.assign({}, ...(await Promise.all(parts.map((part) => fetchPack(code, part)))));
   }
   pack = next;
   current = code;
+  merged.clear();
+  for (const part of parts) merged.add(`${code}:${part}`);
   document.documentElement.lang = code;
   if (remember) {
     try {

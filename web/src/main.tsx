@@ -39,15 +39,30 @@ interface Page {
 }
 
 // The pages but the dashboard and the login (what a first visit shows) load when first opened.
-const SettingsPage = lazy(() => import('./pages/settings-page.tsx').then((m) => m.SettingsPage));
-const UsersPage = lazy(() => import('./pages/users-page.tsx').then((m) => m.UsersPage));
-const SecurityPage = lazy(() => import('./pages/security-page.tsx').then((m) => m.SecurityPage));
-const RegistryPage = lazy(() => import('./pages/registry-page.tsx').then((m) => m.RegistryPage));
-const CertificatesPage = lazy(() => import('./pages/certificates-page.tsx').then((m) => m.CertificatesPage));
-const EventsPage = lazy(() => import('./pages/events-page.tsx').then((m) => m.EventsPage));
-const FirmwarePage = lazy(() => import('./pages/firmware-page.tsx').then((m) => m.FirmwarePage));
-const BackupPage = lazy(() => import('./pages/backup-page.tsx').then((m) => m.BackupPage));
-const AccountPage = lazy(() => import('./pages/account-page.tsx').then((m) => m.AccountPage));
+const SettingsPage = lazy(
+  () => import('./pages/settings-page.tsx').then((m) => m.SettingsPage),
+  'settings-page',
+);
+const UsersPage = lazy(() => import('./pages/users-page.tsx').then((m) => m.UsersPage), 'users-page');
+const SecurityPage = lazy(
+  () => import('./pages/security-page.tsx').then((m) => m.SecurityPage),
+  'security-page',
+);
+const RegistryPage = lazy(
+  () => import('./pages/registry-page.tsx').then((m) => m.RegistryPage),
+  'registry-page',
+);
+const CertificatesPage = lazy(
+  () => import('./pages/certificates-page.tsx').then((m) => m.CertificatesPage),
+  'certificates-page',
+);
+const EventsPage = lazy(() => import('./pages/events-page.tsx').then((m) => m.EventsPage), 'events-page');
+const FirmwarePage = lazy(
+  () => import('./pages/firmware-page.tsx').then((m) => m.FirmwarePage),
+  'firmware-page',
+);
+const BackupPage = lazy(() => import('./pages/backup-page.tsx').then((m) => m.BackupPage), 'backup-page');
+const AccountPage = lazy(() => import('./pages/account-page.tsx').then((m) => m.AccountPage), 'account-page');
 
 const PAGES: Page[] = [
   {
@@ -80,7 +95,7 @@ const PAGES: Page[] = [
     title: mark('Device status'),
     requires: [ROUTES.status.requires],
     // Few visitors open it: a chunk of its own.
-    view: lazy(() => import('./pages/status-page.tsx').then((m) => m.StatusPage)),
+    view: lazy(() => import('./pages/status-page.tsx').then((m) => m.StatusPage), 'status-page'),
     footer: true,
   },
 ];

@@ -6,7 +6,7 @@
 import type { ComponentChildren, ComponentType } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
-import { formatDateTime, t } from './i18n.ts';
+import { formatDateTime, needTexts, t } from './i18n.ts';
 
 function toApiError(error: unknown): ApiError {
   return error instanceof ApiError
@@ -445,22 +445,29 @@ export function Loading(props: { error: ApiError | null }) {
 
 /**
  * A component loaded with `import()` when it is first shown: a chunk of its own (scripts/build.mjs),
- * so what few visitors open does not weigh on every first load.
+ * so what few visitors open does not weigh on every first load. `part` is the imported module's file
+ * name without extension: the build names the language pack of the part's texts after it.
  */
-export function lazy<P extends object>(load: () => Promise<ComponentType<P>>): ComponentType<P> {
+export function lazy<P extends object>(
+  load: () => Promise<ComponentType<P>>,
+  part: string,
+): ComponentType<P> {
   let loaded: ComponentType<P> | null = null;
   return (props: P) => {
     const [View, setView] = useState(() => loaded);
     const [error, setError] = useState<ApiError | null>(null);
     useEffect(() => {
       if (View) return;
-      load().then(
-        (view) => {
-          loaded = view;
-          setView(() => view);
-        },
-        (e) => setError(toApiError(e)),
-      );
+      // Its texts in the language shown come with its code; without them it shows in English.
+      Promise.all([load(), needTexts(part).catch(() => undefined)])
+        .then(([view]) => view)
+        .then(
+          (view) => {
+            loaded = view;
+            setView(() => view);
+          },
+          (e) => setError(toApiError(e)),
+        );
     }, []);
     return View ? <View {...props} /> : <Loading error={error} />;
   };

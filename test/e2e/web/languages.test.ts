@@ -25,8 +25,9 @@ describe('website languages', { timeout: 180_000 }, () => {
     page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
     const packs: string[] = [];
     page.on('request', (request) => {
-      const match = /\/assets\/i18n-(\w+)-/.exec(request.url());
-      if (match?.[1]) packs.push(match[1]);
+      // i18n-<language>-<part>-<hash>.json: the language, and which part's texts (core: the first load).
+      const match = /\/assets\/i18n-(\w+)-([\w-]+)-[0-9a-f]+\.json$/.exec(request.url());
+      if (match?.[1]) packs.push(match[2] === 'core' ? match[1] : `${match[1]}-${match[2]}`);
     });
     await page.goto(`${site.rest.httpsUrl}/${hash}`);
     return { page, packs };
@@ -83,6 +84,12 @@ describe('website languages', { timeout: 180_000 }, () => {
     // A date as German writes it: day.month.year, 24-hour clock.
     await page.goto(`${site.rest.httpsUrl}/#/certificates`);
     await page.getByRole('heading', { name: 'Zertifikate', exact: true }).waitFor();
+    // A page behind the login brings its own texts: its pack comes with its code, German from the start.
+    await page.getByRole('heading', { name: 'HTTPS-Zertifikat', exact: true }).waitFor();
+    assert.ok(
+      packs.includes('de-certificates-page'),
+      `the certificates page's German pack was fetched: ${packs.join(', ')}`,
+    );
     const germanDate = /\d{2}\.\d{2}\.\d{2}, \d{2}:\d{2}:\d{2}/;
     const shown = await waitUntil(async () => {
       const text = (await page.getByRole('main').textContent()) ?? '';
@@ -121,7 +128,7 @@ describe('website languages', { timeout: 180_000 }, () => {
     await main.getByLabel('Rapport du transformateur de tension').waitFor();
     await main.getByRole('button', { name: 'Enregistrer les réglages' }).waitFor();
     assert.doesNotMatch((await main.textContent()) ?? '', /Measurement|VT ratio|Save settings|Word order/);
-    assert.deepEqual([...new Set(packs)].sort(), ['de', 'fr']);
+    assert.deepEqual([...new Set(packs.map((p) => p.split('-')[0]))].sort(), ['de', 'fr']);
     await page.context().close();
   });
 });

@@ -20,7 +20,7 @@ import {
 } from '../ui.tsx';
 
 /** The trend chart is a chunk of its own, loaded once the dashboard shows (scripts/build.mjs). */
-const TrendCard = lazy(() => import('./trend-card.tsx').then((m) => m.TrendCard));
+const TrendCard = lazy(() => import('./trend-card.tsx').then((m) => m.TrendCard), 'trend-card');
 
 /** null: not available, or not current (see `state`). */
 type Value = number | null;

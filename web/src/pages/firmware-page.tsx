@@ -4,6 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import { call, ROUTES } from '../api.ts';
+import { t } from '../i18n.ts';
 import { Field, formatTime, Loading, Pairs, Section, Submit, useAction, useLoad } from '../ui.tsx';
 
 interface SlotInfo {
@@ -23,21 +24,24 @@ interface FirmwareStatus {
   lastResult?: { result: string; version: string | null; code?: string; reason?: string; at: string } | null;
 }
 
-const slotText = (slot: SlotInfo | null | undefined) =>
-  slot
-    ? `${slot.version ?? 'unknown'} (slot ${slot.slot}, ${slot.signed ? 'signed bundle' : 'installed from a checkout'})`
-    : 'none';
+const slotText = (slot: SlotInfo | null | undefined) => {
+  if (!slot) return t('none');
+  const values = { version: slot.version ?? t('unknown'), slot: slot.slot };
+  return slot.signed
+    ? t('{version} (slot {slot}, signed bundle)', values)
+    : t('{version} (slot {slot}, installed from a checkout)', values);
+};
 
 function Upload(props: { onDone(): void }) {
   const [file, setFile] = useState<File | null>(null);
   const [later, setLater] = useState(false);
   const action = useAction();
   if (location.protocol !== 'https:') {
-    return <p class="notice">A firmware update can be uploaded only over HTTPS.</p>;
+    return <p class="notice">{t('A firmware update can be uploaded only over HTTPS.')}</p>;
   }
   return (
     <form
-      aria-label="Upload firmware update"
+      aria-label={t('Upload firmware update')}
       onSubmit={async (e) => {
         e.preventDefault();
         if (!file) return;
@@ -48,13 +52,17 @@ function Upload(props: { onDone(): void }) {
               query: { restart: later ? 'later' : undefined },
             }),
           later
-            ? 'Accepted: it is installed at the next restart.'
-            : 'Accepted: the meter restarts and installs it; reload this page in a minute.',
+            ? t('Accepted: it is installed at the next restart.')
+            : t('Accepted: the meter restarts and installs it; reload this page in a minute.'),
         );
         if (ok) props.onDone();
       }}
     >
-      <Field label="Update bundle" error={action.on('bundle')} hint="A signed .mgb file from the vendor">
+      <Field
+        label={t('Update bundle')}
+        error={action.on('bundle')}
+        hint={t('A signed .mgb file from the vendor')}
+      >
         <input
           type="file"
           name="bundle"
@@ -63,10 +71,10 @@ function Upload(props: { onDone(): void }) {
         />
       </Field>
       <label>
-        <input type="checkbox" checked={later} onChange={(e) => setLater(e.currentTarget.checked)} /> Install
-        at the next restart, not now
+        <input type="checkbox" checked={later} onChange={(e) => setLater(e.currentTarget.checked)} />{' '}
+        {t('Install at the next restart, not now')}
       </label>
-      <Submit action={action} label="Upload update" busy="Uploading…" />
+      <Submit action={action} label={t('Upload update')} busy={t('Uploading…')} />
     </form>
   );
 }
@@ -77,33 +85,37 @@ export function FirmwarePage() {
   const last = s?.lastResult;
   return (
     <div class="grid">
-      <Section title="Installed versions">
+      <Section title={t('Installed versions')}>
         {s ? (
           s.managed ? (
             <Pairs
               rows={[
-                ['Running', slotText(s.running)],
-                ['Previous', slotText(s.previous)],
-                ['Lowest installable version', s.floor ?? 'any'],
-                ['On trial', s.trial ? `${s.trial.version} (${s.trial.state})` : 'no'],
-                ['Pending', s.pending ? 'a bundle waits for the next restart' : 'none'],
+                [t('Running'), slotText(s.running)],
+                [t('Previous'), slotText(s.previous)],
+                [t('Lowest installable version'), s.floor ?? t('any')],
+                [t('On trial'), s.trial ? `${s.trial.version} (${s.trial.state})` : t('no')],
+                [t('Pending'), s.pending ? t('a bundle waits for the next restart') : t('none')],
                 [
-                  'Last update',
+                  t('Last update'),
                   last
                     ? `${last.result}${last.version ? ` ${last.version}` : ''}${last.code ? ` (${last.code})` : ''}, ${formatTime(last.at)}`
-                    : 'none',
+                    : t('none'),
                 ],
               ]}
             />
           ) : (
-            <p>Running {s.built}. This meter was not started by the update launcher: no updates here.</p>
+            <p>
+              {t('Running {version}. This meter was not started by the update launcher: no updates here.', {
+                version: s.built,
+              })}
+            </p>
           )
         ) : (
           <Loading error={status.error} />
         )}
       </Section>
       {s?.managed && (
-        <Section title="Update">
+        <Section title={t('Update')}>
           <Upload onDone={status.reload} />
         </Section>
       )}
