@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeviceClient } from '../client/device-client.ts';
+import { csvField } from '../http/csv-text.ts';
 import { CliError, type CommandIo } from './cli-error.ts';
 import { parseCommandArgs } from './command-args.ts';
 import { CONNECTION_FLAGS, CONNECTION_USAGE, withSession } from './device-connection.ts';
@@ -146,12 +147,10 @@ function formatEvent(e: AuditEvent): string {
     .trimEnd();
 }
 
-/** RFC 4180: quoted when it holds a comma, quote or line break; a leading =+-@ is defused for spreadsheets. */
+/** A field as the device's own CSV exports write it (csv-text.ts: RFC 4180, formulas defused). */
 function csvCell(value: unknown): string {
   if (value === undefined || value === null) return '';
-  let text = String(value);
-  if (/^[=+\-@]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return csvField(typeof value === 'number' ? value : String(value));
 }
 
 function positiveInt(text: string, flag: string, max: number): number {
