@@ -248,15 +248,7 @@ const write = async (path, content) => {
 // lazily loaded pages' chunks.
 const webOutputs = web.metafile.outputs;
 const entry = Object.keys(webOutputs).find((key) => webOutputs[key].entryPoint === 'web/src/main.tsx');
-const initialOutputs = new Set();
-const visit = (key) => {
-  if (initialOutputs.has(key)) return;
-  initialOutputs.add(key);
-  if (webOutputs[key].cssBundle) initialOutputs.add(webOutputs[key].cssBundle);
-  for (const imported of webOutputs[key].imports)
-    if (imported.kind === 'import-statement') visit(imported.path);
-};
-visit(entry);
+const initialOutputs = firstLoad(webOutputs, entry);
 const lazyChunks = [];
 const tags = [];
 for (const file of web.outputFiles) {
